@@ -1,0 +1,354 @@
+//! Decoding: WAV through hound (after a header check), everything else through symphonia.
+//! [`AudioReader`] streams blocks of frames so that hour-long files never sit in memory whole.
+
+use super::wav_header::find_data_chunk;
+use super::{check_layout, AudioBuffer};
+use crate::error::{Error, Result};
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use symphonia::core::audio::SampleBuffer;
+use symphonia::core::codecs::{Decoder, DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::{FormatOptions, FormatReader};
+use symphonia::core::io::MediaSourceStream;
+use symphonia::core::meta::MetadataOptions;
+use symphonia::core::probe::Hint;
+
+/// What a stream holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AudioInfo {
+    pub sample_rate: u32,
+    pub nb_channels: usize,
+    /// Frames per channel, when the container says (WAV and FLAC do; MP3 and Ogg may not).
+    pub nb_frames: Option<u64>,
+}
+
+/// A streaming decoder over one file.
+pub struct AudioReader {
+    path: PathBuf,
+    info: AudioInfo,
+    source: Source,
+    /// Frames delivered so far, for error messages and the length check at the end.
+    frames_read: u64,
+}
+
+enum Source {
+    Wav(WavSource),
+    Codec(Box<CodecSource>),
+}
+
+struct WavSource {
+    reader: hound::WavReader<BufReader<File>>,
+    float: bool,
+    /// 1 / 2^(bits - 1) for integer samples.
+    scale: f32,
+}
+
+struct CodecSource {
+    format: Box<dyn FormatReader>,
+    decoder: Box<dyn Decoder>,
+    track_id: u32,
+    /// Decoded interleaved samples not yet handed out.
+    pending: VecDeque<f32>,
+    buffer: Option<SampleBuffer<f32>>,
+    done: bool,
+}
+
+impl AudioReader {
+    /// Opens `path` and reads its header. Errors name the file: missing, empty, not audio,
+    /// truncated, unsupported encoding, absurd channel count or sample rate.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+        if meta.is_dir() {
+            return Err(Error::file(path, "is a folder, expected an audio file"));
+        }
+        let file_len = meta.len();
+        if file_len == 0 {
+            return Err(Error::file(path, "empty file"));
+        }
+        let mut magic = [0u8; 4];
+        let n = read_up_to(&mut file, &mut magic).map_err(|e| Error::io(path, e))?;
+        file.seek(SeekFrom::Start(0))
+            .map_err(|e| Error::io(path, e))?;
+        let (info, source) = if n == 4 && &magic == b"RIFF" {
+            open_wav(path, file, file_len)?
+        } else {
+            open_codec(path, file)?
+        };
+        check_layout(info.sample_rate, info.nb_channels)
+            .map_err(|e| Error::file(path, e.to_string()))?;
+        Ok(AudioReader {
+            path: path.to_path_buf(),
+            info,
+            source,
+            frames_read: 0,
+        })
+    }
+
+    pub fn info(&self) -> AudioInfo {
+        self.info
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reads up to `max_frames` frames: shape `(nb_channels, n)` with `n <= max_frames`, and
+    /// `n == 0` only at the end of the stream. NaN or infinite samples are an error.
+    pub fn read(&mut self, max_frames: usize) -> Result<Vec<Vec<f32>>> {
+        let nb_channels = self.info.nb_channels;
+        let mut out = vec![Vec::with_capacity(max_frames.min(1 << 20)); nb_channels];
+        let got = match &mut self.source {
+            Source::Wav(wav) => wav.read(&self.path, &mut out, max_frames)?,
+            Source::Codec(codec) => codec.read(&self.path, &mut out, max_frames)?,
+        };
+        for (c, ch) in out.iter().enumerate() {
+            if let Some(i) = ch.iter().position(|x| !x.is_finite()) {
+                return Err(Error::file(
+                    &self.path,
+                    format!(
+                        "sample {} of channel {c} is {} (NaN and infinite samples are refused)",
+                        self.frames_read + i as u64,
+                        ch[i]
+                    ),
+                ));
+            }
+        }
+        self.frames_read += got as u64;
+        if got == 0 {
+            if let Some(expected) = self.info.nb_frames {
+                if self.frames_read < expected {
+                    return Err(Error::file(
+                        &self.path,
+                        format!(
+                            "truncated: the header announces {expected} frames, the file holds {}",
+                            self.frames_read
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads everything that is left into one buffer.
+    pub fn read_to_end(mut self) -> Result<AudioBuffer> {
+        let mut channels = vec![Vec::new(); self.info.nb_channels];
+        loop {
+            let block = self.read(1 << 16)?;
+            if block[0].is_empty() {
+                break;
+            }
+            for (all, part) in channels.iter_mut().zip(block) {
+                all.extend_from_slice(&part);
+            }
+        }
+        Ok(AudioBuffer {
+            sample_rate: self.info.sample_rate,
+            channels,
+        })
+    }
+}
+
+/// Decodes a whole file: shape `(nb_channels, nb_frames)`.
+pub fn read_audio(path: impl AsRef<Path>) -> Result<AudioBuffer> {
+    AudioReader::open(path)?.read_to_end()
+}
+
+fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+fn open_wav(path: &Path, mut file: File, file_len: u64) -> Result<(AudioInfo, Source)> {
+    let data = find_data_chunk(&mut file, file_len).map_err(|r| Error::file(path, r))?;
+    file.seek(SeekFrom::Start(0))
+        .map_err(|e| Error::io(path, e))?;
+    let reader = match hound::WavReader::new(BufReader::new(file)) {
+        Ok(reader) => reader,
+        // hound reads PCM 8..32 bit and 32-bit float; symphonia also knows 64-bit float, A-law
+        // and mu-law, so give it a try before giving up.
+        Err(hound::Error::Unsupported) => {
+            let file = File::open(path).map_err(|e| Error::io(path, e))?;
+            return open_codec(path, file);
+        }
+        Err(e) => return Err(Error::file(path, format!("unreadable WAV header: {e}"))),
+    };
+    let spec = reader.spec();
+    let nb_channels = spec.channels as usize;
+    check_layout(spec.sample_rate, nb_channels).map_err(|e| Error::file(path, e.to_string()))?;
+    let bytes_per_frame = (spec.bits_per_sample as u64).div_ceil(8) * nb_channels as u64;
+    let float = spec.sample_format == hound::SampleFormat::Float;
+    if float && spec.bits_per_sample != 32 {
+        return Err(Error::file(
+            path,
+            format!(
+                "unsupported WAV encoding: {}-bit float",
+                spec.bits_per_sample
+            ),
+        ));
+    }
+    let info = AudioInfo {
+        sample_rate: spec.sample_rate,
+        nb_channels,
+        nb_frames: Some(data.len / bytes_per_frame.max(1)),
+    };
+    let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
+    Ok((
+        info,
+        Source::Wav(WavSource {
+            reader,
+            float,
+            scale,
+        }),
+    ))
+}
+
+impl WavSource {
+    fn read(&mut self, path: &Path, out: &mut [Vec<f32>], max_frames: usize) -> Result<usize> {
+        let nb_channels = out.len();
+        let want = max_frames * nb_channels;
+        let bad = |e: hound::Error| Error::file(path, format!("unreadable WAV samples: {e}"));
+        let mut n = 0;
+        if self.float {
+            for s in self.reader.samples::<f32>().take(want) {
+                out[n % nb_channels].push(s.map_err(bad)?);
+                n += 1;
+            }
+        } else {
+            let scale = self.scale;
+            for s in self.reader.samples::<i32>().take(want) {
+                out[n % nb_channels].push(s.map_err(bad)? as f32 * scale);
+                n += 1;
+            }
+        }
+        if n % nb_channels != 0 {
+            return Err(Error::file(path, "truncated: the last frame is incomplete"));
+        }
+        Ok(n / nb_channels)
+    }
+}
+
+fn open_codec(path: &Path, file: File) -> Result<(AudioInfo, Source)> {
+    let mut hint = Hint::new();
+    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+        hint.with_extension(ext);
+    }
+    let stream = MediaSourceStream::new(Box::new(file), Default::default());
+    let options = FormatOptions {
+        // Trims MP3 encoder delay and padding so the decoded length is the original's.
+        enable_gapless: true,
+        ..Default::default()
+    };
+    let probed = symphonia::default::get_probe()
+        .format(&hint, stream, &options, &MetadataOptions::default())
+        .map_err(|_| {
+            Error::file(
+                path,
+                "not a recognised audio file (expected WAV, FLAC, MP3 or Ogg Vorbis)",
+            )
+        })?;
+    let format = probed.format;
+    let track = format
+        .tracks()
+        .iter()
+        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
+        .ok_or_else(|| Error::file(path, "no audio track"))?;
+    let params = track.codec_params.clone();
+    let track_id = track.id;
+    let decoder = symphonia::default::get_codecs()
+        .make(&params, &DecoderOptions::default())
+        .map_err(|e| Error::file(path, format!("unsupported encoding: {e}")))?;
+    let sample_rate = params
+        .sample_rate
+        .ok_or_else(|| Error::file(path, "the stream does not say its sample rate"))?;
+    let mut source = CodecSource {
+        format,
+        decoder,
+        track_id,
+        pending: VecDeque::new(),
+        buffer: None,
+        done: false,
+    };
+    // Some containers only tell the channel layout once the first packet is decoded.
+    let nb_channels = match params.channels {
+        Some(channels) => channels.count(),
+        None => {
+            source.decode_next(path)?;
+            source
+                .buffer
+                .as_ref()
+                .map(|_| source.decoder.last_decoded().spec().channels.count())
+                .ok_or_else(|| Error::file(path, "no audio in the stream"))?
+        }
+    };
+    let info = AudioInfo {
+        sample_rate,
+        nb_channels,
+        nb_frames: params.n_frames,
+    };
+    Ok((info, Source::Codec(Box::new(source))))
+}
+
+impl CodecSource {
+    /// Decodes the next packet of our track into `pending`; sets `done` at the end of stream.
+    fn decode_next(&mut self, path: &Path) -> Result<()> {
+        loop {
+            let packet = match self.format.next_packet() {
+                Ok(packet) => packet,
+                Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    self.done = true;
+                    return Ok(());
+                }
+                Err(SymError::ResetRequired) => {
+                    return Err(Error::file(path, "the stream changes its format midway"));
+                }
+                Err(e) => return Err(Error::file(path, format!("corrupt stream: {e}"))),
+            };
+            if packet.track_id() != self.track_id {
+                continue;
+            }
+            let decoded = match self.decoder.decode(&packet) {
+                Ok(decoded) => decoded,
+                // A damaged frame is skipped, as players do; the length check catches real loss.
+                Err(SymError::DecodeError(_)) => continue,
+                Err(e) => return Err(Error::file(path, format!("undecodable audio: {e}"))),
+            };
+            if decoded.frames() == 0 {
+                continue;
+            }
+            let spec = *decoded.spec();
+            let frames = decoded.capacity() as u64;
+            let buffer = match &mut self.buffer {
+                Some(b) if b.capacity() >= decoded.frames() * spec.channels.count() => b,
+                slot => slot.insert(SampleBuffer::new(frames, spec)),
+            };
+            buffer.copy_interleaved_ref(decoded);
+            self.pending.extend(buffer.samples());
+            return Ok(());
+        }
+    }
+
+    fn read(&mut self, path: &Path, out: &mut [Vec<f32>], max_frames: usize) -> Result<usize> {
+        let nb_channels = out.len();
+        let want = max_frames * nb_channels;
+        while self.pending.len() < want && !self.done {
+            self.decode_next(path)?;
+        }
+        let take = want.min(self.pending.len() / nb_channels * nb_channels);
+        for (i, s) in self.pending.drain(..take).enumerate() {
+            out[i % nb_channels].push(s);
+        }
+        Ok(take / nb_channels)
+    }
+}

@@ -1,0 +1,536 @@
+//! Short-time Fourier transform and its inverse with a periodic Hann window and centred frames
+//! (zero padding of `n_fft / 2` on both sides), computed in f64 and stored as `Complex32`.
+//!
+//! Both directions are streaming at heart ([`StftStream`], [`IstftStream`]): blocks of samples
+//! in, frames out, and back, with memory bounded by `n_fft`. The one-shot calls
+//! ([`Stft::forward`], [`Istft::inverse`]) run the same streams over the whole signal, so a
+//! streamed run gives exactly the same samples as a one-shot run.
+
+use crate::error::{Error, Result};
+use realfft::num_complex::Complex;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use std::sync::Arc;
+
+pub use realfft::num_complex::Complex32;
+
+/// A validated STFT configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StftConfig {
+    n_fft: usize,
+    hop: usize,
+}
+
+impl StftConfig {
+    /// `n_fft`: window and FFT length, even and at least 4.
+    /// `hop`: frame advance, 1 ..= `n_fft / 2` (beyond that the Hann windows no longer overlap
+    /// enough for the inverse to reconstruct every sample).
+    pub fn new(n_fft: usize, hop: usize) -> Result<Self> {
+        if n_fft < 4 || !n_fft.is_multiple_of(2) {
+            return Err(Error::Invalid(format!(
+                "n_fft {n_fft}: expected an even number >= 4"
+            )));
+        }
+        if hop == 0 || hop > n_fft / 2 {
+            return Err(Error::Invalid(format!(
+                "hop {hop}: expected 1 ..= n_fft / 2 = {}",
+                n_fft / 2
+            )));
+        }
+        Ok(StftConfig { n_fft, hop })
+    }
+
+    pub fn n_fft(&self) -> usize {
+        self.n_fft
+    }
+
+    pub fn hop(&self) -> usize {
+        self.hop
+    }
+
+    /// Frequency bins per frame: `n_fft / 2 + 1`.
+    pub fn nb_bins(&self) -> usize {
+        self.n_fft / 2 + 1
+    }
+
+    /// Frames of a signal of `nb_samples` samples: `ceil(nb_samples / hop) + 1`. Frame `t` is
+    /// centred on sample `t * hop`, so the last centre lies at or beyond the last sample and every
+    /// sample is covered by the well-conditioned part of some window (the inverse then divides
+    /// by a window-square sum that is never tiny).
+    pub fn nb_frames(&self, nb_samples: usize) -> usize {
+        nb_samples.div_ceil(self.hop) + 1
+    }
+}
+
+/// The periodic Hann window of length `n`: `0.5 - 0.5 cos(2 pi i / n)`.
+pub fn hann_window(n: usize) -> Vec<f64> {
+    (0..n)
+        .map(|i| 0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos())
+        .collect()
+}
+
+/// A complex spectrogram of one channel, row-major `(nb_frames, nb_bins)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spectrogram {
+    pub nb_bins: usize,
+    pub data: Vec<Complex32>,
+}
+
+impl Spectrogram {
+    pub fn nb_frames(&self) -> usize {
+        self.data.len() / self.nb_bins.max(1)
+    }
+
+    /// Frame `t`: `(nb_bins,)`.
+    pub fn frame(&self, t: usize) -> &[Complex32] {
+        &self.data[t * self.nb_bins..(t + 1) * self.nb_bins]
+    }
+}
+
+/// The forward transform: plans the FFT once; cheap to clone.
+#[derive(Clone)]
+pub struct Stft {
+    config: StftConfig,
+    window: Arc<Vec<f64>>,
+    fft: Arc<dyn RealToComplex<f64>>,
+}
+
+impl Stft {
+    pub fn new(config: StftConfig) -> Self {
+        let fft = RealFftPlanner::<f64>::new().plan_fft_forward(config.n_fft);
+        Stft {
+            config,
+            window: Arc::new(hann_window(config.n_fft)),
+            fft,
+        }
+    }
+
+    pub fn config(&self) -> StftConfig {
+        self.config
+    }
+
+    /// The spectrogram of `signal`: `(nb_frames, nb_bins)` with
+    /// `nb_frames = ceil(signal.len() / hop) + 1`.
+    pub fn forward(&self, signal: &[f32]) -> Spectrogram {
+        let mut stream = StftStream::new(self.clone());
+        let mut data =
+            Vec::with_capacity(self.config.nb_frames(signal.len()) * self.config.nb_bins());
+        stream.push(signal, &mut data);
+        stream.finish(&mut data);
+        Spectrogram {
+            nb_bins: self.config.nb_bins(),
+            data,
+        }
+    }
+
+    /// Transforms one frame of `n_fft` samples (window applied here) into `out` of `nb_bins`.
+    fn frame_into(
+        &self,
+        samples: &[f32],
+        input: &mut [f64],
+        spectrum: &mut [Complex<f64>],
+        scratch: &mut [Complex<f64>],
+        out: &mut Vec<Complex32>,
+    ) {
+        for ((x, s), w) in input.iter_mut().zip(samples).zip(self.window.iter()) {
+            *x = *s as f64 * w;
+        }
+        self.fft
+            .process_with_scratch(input, spectrum, scratch)
+            .expect("buffer sizes come from the plan");
+        out.extend(
+            spectrum
+                .iter()
+                .map(|c| Complex32::new(c.re as f32, c.im as f32)),
+        );
+    }
+}
+
+/// Streaming forward transform of one channel: samples in, complete frames out.
+pub struct StftStream {
+    stft: Stft,
+    /// Samples from absolute index `buffer_start` on (negative indices are the leading padding).
+    buffer: Vec<f32>,
+    buffer_start: i64,
+    next_frame: usize,
+    nb_samples: usize,
+    input: Vec<f64>,
+    spectrum: Vec<Complex<f64>>,
+    scratch: Vec<Complex<f64>>,
+}
+
+impl StftStream {
+    pub fn new(stft: Stft) -> Self {
+        let n_fft = stft.config.n_fft;
+        let input = stft.fft.make_input_vec();
+        let spectrum = stft.fft.make_output_vec();
+        let scratch = stft.fft.make_scratch_vec();
+        StftStream {
+            stft,
+            buffer: vec![0.0; n_fft / 2],
+            buffer_start: -((n_fft / 2) as i64),
+            next_frame: 0,
+            nb_samples: 0,
+            input,
+            spectrum,
+            scratch,
+        }
+    }
+
+    /// Frames emitted so far.
+    pub fn nb_frames_out(&self) -> usize {
+        self.next_frame
+    }
+
+    /// Feeds samples; appends every frame now complete to `out` (`nb_bins` values per frame).
+    /// Returns the number of frames appended.
+    pub fn push(&mut self, samples: &[f32], out: &mut Vec<Complex32>) -> usize {
+        self.buffer.extend_from_slice(samples);
+        self.nb_samples += samples.len();
+        self.emit(out)
+    }
+
+    /// Pads the end with zeros and appends the remaining frames, up to [`StftConfig::nb_frames`].
+    pub fn finish(&mut self, out: &mut Vec<Complex32>) -> usize {
+        let total = self.stft.config.nb_frames(self.nb_samples);
+        let StftConfig { n_fft, hop } = self.stft.config;
+        let mut emitted = 0;
+        while self.next_frame < total {
+            let needed_end = (self.next_frame * hop + n_fft / 2) as i64;
+            let have_end = self.buffer_start + self.buffer.len() as i64;
+            if have_end < needed_end {
+                self.buffer
+                    .resize(self.buffer.len() + (needed_end - have_end) as usize, 0.0);
+            }
+            emitted += self.emit_one(out);
+        }
+        emitted
+    }
+
+    fn emit(&mut self, out: &mut Vec<Complex32>) -> usize {
+        let StftConfig { n_fft, hop } = self.stft.config;
+        let mut emitted = 0;
+        // Frame t needs samples up to t * hop + n_fft / 2 (exclusive) that are real input.
+        while (self.next_frame * hop + n_fft / 2) <= self.nb_samples {
+            emitted += self.emit_one(out);
+        }
+        emitted
+    }
+
+    fn emit_one(&mut self, out: &mut Vec<Complex32>) -> usize {
+        let StftConfig { n_fft, hop } = self.stft.config;
+        let start = (self.next_frame * hop) as i64 - (n_fft / 2) as i64;
+        let offset = (start - self.buffer_start) as usize;
+        let frame = &self.buffer[offset..offset + n_fft];
+        self.stft.frame_into(
+            frame,
+            &mut self.input,
+            &mut self.spectrum,
+            &mut self.scratch,
+            out,
+        );
+        self.next_frame += 1;
+        // Keep only what later frames still need.
+        let next_start = (self.next_frame * hop) as i64 - (n_fft / 2) as i64;
+        let drop = (next_start - self.buffer_start).max(0) as usize;
+        if drop > 0 {
+            self.buffer.drain(..drop.min(self.buffer.len()));
+            self.buffer_start += drop as i64;
+        }
+        1
+    }
+}
+
+/// The inverse transform: plans the inverse FFT once; cheap to clone.
+#[derive(Clone)]
+pub struct Istft {
+    config: StftConfig,
+    window: Arc<Vec<f64>>,
+    ifft: Arc<dyn ComplexToReal<f64>>,
+}
+
+impl Istft {
+    pub fn new(config: StftConfig) -> Self {
+        let ifft = RealFftPlanner::<f64>::new().plan_fft_inverse(config.n_fft);
+        Istft {
+            config,
+            window: Arc::new(hann_window(config.n_fft)),
+            ifft,
+        }
+    }
+
+    pub fn config(&self) -> StftConfig {
+        self.config
+    }
+
+    /// The signal of exactly `length` samples whose spectrogram is `spec`
+    /// (`(nb_frames, nb_bins)`; windowed overlap-add, normalised by the window-square sum).
+    /// `spec` must hold [`StftConfig::nb_frames`]`(length)` frames.
+    pub fn inverse(&self, spec: &Spectrogram, length: usize) -> Result<Vec<f32>> {
+        let mut stream = IstftStream::new(self.clone(), length);
+        let mut out = Vec::with_capacity(length);
+        stream.push(&spec.data, &mut out)?;
+        stream.finish(&mut out)?;
+        Ok(out)
+    }
+}
+
+/// Streaming inverse transform of one channel of known length: frames in, finished samples out.
+pub struct IstftStream {
+    istft: Istft,
+    length: usize,
+    nb_frames: usize,
+    /// Overlap-add sums for absolute samples from `acc_start` on.
+    acc: Vec<f64>,
+    acc_start: i64,
+    next_frame: usize,
+    emitted: usize,
+    spectrum: Vec<Complex<f64>>,
+    output: Vec<f64>,
+    scratch: Vec<Complex<f64>>,
+}
+
+impl IstftStream {
+    /// A stream that will produce exactly `length` samples from [`StftConfig::nb_frames`]`(length)` frames.
+    pub fn new(istft: Istft, length: usize) -> Self {
+        let n_fft = istft.config.n_fft;
+        let spectrum = istft.ifft.make_input_vec();
+        let output = istft.ifft.make_output_vec();
+        let scratch = istft.ifft.make_scratch_vec();
+        IstftStream {
+            nb_frames: istft.config.nb_frames(length),
+            istft,
+            length,
+            acc: Vec::new(),
+            acc_start: -((n_fft / 2) as i64),
+            next_frame: 0,
+            emitted: 0,
+            spectrum,
+            output,
+            scratch,
+        }
+    }
+
+    /// Frames still expected.
+    pub fn frames_left(&self) -> usize {
+        self.nb_frames - self.next_frame
+    }
+
+    /// Adds frames (`nb_bins` values each) and appends the samples now final to `out`.
+    pub fn push(&mut self, frames: &[Complex32], out: &mut Vec<f32>) -> Result<usize> {
+        let StftConfig { n_fft, hop } = self.istft.config;
+        let nb_bins = self.istft.config.nb_bins();
+        if !frames.len().is_multiple_of(nb_bins) {
+            return Err(Error::mismatch(
+                "ISTFT input length (a multiple of nb_bins)",
+                nb_bins,
+                frames.len(),
+            ));
+        }
+        let nb_new = frames.len() / nb_bins;
+        if nb_new > self.frames_left() {
+            return Err(Error::mismatch(
+                format!("ISTFT frames for {} samples", self.length),
+                self.nb_frames,
+                self.next_frame + nb_new,
+            ));
+        }
+        let scale = 1.0 / n_fft as f64;
+        for frame in frames.chunks_exact(nb_bins) {
+            for (s, c) in self.spectrum.iter_mut().zip(frame) {
+                *s = Complex::new(c.re as f64, c.im as f64);
+            }
+            // A real signal's DC and Nyquist bins are real; drop rounding residue.
+            self.spectrum[0].im = 0.0;
+            self.spectrum[nb_bins - 1].im = 0.0;
+            self.istft
+                .ifft
+                .process_with_scratch(&mut self.spectrum, &mut self.output, &mut self.scratch)
+                .expect("buffer sizes come from the plan");
+            let start = (self.next_frame * hop) as i64 - (n_fft / 2) as i64;
+            let offset = (start - self.acc_start) as usize;
+            if self.acc.len() < offset + n_fft {
+                self.acc.resize(offset + n_fft, 0.0);
+            }
+            for ((a, y), w) in self.acc[offset..offset + n_fft]
+                .iter_mut()
+                .zip(&self.output)
+                .zip(self.istft.window.iter())
+            {
+                *a += y * scale * w;
+            }
+            self.next_frame += 1;
+        }
+        // Samples before the next frame's start get no more contributions.
+        let ready =
+            ((self.next_frame * hop) as i64 - (n_fft / 2) as i64).clamp(0, self.length as i64);
+        Ok(self.emit_until(ready as usize, out))
+    }
+
+    /// Appends the remaining samples; all [`StftConfig::nb_frames`]`(length)` frames must have been pushed.
+    pub fn finish(&mut self, out: &mut Vec<f32>) -> Result<usize> {
+        if self.frames_left() != 0 {
+            return Err(Error::mismatch(
+                format!("ISTFT frames for {} samples", self.length),
+                self.nb_frames,
+                self.next_frame,
+            ));
+        }
+        Ok(self.emit_until(self.length, out))
+    }
+
+    fn emit_until(&mut self, end: usize, out: &mut Vec<f32>) -> usize {
+        let begin = self.emitted;
+        for n in begin..end {
+            let i = (n as i64 - self.acc_start) as usize;
+            let sum = self.window_square_sum(n);
+            let y = if sum > 1e-10 { self.acc[i] / sum } else { 0.0 };
+            out.push(y as f32);
+        }
+        self.emitted = end.max(begin);
+        // Drop the accumulated samples that are out.
+        let drop = (self.emitted as i64 - self.acc_start).max(0) as usize;
+        let drop = drop.min(self.acc.len());
+        self.acc.drain(..drop);
+        self.acc_start += drop as i64;
+        end.saturating_sub(begin)
+    }
+
+    /// Sum over the frames covering sample `n` of the squared window value there.
+    fn window_square_sum(&self, n: usize) -> f64 {
+        let StftConfig { n_fft, hop } = self.istft.config;
+        // Frame t covers [t*hop - n_fft/2, t*hop + n_fft/2).
+        let shifted = n + n_fft / 2;
+        let first = (shifted + 1).saturating_sub(n_fft).div_ceil(hop);
+        let last = (shifted / hop).min(self.nb_frames - 1);
+        (first..=last)
+            .map(|t| {
+                let w = self.istft.window[shifted - t * hop];
+                w * w
+            })
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic test signal: a few sines plus a chirp, with no DC.
+    fn signal(n: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| {
+                let t = i as f32 / 44100.0;
+                0.5 * (2.0 * std::f32::consts::PI * 440.0 * t).sin()
+                    + 0.25 * (2.0 * std::f32::consts::PI * 3000.0 * t * (1.0 + t)).sin()
+                    + 0.1 * ((i * 7919 % 1000) as f32 / 500.0 - 1.0)
+            })
+            .collect()
+    }
+
+    fn relative_error(a: &[f32], b: &[f32]) -> f64 {
+        let num: f64 = a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum();
+        let den: f64 = b.iter().map(|y| (*y as f64).powi(2)).sum();
+        (num / den.max(1e-30)).sqrt()
+    }
+
+    #[test]
+    fn rejects_bad_configs() {
+        assert!(StftConfig::new(1024, 0).is_err());
+        assert!(StftConfig::new(1024, 513).is_err());
+        assert!(StftConfig::new(1023, 256).is_err());
+        assert!(StftConfig::new(2, 1).is_err());
+        assert!(StftConfig::new(1024, 512).is_ok());
+    }
+
+    #[test]
+    fn round_trip_over_grid() {
+        for n_fft in [256, 1024, 2048, 4096] {
+            for hop in [n_fft / 2, n_fft / 4] {
+                let config = StftConfig::new(n_fft, hop).unwrap();
+                let (stft, istft) = (Stft::new(config), Istft::new(config));
+                for len in [1, 17, n_fft / 2 - 1, n_fft - 1, 3 * n_fft + 7, 20_011] {
+                    let x = signal(len);
+                    let spec = stft.forward(&x);
+                    assert_eq!(
+                        spec.nb_frames(),
+                        len.div_ceil(hop) + 1,
+                        "n_fft {n_fft} hop {hop} len {len}"
+                    );
+                    let y = istft.inverse(&spec, len).unwrap();
+                    assert_eq!(y.len(), len);
+                    let err = relative_error(&y, &x);
+                    assert!(
+                        err < 1e-6,
+                        "n_fft {n_fft} hop {hop} len {len}: relative error {err}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fft_matches_naive_dft() {
+        let config = StftConfig::new(64, 16).unwrap();
+        let x = signal(300);
+        let spec = Stft::new(config).forward(&x);
+        let w = hann_window(64);
+        for t in [0, 3, 10, spec.nb_frames() - 1] {
+            for k in 0..config.nb_bins() {
+                let (mut re, mut im) = (0.0f64, 0.0f64);
+                for (m, wm) in w.iter().enumerate() {
+                    let i = (t * 16 + m) as i64 - 32;
+                    let s = if i >= 0 && (i as usize) < x.len() {
+                        x[i as usize] as f64
+                    } else {
+                        0.0
+                    };
+                    let phase = -2.0 * std::f64::consts::PI * (k * m) as f64 / 64.0;
+                    re += s * wm * phase.cos();
+                    im += s * wm * phase.sin();
+                }
+                let got = spec.frame(t)[k];
+                let err = ((got.re as f64 - re).powi(2) + (got.im as f64 - im).powi(2)).sqrt();
+                assert!(err < 1e-5, "frame {t} bin {k}: error {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn streaming_equals_one_shot() {
+        for (n_fft, hop) in [(1024, 256), (2048, 1024), (256, 64)] {
+            let config = StftConfig::new(n_fft, hop).unwrap();
+            let (stft, istft) = (Stft::new(config), Istft::new(config));
+            let len = 12_345;
+            let x = signal(len);
+            let spec = stft.forward(&x);
+            let whole = istft.inverse(&spec, len).unwrap();
+            for block in [1, 100, 1000, 5000] {
+                let mut stream = StftStream::new(stft.clone());
+                let mut frames = Vec::new();
+                for part in x.chunks(block) {
+                    stream.push(part, &mut frames);
+                }
+                stream.finish(&mut frames);
+                assert_eq!(
+                    frames, spec.data,
+                    "n_fft {n_fft} hop {hop} block {block}: STFT"
+                );
+                let mut inverse = IstftStream::new(istft.clone(), len);
+                let mut y = Vec::new();
+                for part in frames.chunks(config.nb_bins() * (block % 7 + 1)) {
+                    inverse.push(part, &mut y).unwrap();
+                }
+                inverse.finish(&mut y).unwrap();
+                assert_eq!(y, whole, "n_fft {n_fft} hop {hop} block {block}: ISTFT");
+            }
+        }
+    }
+
+    #[test]
+    fn istft_refuses_wrong_frame_count() {
+        let config = StftConfig::new(256, 64).unwrap();
+        let spec = Stft::new(config).forward(&signal(1000));
+        assert!(Istft::new(config).inverse(&spec, 2000).is_err());
+        assert!(Istft::new(config).inverse(&spec, 500).is_err());
+    }
+}
