@@ -6,6 +6,7 @@ pub mod atomic;
 pub mod audio;
 mod device;
 mod error;
+pub mod progress;
 pub mod stft;
 
 pub use audio::{read_audio, write_wav, AudioBuffer, AudioReader, SampleFormat, WavWriter};
