@@ -229,10 +229,11 @@ impl StftStream {
             out,
         );
         self.next_frame += 1;
-        // Keep only what later frames still need.
+        // Keep only what later frames still need; compact once the dead prefix is large, so a
+        // long push is not moved in memory once per frame.
         let next_start = (self.next_frame * hop) as i64 - (n_fft / 2) as i64;
         let drop = (next_start - self.buffer_start).max(0) as usize;
-        if drop > 0 {
+        if drop >= n_fft.max(self.buffer.len() / 2) {
             self.buffer.drain(..drop.min(self.buffer.len()));
             self.buffer_start += drop as i64;
         }

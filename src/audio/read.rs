@@ -101,6 +101,12 @@ impl AudioReader {
     /// `n == 0` only at the end of the stream. NaN or infinite samples are an error.
     pub fn read(&mut self, max_frames: usize) -> Result<Vec<Vec<f32>>> {
         let nb_channels = self.info.nb_channels;
+        // The container's length is authoritative: Ogg and MP3 decoders hand out whole packets,
+        // whose last one runs past the end by the encoder's padding.
+        let max_frames = match self.info.nb_frames {
+            Some(total) => max_frames.min(total.saturating_sub(self.frames_read) as usize),
+            None => max_frames,
+        };
         let mut out = vec![Vec::with_capacity(max_frames.min(1 << 20)); nb_channels];
         let got = match &mut self.source {
             Source::Wav(wav) => wav.read(&self.path, &mut out, max_frames)?,

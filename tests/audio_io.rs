@@ -1,0 +1,189 @@
+//! Decoding and encoding against known content: every WAV encoding, FLAC, MP3, Ogg Vorbis, and
+//! the refusals (missing, empty, truncated, not audio, NaN).
+
+use saex::{read_audio, write_wav, AudioBuffer, SampleFormat};
+use std::path::{Path, PathBuf};
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+/// A ramp that exercises the full range: `(nb_channels, nb_frames)` in [-1, 1).
+fn ramp(nb_channels: usize, nb_frames: usize) -> Vec<Vec<f32>> {
+    (0..nb_channels)
+        .map(|c| {
+            (0..nb_frames)
+                .map(|i| ((i * 37 + c * 11) % 200) as f32 / 100.0 - 1.0)
+                .collect()
+        })
+        .collect()
+}
+
+fn write_int_wav(path: &Path, bits: u16, nb_channels: u16, rate: u32, frames: &[Vec<f32>]) {
+    let spec = hound::WavSpec {
+        channels: nb_channels,
+        sample_rate: rate,
+        bits_per_sample: bits,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    let full = (1i64 << (bits - 1)) as f32;
+    for i in 0..frames[0].len() {
+        for ch in frames {
+            let v = (ch[i] * full) as i32;
+            match bits {
+                8 => w.write_sample(v as i8).unwrap(),
+                16 => w.write_sample(v as i16).unwrap(),
+                _ => w.write_sample(v).unwrap(),
+            }
+        }
+    }
+    w.finalize().unwrap();
+}
+
+#[test]
+fn reads_every_pcm_width() {
+    let dir = tempfile::tempdir().unwrap();
+    for bits in [8u16, 16, 24, 32] {
+        for nb_channels in [1u16, 2, 6] {
+            let frames = ramp(nb_channels as usize, 1001);
+            let path = dir.path().join(format!("pcm{bits}_{nb_channels}.wav"));
+            write_int_wav(&path, bits, nb_channels, 22050, &frames);
+            let audio = read_audio(&path).unwrap();
+            assert_eq!(audio.sample_rate, 22050);
+            assert_eq!(audio.nb_channels(), nb_channels as usize, "{bits}-bit");
+            assert_eq!(audio.nb_frames(), 1001, "{bits}-bit {nb_channels} channels");
+            let tolerance = 1.0 / (1u64 << (bits - 1)) as f32 + 1e-7;
+            for (got, want) in audio.channels.iter().zip(&frames) {
+                for (g, w) in got.iter().zip(want) {
+                    assert!((g - w).abs() <= tolerance, "{bits}-bit: {g} vs {w}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn float_and_pcm_round_trip_through_our_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let audio = AudioBuffer::new(48000, ramp(2, 4096)).unwrap();
+    for (format, tolerance) in [
+        (SampleFormat::Pcm16, 1.0 / 32768.0),
+        (SampleFormat::Pcm24, 1.0 / 8_388_608.0),
+        (SampleFormat::Float32, 0.0),
+    ] {
+        let path = dir.path().join(format!("{format:?}.wav"));
+        write_wav(&path, &audio, format).unwrap();
+        let back = read_audio(&path).unwrap();
+        assert_eq!(back.sample_rate, 48000);
+        assert_eq!(back.nb_frames(), 4096);
+        let err = back
+            .channels
+            .iter()
+            .flatten()
+            .zip(audio.channels.iter().flatten())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(err <= tolerance, "{format:?}: max error {err}");
+    }
+}
+
+/// Correlation of a decoded channel, from sample `offset` on, with a sine of `freq` Hz.
+fn matches_tone(channel: &[f32], offset: usize, freq: f64) -> f64 {
+    let reference: Vec<f64> = (offset..offset + channel.len())
+        .map(|i| (2.0 * std::f64::consts::PI * freq * i as f64 / 44100.0).sin())
+        .collect();
+    let dot: f64 = channel
+        .iter()
+        .zip(&reference)
+        .map(|(a, b)| *a as f64 * b)
+        .sum();
+    let na: f64 = channel
+        .iter()
+        .map(|a| (*a as f64).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    let nb: f64 = reference.iter().map(|b| b * b).sum::<f64>().sqrt();
+    dot / (na * nb)
+}
+
+#[test]
+fn compressed_formats_decode_to_the_right_length() {
+    for name in ["tone.flac", "tone.mp3", "tone.ogg"] {
+        let audio = read_audio(data(name)).unwrap();
+        assert_eq!(audio.sample_rate, 44100, "{name}");
+        assert_eq!(audio.nb_channels(), 2, "{name}");
+        assert_eq!(audio.nb_frames(), 44100, "{name}: frames");
+        // Lossy codecs shift nothing: the content lines up with the original sines.
+        for (channel, freq) in audio.channels.iter().zip([440.0, 660.0]) {
+            let corr = matches_tone(&channel[4410..39690], 4410, freq);
+            assert!(corr > 0.95, "{name} {freq} Hz: correlation {corr}");
+        }
+    }
+}
+
+fn error_of(path: &Path) -> String {
+    read_audio(path).unwrap_err().to_string()
+}
+
+#[test]
+fn refuses_bad_files_naming_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.wav");
+    assert!(error_of(&missing).contains("missing.wav"));
+
+    let empty = dir.path().join("empty.wav");
+    std::fs::write(&empty, b"").unwrap();
+    let err = error_of(&empty);
+    assert!(
+        err.contains("empty.wav") && err.contains("empty file"),
+        "{err}"
+    );
+
+    let text = dir.path().join("notes.wav");
+    std::fs::write(&text, "these are my notes, not audio\n".repeat(20)).unwrap();
+    let err = error_of(&text);
+    assert!(
+        err.contains("notes.wav") && err.contains("not a recognised audio file"),
+        "{err}"
+    );
+
+    let good = dir.path().join("good.wav");
+    write_int_wav(&good, 24, 2, 44100, &ramp(2, 10_000));
+    let bytes = std::fs::read(&good).unwrap();
+    let truncated = dir.path().join("truncated.wav");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let err = error_of(&truncated);
+    assert!(
+        err.contains("truncated.wav") && err.contains("truncated"),
+        "{err}"
+    );
+
+    let nan = dir.path().join("nan.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(&nan, spec).unwrap();
+    for x in [0.0f32, 0.5, f32::NAN, 0.1] {
+        w.write_sample(x).unwrap();
+    }
+    w.finalize().unwrap();
+    let err = error_of(&nan);
+    assert!(err.contains("nan.wav") && err.contains("NaN"), "{err}");
+}
+
+#[test]
+fn writing_into_a_missing_folder_fails_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no/such/folder/out.wav");
+    let audio = AudioBuffer::new(44100, ramp(1, 100)).unwrap();
+    let err = write_wav(&path, &audio, SampleFormat::Pcm16)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("out.wav"), "{err}");
+}
