@@ -267,19 +267,27 @@ impl Istft {
     /// (`(nb_frames, nb_bins)`; windowed overlap-add, normalised by the window-square sum).
     /// `spec` must hold [`StftConfig::nb_frames`]`(length)` frames.
     pub fn inverse(&self, spec: &Spectrogram, length: usize) -> Result<Vec<f32>> {
-        let mut stream = IstftStream::new(self.clone(), length);
+        let expected = self.config.nb_frames(length);
+        if spec.nb_frames() != expected {
+            return Err(Error::mismatch(
+                format!("ISTFT frames for {length} samples"),
+                expected,
+                spec.nb_frames(),
+            ));
+        }
+        let mut stream = IstftStream::new(self.clone());
         let mut out = Vec::with_capacity(length);
         stream.push(&spec.data, &mut out)?;
-        stream.finish(&mut out)?;
+        stream.finish(length, &mut out)?;
         Ok(out)
     }
 }
 
-/// Streaming inverse transform of one channel of known length: frames in, finished samples out.
+/// Streaming inverse transform of one channel: frames in, finished samples out. The length is
+/// only needed at the end ([`IstftStream::finish`]), so a decoder that learns its length late
+/// (MP3 without a header) still streams.
 pub struct IstftStream {
     istft: Istft,
-    length: usize,
-    nb_frames: usize,
     /// Overlap-add sums for absolute samples from `acc_start` on.
     acc: Vec<f64>,
     acc_start: i64,
@@ -291,16 +299,13 @@ pub struct IstftStream {
 }
 
 impl IstftStream {
-    /// A stream that will produce exactly `length` samples from [`StftConfig::nb_frames`]`(length)` frames.
-    pub fn new(istft: Istft, length: usize) -> Self {
+    pub fn new(istft: Istft) -> Self {
         let n_fft = istft.config.n_fft;
         let spectrum = istft.ifft.make_input_vec();
         let output = istft.ifft.make_output_vec();
         let scratch = istft.ifft.make_scratch_vec();
         IstftStream {
-            nb_frames: istft.config.nb_frames(length),
             istft,
-            length,
             acc: Vec::new(),
             acc_start: -((n_fft / 2) as i64),
             next_frame: 0,
@@ -311,12 +316,13 @@ impl IstftStream {
         }
     }
 
-    /// Frames still expected.
-    pub fn frames_left(&self) -> usize {
-        self.nb_frames - self.next_frame
+    /// Frames pushed so far.
+    pub fn nb_frames_in(&self) -> usize {
+        self.next_frame
     }
 
     /// Adds frames (`nb_bins` values each) and appends the samples now final to `out`.
+    /// Returns the number of samples appended.
     pub fn push(&mut self, frames: &[Complex32], out: &mut Vec<f32>) -> Result<usize> {
         let StftConfig { n_fft, hop } = self.istft.config;
         let nb_bins = self.istft.config.nb_bins();
@@ -325,14 +331,6 @@ impl IstftStream {
                 "ISTFT input length (a multiple of nb_bins)",
                 nb_bins,
                 frames.len(),
-            ));
-        }
-        let nb_new = frames.len() / nb_bins;
-        if nb_new > self.frames_left() {
-            return Err(Error::mismatch(
-                format!("ISTFT frames for {} samples", self.length),
-                self.nb_frames,
-                self.next_frame + nb_new,
             ));
         }
         let scale = 1.0 / n_fft as f64;
@@ -361,29 +359,35 @@ impl IstftStream {
             }
             self.next_frame += 1;
         }
-        // Samples before the next frame's start get no more contributions.
-        let ready =
-            ((self.next_frame * hop) as i64 - (n_fft / 2) as i64).clamp(0, self.length as i64);
-        Ok(self.emit_until(ready as usize, out))
+        // Samples before the next frame's start get no more contributions; samples before
+        // (frames - 2) * hop exist in any signal that has this many frames (see nb_frames).
+        let t = self.next_frame as i64;
+        let ready = (t * hop as i64 - (n_fft / 2) as i64).min((t - 2) * hop as i64);
+        Ok(self.emit_until(ready.max(0) as usize, None, out))
     }
 
-    /// Appends the remaining samples; all [`StftConfig::nb_frames`]`(length)` frames must have been pushed.
-    pub fn finish(&mut self, out: &mut Vec<f32>) -> Result<usize> {
-        if self.frames_left() != 0 {
+    /// Appends the remaining samples up to exactly `length` in all; the frames pushed must be
+    /// [`StftConfig::nb_frames`]`(length)`.
+    pub fn finish(&mut self, length: usize, out: &mut Vec<f32>) -> Result<usize> {
+        let expected = self.istft.config.nb_frames(length);
+        if self.next_frame != expected {
             return Err(Error::mismatch(
-                format!("ISTFT frames for {} samples", self.length),
-                self.nb_frames,
+                format!("ISTFT frames for {length} samples"),
+                expected,
                 self.next_frame,
             ));
         }
-        Ok(self.emit_until(self.length, out))
+        Ok(self.emit_until(length, Some(expected), out))
     }
 
-    fn emit_until(&mut self, end: usize, out: &mut Vec<f32>) -> usize {
+    /// Emits samples up to `end` (exclusive). `nb_frames` is the total frame count once known;
+    /// before that, only samples whose covering frames have all been pushed are emitted.
+    fn emit_until(&mut self, end: usize, nb_frames: Option<usize>, out: &mut Vec<f32>) -> usize {
         let begin = self.emitted;
+        let nb_frames = nb_frames.unwrap_or(self.next_frame);
         for n in begin..end {
             let i = (n as i64 - self.acc_start) as usize;
-            let sum = self.window_square_sum(n);
+            let sum = self.window_square_sum(n, nb_frames);
             let y = if sum > 1e-10 { self.acc[i] / sum } else { 0.0 };
             out.push(y as f32);
         }
@@ -396,13 +400,13 @@ impl IstftStream {
         end.saturating_sub(begin)
     }
 
-    /// Sum over the frames covering sample `n` of the squared window value there.
-    fn window_square_sum(&self, n: usize) -> f64 {
+    /// Sum over the frames `< nb_frames` covering sample `n` of the squared window value there.
+    fn window_square_sum(&self, n: usize, nb_frames: usize) -> f64 {
         let StftConfig { n_fft, hop } = self.istft.config;
         // Frame t covers [t*hop - n_fft/2, t*hop + n_fft/2).
         let shifted = n + n_fft / 2;
         let first = (shifted + 1).saturating_sub(n_fft).div_ceil(hop);
-        let last = (shifted / hop).min(self.nb_frames - 1);
+        let last = (shifted / hop).min(nb_frames.saturating_sub(1));
         (first..=last)
             .map(|t| {
                 let w = self.istft.window[shifted - t * hop];
@@ -516,12 +520,13 @@ mod tests {
                     frames, spec.data,
                     "n_fft {n_fft} hop {hop} block {block}: STFT"
                 );
-                let mut inverse = IstftStream::new(istft.clone(), len);
+                let mut inverse = IstftStream::new(istft.clone());
                 let mut y = Vec::new();
                 for part in frames.chunks(config.nb_bins() * (block % 7 + 1)) {
                     inverse.push(part, &mut y).unwrap();
+                    assert!(y.len() <= len, "n_fft {n_fft} hop {hop}: emitted past the end");
                 }
-                inverse.finish(&mut y).unwrap();
+                inverse.finish(len, &mut y).unwrap();
                 assert_eq!(y, whole, "n_fft {n_fft} hop {hop} block {block}: ISTFT");
             }
         }
