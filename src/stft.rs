@@ -181,6 +181,11 @@ impl StftStream {
         self.next_frame
     }
 
+    /// Samples pushed so far.
+    pub fn nb_samples(&self) -> usize {
+        self.nb_samples
+    }
+
     /// Feeds samples; appends every frame now complete to `out` (`nb_bins` values per frame).
     /// Returns the number of frames appended.
     pub fn push(&mut self, samples: &[f32], out: &mut Vec<Complex32>) -> usize {
@@ -524,7 +529,10 @@ mod tests {
                 let mut y = Vec::new();
                 for part in frames.chunks(config.nb_bins() * (block % 7 + 1)) {
                     inverse.push(part, &mut y).unwrap();
-                    assert!(y.len() <= len, "n_fft {n_fft} hop {hop}: emitted past the end");
+                    assert!(
+                        y.len() <= len,
+                        "n_fft {n_fft} hop {hop}: emitted past the end"
+                    );
                 }
                 inverse.finish(len, &mut y).unwrap();
                 assert_eq!(y, whole, "n_fft {n_fft} hop {hop} block {block}: ISTFT");

@@ -1,0 +1,33 @@
+//! What the separator needs of a network: its STFT set-up, its input layout, and a forward pass.
+
+use crate::error::Result;
+use crate::stft::StftConfig;
+use tch::{Device, Tensor};
+
+/// The shapes and settings of one target's estimator.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EstimatorSpec {
+    /// The stem it estimates, e.g. "vocals"; names the output file.
+    pub target: String,
+    /// The rate the network's STFT runs at; input is resampled to it and back.
+    pub sample_rate: u32,
+    pub stft: StftConfig,
+    /// C: each input row holds frames t-C ..= t+C.
+    pub context: usize,
+    /// Bins of each input frame (the lowest ones).
+    pub nb_bins_in: usize,
+    /// Bins estimated (the lowest ones); the mask above is extended from the top of this band.
+    pub nb_bins: usize,
+}
+
+/// A network that maps context-stacked mixture magnitudes to target magnitudes.
+pub trait Estimator {
+    fn spec(&self) -> &EstimatorSpec;
+
+    /// Where [`Estimator::estimate`] wants its input.
+    fn device(&self) -> Device;
+
+    /// `input`: `(batch, (2C+1) * nb_bins_in)` mixture magnitudes (row t = frames t-C ..= t+C,
+    /// each cut to `nb_bins_in`) -> `(batch, nb_bins)` non-negative target magnitudes.
+    fn estimate(&self, input: &Tensor) -> Result<Tensor>;
+}

@@ -1,0 +1,340 @@
+//! Extraction: the whole pipeline from a mixture to one file per target (and the residual),
+//! streaming, so memory stays flat however long the input is.
+
+mod engine;
+mod estimator;
+mod mask;
+
+pub use estimator::{Estimator, EstimatorSpec};
+pub use mask::{extend_high_band, frame_masks, MaskKind};
+
+use crate::audio::{AudioBuffer, AudioReader, SampleFormat, WavWriter};
+use crate::error::{Error, Result};
+use engine::{BlockSink, BlockSource, Engine};
+use std::path::{Path, PathBuf};
+
+/// Settings of a separation.
+#[derive(Debug, Clone)]
+pub struct SeparateOptions {
+    pub mask: MaskKind,
+    /// Frames per network batch and channel (larger: faster matrix products, more memory).
+    pub batch_frames: usize,
+    /// Input frames decoded per step.
+    pub block_frames: usize,
+}
+
+impl Default for SeparateOptions {
+    fn default() -> Self {
+        SeparateOptions {
+            mask: MaskKind::Wiener,
+            batch_frames: 512,
+            block_frames: 1 << 16,
+        }
+    }
+}
+
+/// One or more target estimators sharing an STFT set-up, ready to separate mixtures.
+pub struct Separator {
+    estimators: Vec<Box<dyn Estimator>>,
+    options: SeparateOptions,
+}
+
+/// The in-memory result of [`Separator::separate`].
+#[derive(Debug, Clone)]
+pub struct Separation {
+    /// One buffer per target, in the estimators' order, each shaped like the mixture.
+    pub targets: Vec<(String, AudioBuffer)>,
+    /// The mixture minus the sum of the targets.
+    pub residual: AudioBuffer,
+}
+
+/// Where [`Separator::separate_file`] writes.
+#[derive(Debug, Clone)]
+pub struct OutputFiles {
+    /// One path per target, in the estimators' order.
+    pub targets: Vec<PathBuf>,
+    pub residual: Option<PathBuf>,
+    pub format: SampleFormat,
+}
+
+/// What a file separation did.
+#[derive(Debug, Clone, Copy)]
+pub struct FileReport {
+    pub sample_rate: u32,
+    pub nb_channels: usize,
+    pub nb_frames: u64,
+}
+
+impl FileReport {
+    pub fn duration_secs(&self) -> f64 {
+        self.nb_frames as f64 / self.sample_rate as f64
+    }
+}
+
+impl Separator {
+    /// Requires at least one estimator, all with the same sample rate and STFT, distinct
+    /// targets, and consistent shapes (`nb_bins_in`, `nb_bins` within the STFT's bins).
+    pub fn new(estimators: Vec<Box<dyn Estimator>>, options: SeparateOptions) -> Result<Self> {
+        let first = estimators
+            .first()
+            .ok_or_else(|| Error::Invalid("no model to separate with".into()))?
+            .spec()
+            .clone();
+        for (i, e) in estimators.iter().enumerate() {
+            let spec = e.spec();
+            if spec.sample_rate != first.sample_rate || spec.stft != first.stft {
+                return Err(Error::mismatch(
+                    format!("sample rate and STFT of the {} model", spec.target),
+                    format!(
+                        "{} Hz, {:?} (as the {} model)",
+                        first.sample_rate, first.stft, first.target
+                    ),
+                    format!("{} Hz, {:?}", spec.sample_rate, spec.stft),
+                ));
+            }
+            let nb_bins = spec.stft.nb_bins();
+            if spec.nb_bins == 0
+                || spec.nb_bins > nb_bins
+                || spec.nb_bins_in == 0
+                || spec.nb_bins_in > nb_bins
+            {
+                return Err(Error::Invalid(format!(
+                    "the {} model uses {} input and {} output bins: expected 1 ..= {nb_bins}",
+                    spec.target, spec.nb_bins_in, spec.nb_bins
+                )));
+            }
+            if estimators[..i]
+                .iter()
+                .any(|o| o.spec().target == spec.target)
+            {
+                return Err(Error::Invalid(format!(
+                    "two models for the target {:?}",
+                    spec.target
+                )));
+            }
+        }
+        if options.batch_frames == 0 || options.block_frames == 0 {
+            return Err(Error::Invalid("batch and block sizes must be > 0".into()));
+        }
+        Ok(Separator {
+            estimators,
+            options,
+        })
+    }
+
+    /// The targets, in order.
+    pub fn targets(&self) -> Vec<&str> {
+        self.estimators
+            .iter()
+            .map(|e| e.spec().target.as_str())
+            .collect()
+    }
+
+    fn engine(&self) -> Engine<'_> {
+        Engine {
+            estimators: &self.estimators,
+            mask: self.options.mask,
+            batch_frames: self.options.batch_frames,
+            block_frames: self.options.block_frames,
+        }
+    }
+
+    /// Separates a mixture held in memory: `(nb_channels, nb_frames)` -> one buffer of the same
+    /// shape and rate per target, plus the residual.
+    pub fn separate(&self, mix: &AudioBuffer) -> Result<Separation> {
+        let mut source = MemorySource {
+            audio: mix,
+            position: 0,
+        };
+        let mut outputs: Vec<MemorySink> = self
+            .estimators
+            .iter()
+            .map(|_| MemorySink::new(mix.nb_channels()))
+            .collect();
+        let mut residual = MemorySink::new(mix.nb_channels());
+        {
+            let mut sinks: Vec<&mut dyn BlockSink> = outputs
+                .iter_mut()
+                .map(|s| s as &mut dyn BlockSink)
+                .collect();
+            self.engine()
+                .run(&mut source, &mut sinks, Some(&mut residual), &mut |_| {})?;
+        }
+        let targets = self
+            .targets()
+            .into_iter()
+            .map(String::from)
+            .zip(outputs)
+            .map(|(name, sink)| Ok((name, AudioBuffer::new(mix.sample_rate, sink.channels)?)))
+            .collect::<Result<_>>()?;
+        Ok(Separation {
+            targets,
+            residual: AudioBuffer::new(mix.sample_rate, residual.channels)?,
+        })
+    }
+
+    /// Separates the audio file `input` into `outputs`, streaming. Each output appears complete
+    /// or not at all; no output may be the input or another output. `progress` gets the input
+    /// frames processed so far.
+    pub fn separate_file(
+        &self,
+        input: &Path,
+        outputs: &OutputFiles,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<FileReport> {
+        if outputs.targets.len() != self.estimators.len() {
+            return Err(Error::mismatch(
+                "output paths",
+                self.estimators.len(),
+                outputs.targets.len(),
+            ));
+        }
+        let all: Vec<&PathBuf> = outputs.targets.iter().chain(&outputs.residual).collect();
+        for (i, path) in all.iter().enumerate() {
+            if same_file(path, input) {
+                return Err(Error::file(
+                    *path,
+                    "is the input file: refusing to overwrite the input",
+                ));
+            }
+            if all[..i].iter().any(|other| same_file(other, path)) {
+                return Err(Error::file(*path, "is named for two outputs"));
+            }
+        }
+        let mut reader = AudioReader::open(input)?;
+        let info = reader.info();
+        let mut writers = outputs
+            .targets
+            .iter()
+            .map(|p| WavWriter::create(p, info.sample_rate, info.nb_channels, outputs.format))
+            .collect::<Result<Vec<_>>>()?;
+        let mut residual = outputs
+            .residual
+            .as_ref()
+            .map(|p| WavWriter::create(p, info.sample_rate, info.nb_channels, outputs.format))
+            .transpose()?;
+        let nb_frames = {
+            let mut sinks: Vec<&mut dyn BlockSink> = writers
+                .iter_mut()
+                .map(|w| w as &mut dyn BlockSink)
+                .collect();
+            self.engine()
+                .run(
+                    &mut reader,
+                    &mut sinks,
+                    residual.as_mut().map(|w| w as &mut dyn BlockSink),
+                    progress,
+                )
+                .map_err(|e| match e {
+                    Error::Invalid(reason) => Error::file(input, reason),
+                    other => other,
+                })?
+        };
+        for writer in writers {
+            writer.finish()?;
+        }
+        if let Some(writer) = residual {
+            writer.finish()?;
+        }
+        Ok(FileReport {
+            sample_rate: info.sample_rate,
+            nb_channels: info.nb_channels,
+            nb_frames,
+        })
+    }
+}
+
+/// Whether two paths name the same file (the second must exist; the first may not yet).
+fn same_file(a: &Path, b: &Path) -> bool {
+    let Ok(b) = b.canonicalize() else {
+        return false;
+    };
+    if let Ok(a) = a.canonicalize() {
+        return a == b;
+    }
+    // `a` does not exist yet: compare its folder and name.
+    match (
+        a.parent().map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        }),
+        a.file_name(),
+    ) {
+        (Some(dir), Some(name)) => dir
+            .canonicalize()
+            .map(|d| d.join(name) == b)
+            .unwrap_or(false),
+        _ => false,
+    }
+}
+
+impl BlockSource for AudioReader {
+    fn sample_rate(&self) -> u32 {
+        self.info().sample_rate
+    }
+
+    fn nb_channels(&self) -> usize {
+        self.info().nb_channels
+    }
+
+    fn read(&mut self, max_frames: usize) -> Result<Vec<Vec<f32>>> {
+        AudioReader::read(self, max_frames)
+    }
+}
+
+impl BlockSink for WavWriter {
+    fn write(&mut self, block: &[Vec<f32>]) -> Result<()> {
+        WavWriter::write(self, block)
+    }
+}
+
+struct MemorySource<'a> {
+    audio: &'a AudioBuffer,
+    position: usize,
+}
+
+impl BlockSource for MemorySource<'_> {
+    fn sample_rate(&self) -> u32 {
+        self.audio.sample_rate
+    }
+
+    fn nb_channels(&self) -> usize {
+        self.audio.nb_channels()
+    }
+
+    fn read(&mut self, max_frames: usize) -> Result<Vec<Vec<f32>>> {
+        let end = (self.position + max_frames).min(self.audio.nb_frames());
+        let block = self
+            .audio
+            .channels
+            .iter()
+            .map(|c| c[self.position..end].to_vec())
+            .collect();
+        self.position = end;
+        Ok(block)
+    }
+}
+
+struct MemorySink {
+    channels: Vec<Vec<f32>>,
+}
+
+impl MemorySink {
+    fn new(nb_channels: usize) -> Self {
+        MemorySink {
+            channels: vec![Vec::new(); nb_channels],
+        }
+    }
+}
+
+impl BlockSink for MemorySink {
+    fn write(&mut self, block: &[Vec<f32>]) -> Result<()> {
+        for (all, part) in self.channels.iter_mut().zip(block) {
+            all.extend_from_slice(part);
+        }
+        Ok(())
+    }
+}

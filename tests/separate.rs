@@ -1,0 +1,267 @@
+//! The extraction pipeline with a known estimator (half the centre frame), so every output is
+//! known: lengths, rates and channels kept, masks, several targets, resampling, streaming equal
+//! to one-shot, and the file-level refusals.
+
+use saex::separate::{Estimator, EstimatorSpec, MaskKind, OutputFiles, SeparateOptions, Separator};
+use saex::{read_audio, write_wav, AudioBuffer, SampleFormat, StftConfig};
+use tch::{Device, Tensor};
+
+/// Estimates half of the mixture's centre frame: every mask is 0.5, so each output is half the
+/// mixture (and the high band, extended from the top of the modelled one, is too).
+struct HalfCentre {
+    spec: EstimatorSpec,
+}
+
+impl HalfCentre {
+    fn boxed(target: &str, sample_rate: u32, context: usize, nb_bins: usize) -> Box<dyn Estimator> {
+        Box::new(HalfCentre {
+            spec: EstimatorSpec {
+                target: target.into(),
+                sample_rate,
+                stft: StftConfig::new(256, 64).unwrap(),
+                context,
+                nb_bins_in: nb_bins + 8,
+                nb_bins,
+            },
+        })
+    }
+}
+
+impl Estimator for HalfCentre {
+    fn spec(&self) -> &EstimatorSpec {
+        &self.spec
+    }
+
+    fn device(&self) -> Device {
+        Device::Cpu
+    }
+
+    fn estimate(&self, input: &Tensor) -> saex::Result<Tensor> {
+        let (c, l) = (self.spec.context as i64, self.spec.nb_bins_in as i64);
+        Ok(input.narrow(1, c * l, self.spec.nb_bins as i64) * 0.5)
+    }
+}
+
+/// `(nb_channels, nb_frames)` of tones below 5 kHz plus a little deterministic noise.
+fn mixture(sample_rate: u32, nb_channels: usize, nb_frames: usize) -> AudioBuffer {
+    let channels = (0..nb_channels)
+        .map(|c| {
+            (0..nb_frames)
+                .map(|i| {
+                    let t = i as f32 / sample_rate as f32;
+                    0.4 * (2.0 * std::f32::consts::PI * (220.0 + 110.0 * c as f32) * t).sin()
+                        + 0.2 * (2.0 * std::f32::consts::PI * 1800.0 * t).sin()
+                        + 0.05 * (((i * 7919 + c * 104_729) % 2003) as f32 / 1001.5 - 1.0)
+                })
+                .collect()
+        })
+        .collect();
+    AudioBuffer::new(sample_rate, channels).unwrap()
+}
+
+fn max_error(a: &AudioBuffer, b: &AudioBuffer, scale: f32) -> f32 {
+    a.channels
+        .iter()
+        .flatten()
+        .zip(b.channels.iter().flatten())
+        .map(|(x, y)| (x - scale * y).abs())
+        .fold(0.0, f32::max)
+}
+
+fn options(mask: MaskKind) -> SeparateOptions {
+    SeparateOptions {
+        mask,
+        batch_frames: 16,
+        block_frames: 999,
+    }
+}
+
+#[test]
+fn every_mask_gives_half_the_mix_with_layout_kept() {
+    let mix = mixture(16000, 3, 12_345);
+    for mask in [MaskKind::Ratio, MaskKind::Wiener] {
+        for context in [0, 2] {
+            let separator = Separator::new(
+                vec![HalfCentre::boxed("vocals", 16000, context, 40)],
+                options(mask),
+            )
+            .unwrap();
+            let out = separator.separate(&mix).unwrap();
+            let (name, target) = &out.targets[0];
+            assert_eq!(name, "vocals");
+            assert_eq!(target.sample_rate, 16000);
+            assert_eq!(target.nb_channels(), 3);
+            assert_eq!(target.nb_frames(), 12_345);
+            let err = max_error(target, &mix, 0.5);
+            assert!(
+                err < 1e-5,
+                "{mask:?} context {context}: target max error {err}"
+            );
+            let err = max_error(&out.residual, &mix, 0.5);
+            assert!(
+                err < 1e-5,
+                "{mask:?} context {context}: residual max error {err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn two_targets_share_the_mix() {
+    let mix = mixture(16000, 2, 5000);
+    let models = vec![
+        HalfCentre::boxed("vocals", 16000, 1, 40),
+        HalfCentre::boxed("bass", 16000, 3, 64),
+    ];
+    let separator = Separator::new(models, options(MaskKind::Wiener)).unwrap();
+    assert_eq!(separator.targets(), ["vocals", "bass"]);
+    let out = separator.separate(&mix).unwrap();
+    for (name, target) in &out.targets {
+        let err = max_error(target, &mix, 0.5);
+        assert!(err < 1e-5, "{name}: max error {err}");
+    }
+    let silence = AudioBuffer::silence(16000, 2, 5000);
+    assert!(max_error(&out.residual, &silence, 0.0) < 1e-5);
+}
+
+#[test]
+fn input_at_another_rate_comes_back_at_its_rate() {
+    let mix = mixture(44100, 2, 30_001);
+    let separator = Separator::new(
+        vec![HalfCentre::boxed("vocals", 16000, 1, 40)],
+        options(MaskKind::Ratio),
+    )
+    .unwrap();
+    let out = separator.separate(&mix).unwrap();
+    let target = &out.targets[0].1;
+    assert_eq!((target.sample_rate, target.nb_frames()), (44100, 30_001));
+    // The tones lie below the model's Nyquist frequency: resampling there and back keeps them.
+    let num: f32 = target
+        .channels
+        .iter()
+        .flatten()
+        .zip(mix.channels.iter().flatten())
+        .map(|(x, y)| (x - 0.5 * y).powi(2))
+        .sum();
+    let den: f32 = mix
+        .channels
+        .iter()
+        .flatten()
+        .map(|y| (0.5 * y).powi(2))
+        .sum();
+    let snr = 10.0 * (den / num).log10();
+    assert!(snr > 20.0, "SNR after resampling {snr} dB");
+}
+
+#[test]
+fn streaming_gives_the_same_samples_as_one_shot() {
+    let mix = mixture(16000, 2, 20_000);
+    let run = |block_frames| {
+        let options = SeparateOptions {
+            mask: MaskKind::Wiener,
+            batch_frames: 32,
+            block_frames,
+        };
+        let separator =
+            Separator::new(vec![HalfCentre::boxed("vocals", 16000, 3, 40)], options).unwrap();
+        separator.separate(&mix).unwrap()
+    };
+    let whole = run(usize::MAX / 2);
+    for block in [1, 333, 4096] {
+        let streamed = run(block);
+        assert_eq!(streamed.targets[0].1, whole.targets[0].1, "block {block}");
+        assert_eq!(streamed.residual, whole.residual, "block {block}");
+    }
+}
+
+#[test]
+fn files_keep_length_and_refuse_to_overwrite_the_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("song.wav");
+    write_wav(&input, &mixture(22050, 2, 11_111), SampleFormat::Float32).unwrap();
+    let separator = Separator::new(
+        vec![HalfCentre::boxed("vocals", 22050, 2, 40)],
+        options(MaskKind::Wiener),
+    )
+    .unwrap();
+    let outputs = OutputFiles {
+        targets: vec![dir.path().join("vocals.wav")],
+        residual: Some(dir.path().join("accompaniment.wav")),
+        format: SampleFormat::Pcm24,
+    };
+    let report = separator
+        .separate_file(&input, &outputs, &mut |_| {})
+        .unwrap();
+    assert_eq!(report.nb_frames, 11_111);
+    for path in [&outputs.targets[0], outputs.residual.as_ref().unwrap()] {
+        let audio = read_audio(path).unwrap();
+        assert_eq!(
+            (audio.sample_rate, audio.nb_channels(), audio.nb_frames()),
+            (22050, 2, 11_111)
+        );
+    }
+
+    let onto_input = OutputFiles {
+        targets: vec![dir.path().join("./song.wav")],
+        residual: None,
+        format: SampleFormat::Pcm16,
+    };
+    let err = separator
+        .separate_file(&input, &onto_input, &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("song.wav") && err.contains("input"), "{err}");
+    assert_eq!(read_audio(&input).unwrap().nb_frames(), 11_111);
+
+    let nowhere = OutputFiles {
+        targets: vec![dir.path().join("missing/vocals.wav")],
+        residual: None,
+        format: SampleFormat::Pcm16,
+    };
+    let err = separator
+        .separate_file(&input, &nowhere, &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("vocals.wav"), "{err}");
+}
+
+#[test]
+fn a_bad_input_leaves_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("broken.wav");
+    std::fs::write(&input, b"RIFF\x10\x00\x00\x00WAVEfmt ").unwrap();
+    let separator = Separator::new(
+        vec![HalfCentre::boxed("vocals", 22050, 2, 40)],
+        options(MaskKind::Wiener),
+    )
+    .unwrap();
+    let outputs = OutputFiles {
+        targets: vec![dir.path().join("vocals.wav")],
+        residual: None,
+        format: SampleFormat::Pcm16,
+    };
+    let err = separator
+        .separate_file(&input, &outputs, &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("broken.wav"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "only the input is left"
+    );
+}
+
+#[test]
+fn models_that_disagree_are_refused() {
+    let models = vec![
+        HalfCentre::boxed("vocals", 16000, 1, 40),
+        HalfCentre::boxed("bass", 22050, 1, 40),
+    ];
+    assert!(Separator::new(models, SeparateOptions::default()).is_err());
+    let models = vec![
+        HalfCentre::boxed("vocals", 16000, 1, 40),
+        HalfCentre::boxed("vocals", 16000, 1, 40),
+    ];
+    assert!(Separator::new(models, SeparateOptions::default()).is_err());
+}
