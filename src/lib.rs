@@ -4,6 +4,7 @@
 
 pub mod atomic;
 pub mod audio;
+pub mod batch;
 mod device;
 mod error;
 pub mod progress;

@@ -1,0 +1,407 @@
+//! Folders of mixtures: discovery, deterministic shards for job arrays, output naming,
+//! idempotent re-runs, and per-file outcomes (a bad file never stops the others).
+
+use crate::audio::{AudioReader, SampleFormat};
+use crate::error::{Error, Result};
+use crate::separate::{OutputFiles, Separator};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// File extensions taken for audio (compared case-insensitively).
+pub const AUDIO_EXTENSIONS: [&str; 5] = ["wav", "flac", "mp3", "ogg", "oga"];
+
+/// The default output layout: one folder per track, one file per target.
+pub const DEFAULT_TEMPLATE: &str = "{track}/{target}.wav";
+
+/// Which slice of the sorted file list this worker takes: file `k` belongs to shard `k % count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// Everything in one shard.
+    pub const ALL: Shard = Shard { index: 0, count: 1 };
+
+    /// `index` < `count`, `count` >= 1.
+    pub fn new(index: usize, count: usize) -> Result<Self> {
+        if count == 0 || index >= count {
+            return Err(Error::Invalid(format!(
+                "shard {index}/{count}: expected I/N with 0 <= I < N"
+            )));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Parses `I/N` (0-based I).
+    pub fn parse(text: &str) -> Result<Self> {
+        let bad = || Error::Invalid(format!("shard {text:?}: expected I/N, e.g. 0/4"));
+        let (i, n) = text.split_once('/').ok_or_else(bad)?;
+        let index = i.trim().parse().map_err(|_| bad())?;
+        let count = n.trim().parse().map_err(|_| bad())?;
+        Shard::new(index, count)
+    }
+
+    /// The shard a job array gives this worker, from a lookup of environment variables:
+    /// Slurm (`SLURM_ARRAY_TASK_ID` - `SLURM_ARRAY_TASK_MIN`, of `SLURM_ARRAY_TASK_COUNT`), or a
+    /// Kubernetes Indexed Job (`JOB_COMPLETION_INDEX`, of `count` given on the command line or
+    /// in `SAEX_SHARD_COUNT`). `None` when neither is set.
+    pub fn from_env(
+        env: impl Fn(&str) -> Option<String>,
+        count: Option<usize>,
+    ) -> Result<Option<Self>> {
+        let number = |name: &str| -> Result<Option<usize>> {
+            env(name)
+                .map(|v| {
+                    v.trim().parse::<usize>().map_err(|_| {
+                        Error::Invalid(format!("{name}={v:?}: expected a non-negative integer"))
+                    })
+                })
+                .transpose()
+        };
+        if let (Some(id), Some(n)) = (
+            number("SLURM_ARRAY_TASK_ID")?,
+            number("SLURM_ARRAY_TASK_COUNT")?,
+        ) {
+            let min = number("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
+            let index = id.checked_sub(min).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "SLURM_ARRAY_TASK_ID {id} is below SLURM_ARRAY_TASK_MIN {min}"
+                ))
+            })?;
+            return Shard::new(index, count.unwrap_or(n)).map(Some);
+        }
+        if let Some(index) = number("JOB_COMPLETION_INDEX")? {
+            let n = match count {
+                Some(n) => n,
+                None => number("SAEX_SHARD_COUNT")?.ok_or_else(|| {
+                    Error::Invalid(
+                        "JOB_COMPLETION_INDEX is set but the shard count is not: pass --shards N \
+                         (the Job's completions) or set SAEX_SHARD_COUNT"
+                            .into(),
+                    )
+                })?,
+            };
+            return Shard::new(index, n).map(Some);
+        }
+        Ok(None)
+    }
+
+    /// The items of `sorted` that belong to this shard.
+    pub fn select<T: Clone>(&self, sorted: &[T]) -> Vec<T> {
+        sorted
+            .iter()
+            .skip(self.index)
+            .step_by(self.count)
+            .cloned()
+            .collect()
+    }
+}
+
+/// Every audio file under `dir` (recursively), sorted by path, hidden files and folders skipped.
+pub fn discover(dir: &Path) -> Result<Vec<PathBuf>> {
+    if !dir.is_dir() {
+        return Err(Error::file(dir, "is not a folder"));
+    }
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        let entries = std::fs::read_dir(&folder).map_err(|e| Error::io(&folder, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(&folder, e))?;
+            let path = entry.path();
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let kind = entry.file_type().map_err(|e| Error::io(&path, e))?;
+            if kind.is_dir() || (kind.is_symlink() && path.is_dir()) {
+                stack.push(path);
+            } else if is_audio(&path) {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+fn is_audio(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| AUDIO_EXTENSIONS.iter().any(|a| a.eq_ignore_ascii_case(e)))
+}
+
+/// Output path for `input` (under the input folder `root`) and `target`, from a template with
+/// `{track}` (the path below `root` without extension, e.g. `album/song`), `{name}` (the file
+/// name without extension) and `{target}`.
+pub fn output_path(
+    out_dir: &Path,
+    template: &str,
+    root: &Path,
+    input: &Path,
+    target: &str,
+) -> PathBuf {
+    let relative = input.strip_prefix(root).unwrap_or(input);
+    let track = relative.with_extension("");
+    let name = input
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let filled = template
+        .replace("{track}", &track.to_string_lossy())
+        .replace("{name}", &name)
+        .replace("{target}", target);
+    out_dir.join(filled)
+}
+
+/// Checks a template: it must name the target, and the track or the name.
+pub fn check_template(template: &str) -> Result<()> {
+    if !template.contains("{target}")
+        || !(template.contains("{track}") || template.contains("{name}"))
+    {
+        return Err(Error::Invalid(format!(
+            "filename template {template:?}: it must contain {{target}} and {{track}} or {{name}}"
+        )));
+    }
+    Ok(())
+}
+
+/// What a batch run is asked to do.
+#[derive(Debug, Clone)]
+pub struct BatchJob {
+    pub input_dir: PathBuf,
+    pub output_dir: PathBuf,
+    pub template: String,
+    /// Also write the residual under this target name (e.g. "accompaniment").
+    pub residual: Option<String>,
+    pub shard: Shard,
+    pub overwrite: bool,
+    pub format: SampleFormat,
+}
+
+/// The outcome of one file.
+#[derive(Debug)]
+pub enum FileOutcome {
+    Done { seconds_audio: f64, seconds: f64 },
+    Skipped,
+    Failed(Error),
+}
+
+/// Counts over a batch.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct BatchSummary {
+    pub processed: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    pub seconds_audio: f64,
+    pub seconds: f64,
+}
+
+impl BatchSummary {
+    /// Seconds of audio separated per second of work.
+    pub fn realtime_factor(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.seconds_audio / self.seconds
+        } else {
+            0.0
+        }
+    }
+
+    fn add(&mut self, outcome: &FileOutcome) {
+        match outcome {
+            FileOutcome::Done {
+                seconds_audio,
+                seconds,
+            } => {
+                self.processed += 1;
+                self.seconds_audio += seconds_audio;
+                self.seconds += seconds;
+            }
+            FileOutcome::Skipped => self.skipped += 1,
+            FileOutcome::Failed(_) => self.failed += 1,
+        }
+    }
+}
+
+/// One planned file: its input and every output path.
+#[derive(Debug, Clone)]
+pub struct PlannedFile {
+    pub input: PathBuf,
+    pub outputs: OutputFiles,
+}
+
+impl BatchJob {
+    /// This shard's files and their outputs. Two inputs that would write the same output (e.g.
+    /// `song.wav` and `song.mp3`) are an error naming both.
+    pub fn plan(&self, targets: &[&str]) -> Result<Vec<PlannedFile>> {
+        check_template(&self.template)?;
+        let all = discover(&self.input_dir)?;
+        let mut seen = std::collections::HashMap::new();
+        for input in &all {
+            let first = output_path(
+                &self.output_dir,
+                &self.template,
+                &self.input_dir,
+                input,
+                targets[0],
+            );
+            if let Some(other) = seen.insert(first.clone(), input.clone()) {
+                return Err(Error::file(
+                    input,
+                    format!(
+                        "writes the same output {} as {}",
+                        first.display(),
+                        other.display()
+                    ),
+                ));
+            }
+        }
+        Ok(self
+            .shard
+            .select(&all)
+            .into_iter()
+            .map(|input| {
+                let path = |target: &str| {
+                    output_path(
+                        &self.output_dir,
+                        &self.template,
+                        &self.input_dir,
+                        &input,
+                        target,
+                    )
+                };
+                let outputs = OutputFiles {
+                    targets: targets.iter().map(|t| path(t)).collect(),
+                    residual: self.residual.as_deref().map(path),
+                    format: self.format,
+                };
+                PlannedFile { input, outputs }
+            })
+            .collect())
+    }
+
+    /// Whether a planned file's outputs all exist (outputs are written atomically, so existing
+    /// means finished).
+    pub fn is_finished(file: &PlannedFile) -> bool {
+        file.outputs
+            .targets
+            .iter()
+            .chain(&file.outputs.residual)
+            .all(|p| p.is_file())
+    }
+
+    /// Runs the plan with `separator`: each file is skipped when finished (unless overwrite),
+    /// else separated; `on_file` sees each outcome as it comes (for reporting and progress).
+    pub fn run(
+        &self,
+        separator: &Separator,
+        plan: &[PlannedFile],
+        on_file: &mut dyn FnMut(&PlannedFile, &FileOutcome),
+        progress: &mut dyn FnMut(u64),
+    ) -> BatchSummary {
+        let mut summary = BatchSummary::default();
+        for file in plan {
+            let outcome = if !self.overwrite && Self::is_finished(file) {
+                FileOutcome::Skipped
+            } else {
+                let start = Instant::now();
+                match self.separate_one(separator, file, progress) {
+                    Ok(seconds_audio) => FileOutcome::Done {
+                        seconds_audio,
+                        seconds: start.elapsed().as_secs_f64(),
+                    },
+                    Err(e) => FileOutcome::Failed(e),
+                }
+            };
+            summary.add(&outcome);
+            on_file(file, &outcome);
+        }
+        summary
+    }
+
+    fn separate_one(
+        &self,
+        separator: &Separator,
+        file: &PlannedFile,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<f64> {
+        for path in file.outputs.targets.iter().chain(&file.outputs.residual) {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            }
+        }
+        let report = separator.separate_file(&file.input, &file.outputs, progress)?;
+        Ok(report.duration_secs())
+    }
+}
+
+/// Seconds of audio in `files` as their headers tell (files whose length is unknown or that
+/// do not open count as 0): the total for a progress bar.
+pub fn total_seconds(files: &[PlannedFile]) -> f64 {
+    files
+        .iter()
+        .filter_map(|f| AudioReader::open(&f.input).ok())
+        .filter_map(|r| {
+            r.info()
+                .nb_frames
+                .map(|n| n as f64 / r.info().sample_rate as f64)
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_are_disjoint_and_cover_everything() {
+        let files: Vec<usize> = (0..23).collect();
+        for count in 1..6 {
+            let mut all: Vec<usize> = (0..count)
+                .flat_map(|i| Shard::new(i, count).unwrap().select(&files))
+                .collect();
+            all.sort();
+            assert_eq!(all, files, "{count} shards");
+        }
+    }
+
+    #[test]
+    fn shard_parsing_and_environment() {
+        assert_eq!(Shard::parse("2/5").unwrap(), Shard { index: 2, count: 5 });
+        assert!(Shard::parse("5/5").is_err());
+        assert!(Shard::parse("x").is_err());
+        let slurm = |name: &str| match name {
+            "SLURM_ARRAY_TASK_ID" => Some("4".to_string()),
+            "SLURM_ARRAY_TASK_MIN" => Some("1".to_string()),
+            "SLURM_ARRAY_TASK_COUNT" => Some("8".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            Shard::from_env(slurm, None).unwrap(),
+            Some(Shard { index: 3, count: 8 })
+        );
+        let k8s = |name: &str| (name == "JOB_COMPLETION_INDEX").then(|| "2".to_string());
+        assert_eq!(
+            Shard::from_env(k8s, Some(3)).unwrap(),
+            Some(Shard { index: 2, count: 3 })
+        );
+        assert!(Shard::from_env(k8s, None).is_err());
+        assert_eq!(Shard::from_env(|_| None, None).unwrap(), None);
+    }
+
+    #[test]
+    fn output_paths_follow_the_template() {
+        let root = Path::new("in");
+        let input = Path::new("in/album/song.flac");
+        assert_eq!(
+            output_path(Path::new("out"), DEFAULT_TEMPLATE, root, input, "vocals"),
+            Path::new("out/album/song/vocals.wav")
+        );
+        assert_eq!(
+            output_path(Path::new("out"), "{name}_{target}.wav", root, input, "bass"),
+            Path::new("out/song_bass.wav")
+        );
+        assert!(check_template("{track}.wav").is_err());
+    }
+}
