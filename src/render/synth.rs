@@ -3,6 +3,12 @@
 //! event of every channel at the same sample; only the note-ons of other parts are withheld. So
 //! tempo, sustain pedals and volumes are identical in every part, and the parts sum to the full
 //! render up to float rounding (rustysynth is linear once reverb and chorus are off).
+//!
+//! Where parts can differ from the full render: a song that needs more than [`MAX_POLYPHONY`]
+//! voices at once (voices are stolen differently per part); two stems sharing one channel
+//! and one SoundFont exclusive class (e.g. hi-hats cutting each other, normally within drums);
+//! and reverb/chorus, whose reverb flushes tiny values to zero. Events act at rustysynth's
+//! 64-frame block boundaries, the same ones in every part.
 
 use super::families::NoteAssignment;
 use super::midi::Song;
