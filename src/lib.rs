@@ -8,6 +8,7 @@ pub mod batch;
 mod device;
 mod error;
 pub mod progress;
+pub mod render;
 pub mod separate;
 pub mod stft;
 
