@@ -5,13 +5,10 @@ use std::path::PathBuf;
 /// Everything that can go wrong in saex's library calls.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The operating system refused a read or write of `path`.
-    #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The operating system refused a read or write of `path`. The message carries the cause,
+    /// so it is not also chained as a source (`{:#}` would print it twice).
+    #[error("{}: {cause}", path.display())]
+    Io { path: PathBuf, cause: IoCause },
     /// A file exists but its content is unusable: not audio, truncated, NaN samples, a corrupt
     /// model, stems that disagree, ... `reason` says which.
     #[error("{}: {reason}", path.display())]
@@ -26,12 +23,38 @@ pub enum Error {
     /// A parameter is out of its allowed range (the message says which and why).
     #[error("{0}")]
     Invalid(String),
-    /// LibTorch reported an error.
+    /// LibTorch reported an error (message only, for the same reason as `Io`).
     #[error("libtorch: {0}")]
-    Torch(#[from] tch::TchError),
+    Torch(TorchCause),
     /// The user asked to stop (Ctrl-C); whatever was finished has been kept.
     #[error("interrupted")]
     Interrupted,
+}
+
+/// An I/O error kept for its message and kind, deliberately not a `source()`.
+#[derive(Debug)]
+pub struct IoCause(pub std::io::Error);
+
+impl std::fmt::Display for IoCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A LibTorch error kept for its message, deliberately not a `source()`.
+#[derive(Debug)]
+pub struct TorchCause(pub tch::TchError);
+
+impl std::fmt::Display for TorchCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl From<tch::TchError> for Error {
+    fn from(e: tch::TchError) -> Self {
+        Error::Torch(TorchCause(e))
+    }
 }
 
 /// `Result` with saex's [`Error`].
@@ -42,7 +65,7 @@ impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            cause: IoCause(source),
         }
     }
 
