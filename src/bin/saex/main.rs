@@ -4,6 +4,9 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod info;
+mod train;
+
 #[derive(Parser)]
 #[command(name = "saex", version, about = "Extract one instrument from a music mix", long_about = None)]
 struct Cli {
@@ -12,7 +15,12 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Train a model layer by layer from paired stems
+    Train(Box<train::Args>),
+    /// Print a model's configuration and training summary
+    Info(info::Args),
+}
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -36,5 +44,8 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {}
+    match cli.command {
+        Command::Train(args) => train::run(*args),
+        Command::Info(args) => info::run(args),
+    }
 }
