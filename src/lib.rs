@@ -7,12 +7,16 @@ pub mod audio;
 pub mod batch;
 mod device;
 mod error;
+pub mod features;
+pub mod model;
 pub mod progress;
 pub mod render;
 pub mod separate;
 pub mod stft;
+pub mod train;
 
 pub use audio::{read_audio, write_wav, AudioBuffer, AudioReader, SampleFormat, WavWriter};
 pub use device::{device_name, parse_device};
 pub use error::{Error, Result};
+pub use model::{Model, ModelConfig};
 pub use stft::{Istft, Stft, StftConfig};

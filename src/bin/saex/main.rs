@@ -6,6 +6,9 @@ mod render;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod info;
+mod train;
+
 #[derive(Parser)]
 #[command(name = "saex", version, about = "Extract one instrument from a music mix", long_about = None)]
 struct Cli {
@@ -16,6 +19,10 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Render(render::Args),
+    /// Train a model layer by layer from paired stems
+    Train(Box<train::Args>),
+    /// Print a model's configuration and training summary
+    Info(info::Args),
 }
 
 fn main() -> ExitCode {
@@ -42,5 +49,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Render(args) => render::run(args),
+        Command::Train(args) => train::run(*args),
+        Command::Info(args) => info::run(args),
     }
 }

@@ -1,0 +1,107 @@
+//! `saex info`: a model's configuration and training summary, after loading (and so checking)
+//! its weights.
+
+use clap::Args as ClapArgs;
+use saex::Model;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(ClapArgs, Debug)]
+pub struct Args {
+    /// The model folder (config.json + model.safetensors)
+    #[arg(long)]
+    model: PathBuf,
+    /// Print config.json as JSON instead
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let model = Model::load(&args.model, tch::Device::Cpu)?;
+    let c = &model.config;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(c)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let weights_bytes = std::fs::metadata(args.model.join(saex::model::WEIGHTS_FILE))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    println!("model: {}", args.model.display());
+    println!("target: {}", c.target);
+    println!("format version: {}", c.format_version);
+    println!("sample rate: {} Hz", c.sample_rate);
+    println!(
+        "stft: n_fft {}, hop {}, {} window",
+        c.n_fft, c.hop, c.window
+    );
+    println!(
+        "input: {} frames (context {}) x {} bins = {} values",
+        2 * c.context + 1,
+        c.context,
+        c.nb_bins_in,
+        c.nb_inputs()
+    );
+    println!(
+        "output: {} bins (0 to {:.0} Hz)",
+        c.nb_bins,
+        (c.nb_bins - 1) as f64 * c.sample_rate as f64 / c.n_fft as f64
+    );
+    println!("layers: {} (relu, {} units each)", c.nb_layers, c.nb_bins);
+    println!("scaling: {}", if c.scaling { "per frame" } else { "off" });
+    println!("init: {}", c.init);
+    println!(
+        "weights: {} parameters, {} ({:.2} MB), all finite",
+        model.nb_parameters(),
+        c.dtype,
+        weights_bytes as f64 / 1e6
+    );
+    match &c.training {
+        Some(t) => {
+            println!("training:");
+            println!(
+                "  data: {} ({} train tracks, {} valid tracks: {})",
+                t.data, t.nb_tracks_train, t.nb_tracks_valid, t.valid_source
+            );
+            println!(
+                "  epochs: {} ({} per stage, {} fine-tuning), {} frames each, excerpts of {} s",
+                t.epochs,
+                t.epochs_per_stage,
+                t.finetune_epochs,
+                t.frames_per_epoch,
+                t.excerpt_seconds
+            );
+            println!(
+                "  optimizer: {} lr {} (fine-tuning {}), batch {}, seed {}",
+                t.optimizer, t.lr, t.finetune_lr, t.batch_size, t.seed
+            );
+            println!(
+                "  augmentation: {}",
+                if t.augment.is_empty() {
+                    "none".to_string()
+                } else {
+                    t.augment.join(", ")
+                }
+            );
+            if t.ls_frames > 0 {
+                println!("  least-squares init: {} frames per layer", t.ls_frames);
+            }
+            println!(
+                "  best valid loss: {:.6} at stage/epoch {}",
+                t.best_valid_loss, t.best_at
+            );
+            println!(
+                "  time: {:.1} s on {} ({:.0} frames/s, {:.1} s of init)",
+                t.seconds, t.device, t.frames_per_second, t.init_seconds
+            );
+            println!("  saex version: {}", t.saex_version);
+        }
+        None => println!("training: no summary"),
+    }
+    if let Some(command) = &c.command {
+        println!("command: {command}");
+    }
+    if let Some(scores) = &c.scores {
+        println!("scores: {scores}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,280 @@
+//! `config.json`: every shape and setting needed to rebuild a network, plus what it was trained
+//! on and how.
+
+use crate::error::{Error, Result};
+use crate::stft::StftConfig;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The model folder format this build writes; loading a newer one is refused with a clear error.
+pub const MODEL_FORMAT_VERSION: u32 = 1;
+
+/// Added to the per-frame norm before dividing (and multiplying back), so silent frames stay 0.
+pub const SCALING_EPS: f64 = 1e-6;
+
+/// The initialisations of a new layer.
+pub const INITS: [&str; 3] = ["ls", "identity", "random"];
+
+/// The storage precisions of `model.safetensors`.
+pub const DTYPES: [&str; 2] = ["f32", "f16"];
+
+/// A network's shapes and settings (`config.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    pub format_version: u32,
+    /// The stem the network extracts, e.g. `vocals`.
+    pub target: String,
+    pub sample_rate: u32,
+    pub n_fft: usize,
+    pub hop: usize,
+    /// The STFT window; only `hann` exists.
+    pub window: String,
+    /// C: the input is the 2C+1 frames centred on frame t.
+    pub context: usize,
+    /// L_in <= n_fft/2+1: the lowest bins of each input frame.
+    pub nb_bins_in: usize,
+    /// L <= n_fft/2+1: the lowest output bins, also the width of every hidden layer.
+    pub nb_bins: usize,
+    /// K: the number of `relu(W x + b)` layers.
+    pub nb_layers: usize,
+    /// Per-frame scaling: input / (norm + eps), output * (norm + eps).
+    pub scaling: bool,
+    /// `ls`, `identity` or `random`.
+    pub init: String,
+    /// Storage precision of `model.safetensors`: `f32` or `f16` (always f32 in memory).
+    pub dtype: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training: Option<TrainingSummary>,
+    /// The command line that trained the model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// Evaluation results, filled in later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scores: Option<serde_json::Value>,
+}
+
+/// What a model was trained on and how it went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingSummary {
+    /// The data folder as given on the command line.
+    pub data: String,
+    pub nb_tracks_train: usize,
+    pub nb_tracks_valid: usize,
+    /// `valid` when DATA/valid exists, else how the validation tracks were chosen.
+    pub valid_source: String,
+    pub epochs_per_stage: usize,
+    pub finetune_epochs: usize,
+    pub frames_per_epoch: usize,
+    pub ls_frames: usize,
+    pub excerpt_seconds: f64,
+    pub optimizer: String,
+    pub lr: f64,
+    pub finetune_lr: f64,
+    pub batch_size: usize,
+    pub seed: u64,
+    /// The augmentations that were on: `mix`, `gain`, `swap`.
+    pub augment: Vec<String>,
+    /// Epochs actually run (all stages).
+    pub epochs: usize,
+    /// Training frames per second (forward + backward + update).
+    pub frames_per_second: f64,
+    pub best_valid_loss: f64,
+    /// Where the best validation loss was reached, e.g. `3/12` or `finetune/4`.
+    pub best_at: String,
+    /// Seconds spent in least-squares initialisation (accumulation and solve), all stages.
+    pub init_seconds: f64,
+    /// Wall-clock seconds of the whole run (all sessions when resumed).
+    pub seconds: f64,
+    pub device: String,
+    pub saex_version: String,
+}
+
+impl ModelConfig {
+    /// The defaults of `saex train` for `target`: 44.1 kHz, n_fft 2048, hop 512, context 3,
+    /// 513 input and output bins, 3 layers, scaling on, `ls` init, f16 storage.
+    pub fn default_for(target: &str) -> Self {
+        ModelConfig {
+            format_version: MODEL_FORMAT_VERSION,
+            target: target.to_string(),
+            sample_rate: 44_100,
+            n_fft: 2048,
+            hop: 512,
+            window: "hann".to_string(),
+            context: 3,
+            nb_bins_in: 513,
+            nb_bins: 513,
+            nb_layers: 3,
+            scaling: true,
+            init: "ls".to_string(),
+            dtype: "f16".to_string(),
+            training: None,
+            command: None,
+            scores: None,
+        }
+    }
+
+    /// The STFT this model was trained with.
+    pub fn stft_config(&self) -> Result<StftConfig> {
+        StftConfig::new(self.n_fft, self.hop)
+    }
+
+    /// Input width of layer 1: `(2C+1) * nb_bins_in`.
+    pub fn nb_inputs(&self) -> usize {
+        (2 * self.context + 1) * self.nb_bins_in
+    }
+
+    /// `(nb_outputs, nb_inputs)` of layer `k` (1-based).
+    pub fn layer_shape(&self, k: usize) -> (usize, usize) {
+        if k == 1 {
+            (self.nb_bins, self.nb_inputs())
+        } else {
+            (self.nb_bins, self.nb_bins)
+        }
+    }
+
+    /// Checks every field against its constraint; the message names the field.
+    pub fn validate(&self) -> Result<()> {
+        if self.format_version > MODEL_FORMAT_VERSION {
+            return Err(Error::Invalid(format!(
+                "model format version {}: this saex reads versions up to {MODEL_FORMAT_VERSION}; \
+                 a newer saex wrote it",
+                self.format_version
+            )));
+        }
+        if self.format_version == 0 {
+            return Err(Error::Invalid(
+                "model format version 0: expected >= 1".into(),
+            ));
+        }
+        if self.target.trim().is_empty() {
+            return Err(Error::Invalid(
+                "target: expected a stem name, got \"\"".into(),
+            ));
+        }
+        crate::audio::check_layout(self.sample_rate, 1)?;
+        let stft = self.stft_config()?;
+        if self.window != "hann" {
+            return Err(Error::mismatch(
+                "window",
+                "\"hann\"",
+                format!("{:?}", self.window),
+            ));
+        }
+        let max_bins = stft.nb_bins();
+        if self.nb_bins_in == 0 || self.nb_bins_in > max_bins {
+            return Err(Error::mismatch(
+                "nb_bins_in",
+                format!("1 ..= n_fft/2+1 = {max_bins}"),
+                self.nb_bins_in,
+            ));
+        }
+        if self.nb_bins == 0 || self.nb_bins > max_bins {
+            return Err(Error::mismatch(
+                "nb_bins",
+                format!("1 ..= n_fft/2+1 = {max_bins}"),
+                self.nb_bins,
+            ));
+        }
+        if self.context > 64 {
+            return Err(Error::mismatch("context", "0 ..= 64", self.context));
+        }
+        if self.nb_layers == 0 || self.nb_layers > 64 {
+            return Err(Error::mismatch("nb_layers", "1 ..= 64", self.nb_layers));
+        }
+        if !INITS.contains(&self.init.as_str()) {
+            return Err(Error::mismatch(
+                "init",
+                "ls, identity or random",
+                &self.init,
+            ));
+        }
+        if !DTYPES.contains(&self.dtype.as_str()) {
+            return Err(Error::mismatch("dtype", "f32 or f16", &self.dtype));
+        }
+        Ok(())
+    }
+
+    /// Reads and validates `config.json`; errors name the file.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Error::file(path, format!("not valid JSON: {e}")))?;
+        // Check the version before the fields, so a newer format is reported as such.
+        if let Some(version) = value.get("format_version").and_then(|v| v.as_u64()) {
+            if version > MODEL_FORMAT_VERSION as u64 {
+                return Err(Error::file(
+                    path,
+                    format!(
+                        "model format version {version}: this saex reads versions up to \
+                         {MODEL_FORMAT_VERSION}; a newer saex wrote it"
+                    ),
+                ));
+            }
+        }
+        let config: ModelConfig = serde_json::from_value(value)
+            .map_err(|e| Error::file(path, format!("not a saex model config: {e}")))?;
+        config
+            .validate()
+            .map_err(|e| Error::file(path, e.to_string()))?;
+        Ok(config)
+    }
+
+    /// Writes `config.json` atomically.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let mut text = serde_json::to_string_pretty(self)
+            .map_err(|e| Error::file(path, format!("cannot serialise the config: {e}")))?;
+        text.push('\n');
+        crate::atomic::write_bytes(path, text.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_sized() {
+        let config = ModelConfig::default_for("vocals");
+        config.validate().unwrap();
+        assert_eq!(config.nb_inputs(), 7 * 513);
+        assert_eq!(config.layer_shape(1), (513, 3591));
+        assert_eq!(config.layer_shape(2), (513, 513));
+    }
+
+    #[test]
+    fn rejects_each_bad_field_by_name() {
+        let good = ModelConfig::default_for("vocals");
+        type Breaks = Box<dyn Fn(&mut ModelConfig)>;
+        let cases: Vec<(&str, Breaks)> = vec![
+            ("nb_bins_in", Box::new(|c| c.nb_bins_in = 1026)),
+            ("nb_bins", Box::new(|c| c.nb_bins = 0)),
+            ("nb_layers", Box::new(|c| c.nb_layers = 0)),
+            ("init", Box::new(|c| c.init = "xavier".into())),
+            ("dtype", Box::new(|c| c.dtype = "bf16".into())),
+            ("window", Box::new(|c| c.window = "hamming".into())),
+            ("hop", Box::new(|c| c.hop = 0)),
+            ("format version", Box::new(|c| c.format_version = 2)),
+        ];
+        for (field, breaks) in cases {
+            let mut config = good.clone();
+            breaks(&mut config);
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.contains(field), "{field}: {err}");
+        }
+    }
+
+    #[test]
+    fn newer_version_is_reported_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        let mut value = serde_json::to_value(ModelConfig::default_for("bass")).unwrap();
+        value["format_version"] = 7.into();
+        value["new_field"] = "x".into();
+        std::fs::write(&path, value.to_string()).unwrap();
+        let err = ModelConfig::read(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("config.json") && err.contains("version 7"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,26 @@
+//! Layer-wise training of the stacked network (`saex train`).
+//!
+//! Stage k = 1..K adds layer k, initialised by [`init`] (`ls`, `identity` or `random`) from the
+//! current stack, and trains the whole stack for `epochs_per_stage` epochs; a last stage
+//! fine-tunes all K layers at `finetune_lr`. The optimizer state starts afresh at each stage.
+//! Loss: mean squared error on magnitudes, i.e. after the per-frame scale is multiplied back;
+//! with scaling on, the least-squares init weights each frame by its squared scale so that it
+//! minimises exactly this loss for the new layer's affine part.
+//!
+//! The output folder holds the best model of the deepest stack so far (written atomically
+//! whenever the validation loss improves, and reset when a layer is added, so the final model
+//! always has K layers), `history.csv` and `history.png`; `checkpoint/` beside them holds the
+//! weights, optimizer state and position after every epoch, so `resume` continues a killed run
+//! and reaches the same weights as an uninterrupted one.
+
+pub mod data;
+pub mod init;
+mod optim;
+pub mod plot;
+mod trainer;
+
+pub use data::Augment;
+pub use optim::OptimizerKind;
+pub use trainer::{
+    train, HistoryRow, TrainOptions, TrainReport, CHECKPOINT_DIR, HISTORY_CSV, HISTORY_PNG,
+};
