@@ -8,6 +8,7 @@ pub mod batch;
 mod device;
 mod error;
 pub mod features;
+pub mod locate;
 pub mod model;
 pub mod progress;
 pub mod render;

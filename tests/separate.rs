@@ -265,3 +265,69 @@ fn models_that_disagree_are_refused() {
     ];
     assert!(Separator::new(models, SeparateOptions::default()).is_err());
 }
+
+/// Records what the network is fed, then answers like [`HalfCentre`].
+struct Recorder {
+    inner: HalfCentre,
+    seen: std::cell::RefCell<Vec<Tensor>>,
+}
+
+impl Estimator for Recorder {
+    fn spec(&self) -> &EstimatorSpec {
+        &self.inner.spec
+    }
+
+    fn device(&self) -> Device {
+        Device::Cpu
+    }
+
+    fn estimate(&self, input: &Tensor) -> saex::Result<Tensor> {
+        self.seen.borrow_mut().push(input.shallow_clone());
+        self.inner.estimate(input)
+    }
+}
+
+/// The separator's streamed network input is the layout training uses
+/// (`features::context_stack` of the STFT magnitudes).
+#[test]
+fn network_input_matches_the_training_layout() {
+    let mix = mixture(16000, 1, 7000);
+    let spec = EstimatorSpec {
+        target: "vocals".into(),
+        sample_rate: 16000,
+        stft: StftConfig::new(256, 64).unwrap(),
+        context: 2,
+        nb_bins_in: 48,
+        nb_bins: 40,
+    };
+    let recorder = std::rc::Rc::new(Recorder {
+        inner: HalfCentre { spec: spec.clone() },
+        seen: Default::default(),
+    });
+    struct Shared(std::rc::Rc<Recorder>);
+    impl Estimator for Shared {
+        fn spec(&self) -> &EstimatorSpec {
+            self.0.spec()
+        }
+        fn device(&self) -> Device {
+            Device::Cpu
+        }
+        fn estimate(&self, input: &Tensor) -> saex::Result<Tensor> {
+            self.0.estimate(input)
+        }
+    }
+    let options = SeparateOptions {
+        mask: MaskKind::Ratio,
+        batch_frames: 10,
+        block_frames: 500,
+    };
+    let separator = Separator::new(vec![Box::new(Shared(recorder.clone()))], options).unwrap();
+    separator.separate(&mix).unwrap();
+    let streamed = Tensor::cat(&recorder.seen.borrow(), 0);
+    let stft = saex::Stft::new(spec.stft).forward(&mix.channels[0]);
+    let mags = saex::features::magnitudes(&stft, stft.nb_bins, Device::Cpu);
+    let expected = saex::features::context_stack(&mags, 2, 48);
+    assert_eq!(streamed.size(), expected.size());
+    let diff = (streamed - expected).abs().max().double_value(&[]);
+    assert_eq!(diff, 0.0);
+}

@@ -4,9 +4,11 @@
 mod engine;
 mod estimator;
 mod mask;
+mod model_estimator;
 
 pub use estimator::{Estimator, EstimatorSpec};
 pub use mask::{extend_high_band, frame_masks, MaskKind};
+pub use model_estimator::ModelEstimator;
 
 use crate::audio::{AudioBuffer, AudioReader, SampleFormat, WavWriter};
 use crate::error::{Error, Result};

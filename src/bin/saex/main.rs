@@ -1,13 +1,15 @@
 //! The `saex` command: parses arguments, runs one library call, maps the outcome to an exit code.
 //! Exit codes: 0 all done; 1 some inputs failed (the others were processed); 2 usage or fatal error.
 
+mod batch;
+mod common;
+mod extract;
+mod info;
 mod render;
+mod train;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
-
-mod info;
-mod train;
 
 #[derive(Parser)]
 #[command(name = "saex", version, about = "Extract one instrument from a music mix", long_about = None)]
@@ -18,6 +20,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    Extract(extract::ExtractArgs),
+    Batch(batch::BatchArgs),
     Render(render::Args),
     /// Train a model layer by layer from paired stems
     Train(Box<train::Args>),
@@ -48,6 +52,8 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Extract(args) => extract::run(args),
+        Command::Batch(args) => batch::run(args),
         Command::Render(args) => render::run(args),
         Command::Train(args) => train::run(*args),
         Command::Info(args) => info::run(args),

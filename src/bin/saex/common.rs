@@ -1,0 +1,75 @@
+//! Argument pieces shared by the subcommands that separate.
+
+use anyhow::Context;
+use clap::Args;
+use saex::locate::{find_model, DEFAULT_MODEL};
+use saex::model::Model;
+use saex::separate::{Estimator, MaskKind, ModelEstimator, SeparateOptions, Separator};
+use saex::SampleFormat;
+use std::path::PathBuf;
+
+/// Models and how to run them.
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// Model folder (config.json + model.safetensors); repeat for several targets at once.
+    /// Default: the shipped `vocals` model (see `saex info --help` for where it is looked for).
+    #[arg(long = "model", value_name = "DIR")]
+    pub models: Vec<PathBuf>,
+    /// How estimates become masks: `ratio` (min(S/|X|, 1)) or `wiener` (joint S^2 / sum S^2,
+    /// targets and residual sum to the mix).
+    #[arg(long, default_value = "wiener", value_parser = parse_mask)]
+    pub mask: MaskKind,
+    /// Where the network runs: auto, cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// STFT frames per network batch and channel.
+    #[arg(long, default_value_t = 512, hide = true)]
+    pub batch_frames: usize,
+}
+
+/// Output encoding.
+#[derive(Args, Debug, Clone)]
+pub struct FormatArgs {
+    /// WAV encoding of the outputs: 16 (PCM, default), 24 (PCM) or float (32-bit).
+    #[arg(long, default_value = "16", value_parser = parse_format)]
+    pub format: SampleFormat,
+}
+
+fn parse_mask(s: &str) -> Result<MaskKind, String> {
+    MaskKind::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_format(s: &str) -> Result<SampleFormat, String> {
+    SampleFormat::parse(s).map_err(|e| e.to_string())
+}
+
+impl ModelArgs {
+    /// Loads every model (or the shipped default) and builds the separator.
+    pub fn separator(&self) -> anyhow::Result<Separator> {
+        let device = saex::parse_device(&self.device)?;
+        let dirs = if self.models.is_empty() {
+            vec![find_model(DEFAULT_MODEL)?]
+        } else {
+            self.models.clone()
+        };
+        let mut estimators: Vec<Box<dyn Estimator>> = Vec::with_capacity(dirs.len());
+        for dir in &dirs {
+            let model = Model::load(dir, device)
+                .with_context(|| format!("cannot load the model in {}", dir.display()))?;
+            estimators.push(Box::new(ModelEstimator::new(model)?));
+        }
+        let options = SeparateOptions {
+            mask: self.mask,
+            batch_frames: self.batch_frames,
+            ..SeparateOptions::default()
+        };
+        Ok(Separator::new(estimators, options)?)
+    }
+}
+
+/// Gives LibTorch every core: the network runs between the parallel STFT/ISTFT phases, never
+/// beside them, so the two do not oversubscribe.
+pub fn set_threads() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    tch::set_num_threads(cores as i32);
+}

@@ -1,0 +1,96 @@
+//! `saex extract`: one mixture in, the target (or several) out.
+
+use crate::common::{set_threads, FormatArgs, ModelArgs};
+use anyhow::bail;
+use clap::Args;
+use saex::separate::OutputFiles;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Extract the target instrument from a mix (WAV, FLAC, MP3 or Ogg Vorbis). The output keeps the
+/// input's sample rate, channel count and exact length, and appears complete or not at all.
+#[derive(Args, Debug)]
+pub struct ExtractArgs {
+    /// The mixture to separate.
+    #[arg(long, value_name = "FILE")]
+    mix: PathBuf,
+    /// Where the target goes (one model).
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "out_dir",
+        conflicts_with = "out_dir"
+    )]
+    out: Option<PathBuf>,
+    /// Folder for `<target>.wav` of every model plus `residual.wav` (several models).
+    #[arg(long, value_name = "DIR")]
+    out_dir: Option<PathBuf>,
+    /// Also write the mix minus the target(s) here (what museval scores as accompaniment).
+    #[arg(long, value_name = "FILE")]
+    residual: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    format: FormatArgs,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
+    set_threads();
+    let separator = args.model.separator()?;
+    let targets = separator.targets();
+    let outputs = match (&args.out, &args.out_dir) {
+        (Some(out), None) => {
+            if targets.len() > 1 {
+                bail!(
+                    "{} models give {} targets: use --out-dir DIR instead of --out",
+                    targets.len(),
+                    targets.len()
+                );
+            }
+            OutputFiles {
+                targets: vec![out.clone()],
+                residual: args.residual.clone(),
+                format: args.format.format,
+            }
+        }
+        (None, Some(dir)) => {
+            if !dir.is_dir() {
+                std::fs::create_dir_all(dir).map_err(|e| saex::Error::io(dir, e))?;
+            }
+            OutputFiles {
+                targets: targets
+                    .iter()
+                    .map(|t| dir.join(format!("{t}.wav")))
+                    .collect(),
+                residual: Some(
+                    args.residual
+                        .clone()
+                        .unwrap_or_else(|| dir.join("residual.wav")),
+                ),
+                format: args.format.format,
+            }
+        }
+        _ => bail!("give either --out FILE or --out-dir DIR"),
+    };
+    let length = saex::AudioReader::open(&args.mix)?.info();
+    let bar = saex::progress::bar(length.nb_frames.unwrap_or(0), "frames", args.quiet);
+    bar.set_message(format!("extracting {}", targets.join(", ")));
+    let report =
+        separator.separate_file(&args.mix, &outputs, &mut |done| bar.set_position(done))?;
+    bar.finish_and_clear();
+    if !args.quiet {
+        for path in outputs.targets.iter().chain(&outputs.residual) {
+            eprintln!("saex: wrote {}", path.display());
+        }
+        eprintln!(
+            "saex: {:.1} s of audio, {} Hz, {} channel(s)",
+            report.duration_secs(),
+            report.sample_rate,
+            report.nb_channels
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,53 @@
+//! Where the shipped default models are, wherever the binary runs from.
+//!
+//! Search order for a model named `name` (e.g. `vocals`):
+//! 1. `$SAEX_MODELS/<name>` when `SAEX_MODELS` is set (a folder of model folders);
+//! 2. `<folder of the executable>/models/<name>` (a release archive: binary and models/ side by side);
+//! 3. `<folder of the executable>/../share/saex/models/<name>` (an install under a prefix);
+//! 4. `<folder of the executable>/../../models/<name>` (the checkout's `target/release/saex`);
+//! 5. the `models/<name>` of the source tree the binary was built from.
+
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// The name of the default model for `saex extract`.
+pub const DEFAULT_MODEL: &str = "vocals";
+
+/// The folders searched for a shipped model, in order.
+pub fn model_search_path(name: &str) -> Vec<PathBuf> {
+    let mut places = Vec::new();
+    if let Some(root) = std::env::var_os("SAEX_MODELS") {
+        places.push(PathBuf::from(root).join(name));
+    }
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.canonicalize().ok())
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+    {
+        places.push(dir.join("models").join(name));
+        places.push(dir.join("../share/saex/models").join(name));
+        places.push(dir.join("../../models").join(name));
+    }
+    places.push(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("models")
+            .join(name),
+    );
+    places
+}
+
+/// The first folder of [`model_search_path`] that holds a `config.json`.
+pub fn find_model(name: &str) -> Result<PathBuf> {
+    let places = model_search_path(name);
+    places
+        .iter()
+        .find(|p| p.join("config.json").is_file())
+        .cloned()
+        .ok_or_else(|| {
+            let list: Vec<String> = places.iter().map(|p| p.display().to_string()).collect();
+            Error::Invalid(format!(
+                "the shipped model {name:?} was not found; looked in: {} (pass --model DIR or set SAEX_MODELS)",
+                list.join(", ")
+            ))
+        })
+}

@@ -1,0 +1,45 @@
+//! The trained network ([`Model`]) as the separator's [`Estimator`].
+
+use super::estimator::{Estimator, EstimatorSpec};
+use crate::error::Result;
+use crate::model::Model;
+use tch::{Device, Tensor};
+
+/// A loaded model with the spec the separator reads.
+pub struct ModelEstimator {
+    model: Model,
+    spec: EstimatorSpec,
+}
+
+impl ModelEstimator {
+    pub fn new(model: Model) -> Result<Self> {
+        let c = &model.config;
+        let spec = EstimatorSpec {
+            target: c.target.clone(),
+            sample_rate: c.sample_rate,
+            stft: c.stft_config()?,
+            context: c.context,
+            nb_bins_in: c.nb_bins_in,
+            nb_bins: c.nb_bins,
+        };
+        Ok(ModelEstimator { model, spec })
+    }
+
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+}
+
+impl Estimator for ModelEstimator {
+    fn spec(&self) -> &EstimatorSpec {
+        &self.spec
+    }
+
+    fn device(&self) -> Device {
+        self.model.device()
+    }
+
+    fn estimate(&self, input: &Tensor) -> Result<Tensor> {
+        self.model.try_forward(input)
+    }
+}

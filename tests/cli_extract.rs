@@ -1,0 +1,259 @@
+//! `saex extract` and `saex batch` through the binary: outputs, refusals and exit codes.
+
+mod common;
+
+use assert_cmd::Command;
+use common::{tiny_model, write_tones};
+use predicates::prelude::*;
+use saex::read_audio;
+use std::path::{Path, PathBuf};
+
+fn saex() -> Command {
+    let mut cmd = Command::cargo_bin("saex").unwrap();
+    cmd.env_remove("SAEX_MODELS");
+    cmd
+}
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        tiny_model(&dir.path().join("vocals"), "vocals");
+        Setup { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn extract(&self, mix: &Path, out: &Path) -> Command {
+        let mut cmd = saex();
+        cmd.args(["extract", "--device", "cpu", "--quiet", "--model"])
+            .arg(self.path("vocals"))
+            .arg("--mix")
+            .arg(mix)
+            .arg("--out")
+            .arg(out);
+        cmd
+    }
+}
+
+#[test]
+fn version_and_help_run_without_library_path() {
+    saex()
+        .env_remove("LD_LIBRARY_PATH")
+        .arg("--version")
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("saex "));
+    saex()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("extract"));
+}
+
+#[test]
+fn wav_input_keeps_rate_channels_and_length() {
+    let s = Setup::new();
+    let mix = s.path("song.wav");
+    write_tones(&mix, 44100, 2, 44_321);
+    s.extract(&mix, &s.path("vocals.wav"))
+        .arg("--residual")
+        .arg(s.path("accompaniment.wav"))
+        .assert()
+        .success();
+    for name in ["vocals.wav", "accompaniment.wav"] {
+        let out = read_audio(s.path(name)).unwrap();
+        assert_eq!(
+            (out.sample_rate, out.nb_channels(), out.nb_frames()),
+            (44100, 2, 44_321),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn mp3_input_works() {
+    let s = Setup::new();
+    s.extract(&data("tone.mp3"), &s.path("vocals.wav"))
+        .arg("--format")
+        .arg("24")
+        .assert()
+        .success();
+    let out = read_audio(s.path("vocals.wav")).unwrap();
+    assert_eq!(
+        (out.sample_rate, out.nb_channels(), out.nb_frames()),
+        (44100, 2, 44100)
+    );
+}
+
+#[test]
+fn bad_inputs_fail_naming_the_file_and_leave_nothing() {
+    let s = Setup::new();
+    let out = s.path("vocals.wav");
+
+    s.extract(&s.path("missing.wav"), &out)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("missing.wav"));
+
+    let text = s.path("notes.wav");
+    std::fs::write(&text, "not audio at all\n".repeat(10)).unwrap();
+    s.extract(&text, &out).assert().code(2).stderr(
+        predicate::str::contains("notes.wav")
+            .and(predicate::str::contains("not a recognised audio file")),
+    );
+
+    let good = s.path("good.wav");
+    write_tones(&good, 44100, 2, 20_000);
+    let bytes = std::fs::read(&good).unwrap();
+    let truncated = s.path("truncated.wav");
+    std::fs::write(&truncated, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    s.extract(&truncated, &out).assert().code(2).stderr(
+        predicate::str::contains("truncated.wav").and(predicate::str::contains("truncated")),
+    );
+
+    s.extract(&good, &s.path("no/such/folder/vocals.wav"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("vocals.wav"));
+
+    s.extract(&good, &good)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("good.wav").and(predicate::str::contains("input")));
+    assert_eq!(
+        std::fs::read(&good).unwrap(),
+        bytes,
+        "the input is untouched"
+    );
+    assert!(!out.exists(), "no output after failures");
+}
+
+#[test]
+fn several_models_write_every_target_and_the_residual() {
+    let s = Setup::new();
+    tiny_model(&s.path("bass"), "bass");
+    let mix = s.path("song.wav");
+    write_tones(&mix, 22050, 1, 10_000);
+    saex()
+        .args(["extract", "--quiet", "--device", "cpu", "--model"])
+        .arg(s.path("vocals"))
+        .arg("--model")
+        .arg(s.path("bass"))
+        .arg("--mix")
+        .arg(&mix)
+        .arg("--out-dir")
+        .arg(s.path("stems"))
+        .assert()
+        .success();
+    for name in ["vocals.wav", "bass.wav", "residual.wav"] {
+        let out = read_audio(s.path("stems").join(name)).unwrap();
+        assert_eq!(out.nb_frames(), 10_000, "{name}");
+    }
+}
+
+fn batch(s: &Setup, input: &Path, output: &Path) -> Command {
+    let mut cmd = saex();
+    cmd.args(["batch", "--device", "cpu", "--model"])
+        .arg(s.path("vocals"))
+        .arg("--in")
+        .arg(input)
+        .arg("--out")
+        .arg(output)
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .env_remove("JOB_COMPLETION_INDEX");
+    cmd
+}
+
+fn outputs_under(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    if let Ok(tracks) = std::fs::read_dir(dir) {
+        for track in tracks.flatten() {
+            if track.path().join("vocals.wav").is_file() {
+                found.push(track.file_name().to_string_lossy().into_owned());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn batch_survives_a_corrupt_file_and_skips_finished_ones() {
+    let s = Setup::new();
+    let input = s.path("mixes");
+    std::fs::create_dir_all(input.join("live")).unwrap();
+    write_tones(&input.join("a.wav"), 22050, 2, 8000);
+    write_tones(&input.join("live/b.wav"), 44100, 1, 9000);
+    std::fs::write(input.join("c.wav"), b"RIFF....WAVEjunk").unwrap();
+    std::fs::copy(data("tone.mp3"), input.join("d.mp3")).unwrap();
+    let output = s.path("separated");
+
+    batch(&s, &input, &output).assert().code(1).stderr(
+        predicate::str::contains("c.wav")
+            .and(predicate::str::contains("3 processed, 0 skipped, 1 failed")),
+    );
+    assert_eq!(outputs_under(&output), ["a", "d"]);
+    assert_eq!(
+        read_audio(output.join("live/b/vocals.wav"))
+            .unwrap()
+            .nb_frames(),
+        9000
+    );
+    assert!(!output.join("c").join("vocals.wav").exists());
+
+    std::fs::remove_file(input.join("c.wav")).unwrap();
+    batch(&s, &input, &output)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("0 processed, 3 skipped, 0 failed"));
+}
+
+#[test]
+fn shards_are_disjoint_and_cover_all_files() {
+    let s = Setup::new();
+    let input = s.path("mixes");
+    std::fs::create_dir_all(&input).unwrap();
+    for name in ["a", "b", "c", "d", "e"] {
+        write_tones(&input.join(format!("{name}.wav")), 22050, 1, 3000);
+    }
+    let mut seen = Vec::new();
+    for i in 0..3 {
+        let out = s.path(&format!("shard{i}"));
+        batch(&s, &input, &out)
+            .arg("--shard")
+            .arg(format!("{i}/3"))
+            .arg("--quiet")
+            .assert()
+            .success();
+        seen.extend(outputs_under(&out));
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        ["a", "b", "c", "d", "e"],
+        "each file in exactly one shard"
+    );
+
+    // The same slice from Slurm's variables.
+    let out = s.path("slurm");
+    batch(&s, &input, &out)
+        .env("SLURM_ARRAY_TASK_ID", "2")
+        .env("SLURM_ARRAY_TASK_MIN", "1")
+        .env("SLURM_ARRAY_TASK_COUNT", "3")
+        .arg("--quiet")
+        .assert()
+        .success();
+    assert_eq!(outputs_under(&out), outputs_under(&s.path("shard1")));
+}
