@@ -6,6 +6,7 @@ pub mod atomic;
 pub mod audio;
 mod device;
 mod error;
+pub mod eval;
 pub mod progress;
 pub mod stft;
 
