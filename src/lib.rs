@@ -7,6 +7,7 @@ pub mod audio;
 pub mod batch;
 mod device;
 mod error;
+pub mod eval;
 pub mod features;
 pub mod locate;
 pub mod model;

@@ -3,6 +3,7 @@
 
 mod batch;
 mod common;
+mod eval;
 mod extract;
 mod info;
 mod render;
@@ -27,6 +28,7 @@ enum Command {
     Train(Box<train::Args>),
     /// Print a model's configuration and training summary
     Info(info::Args),
+    Eval(eval::Args),
 }
 
 fn main() -> ExitCode {
@@ -57,5 +59,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Render(args) => render::run(args),
         Command::Train(args) => train::run(*args),
         Command::Info(args) => info::run(args),
+        Command::Eval(args) => eval::run(args),
     }
 }

@@ -1,0 +1,157 @@
+//! Where estimates come from: a folder of files, an oracle ([`super::oracle`]), or a
+//! separation function run on each track's mixture (how trained models are scored).
+
+use super::track::{
+    is_residual_name, read_matching, residual_name, wav_files, Estimate, ReferenceTrack,
+};
+use crate::audio::AudioBuffer;
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// A provider of estimates for the targets of a track.
+pub trait EstimateSource: Sync {
+    /// The method's name in summaries (e.g. the estimates folder, `oracle-irm`, a model).
+    fn name(&self) -> String;
+
+    /// The targets this source can estimate for `track`, in order.
+    fn targets(&self, track: &ReferenceTrack) -> Result<Vec<String>>;
+
+    /// One estimate per target in `targets` (the same order), each of which may fail alone.
+    fn estimates(&self, track: &ReferenceTrack, targets: &[String]) -> Vec<Result<Estimate>>;
+}
+
+/// Estimates stored as `<root>/<track>/<target>.wav`, with the residual optionally stored as
+/// `<root>/<track>/<residual name>.wav` (see [`residual_name`]).
+pub struct FolderEstimates {
+    root: PathBuf,
+}
+
+impl FolderEstimates {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        FolderEstimates { root: root.into() }
+    }
+
+    fn track_dir(&self, track: &ReferenceTrack) -> PathBuf {
+        self.root.join(&track.name)
+    }
+}
+
+impl EstimateSource for FolderEstimates {
+    fn name(&self) -> String {
+        self.root.file_name().map_or_else(
+            || self.root.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
+    }
+
+    fn targets(&self, track: &ReferenceTrack) -> Result<Vec<String>> {
+        let dir = self.track_dir(track);
+        if !dir.is_dir() {
+            return Err(Error::file(dir, "missing estimates folder for this track"));
+        }
+        let targets: Vec<String> = wav_files(&dir)?
+            .into_iter()
+            .map(|(name, _)| name)
+            .filter(|name| !is_residual_name(name) && name != super::track::MIXTURE)
+            .collect();
+        if targets.is_empty() {
+            return Err(Error::file(
+                dir,
+                "no estimates: expected <target>.wav files",
+            ));
+        }
+        Ok(targets)
+    }
+
+    fn estimates(&self, track: &ReferenceTrack, targets: &[String]) -> Vec<Result<Estimate>> {
+        let dir = self.track_dir(track);
+        let like = track.stems.first().map(|s| (s.path.as_path(), &s.audio));
+        targets
+            .iter()
+            .map(|target| {
+                let path = dir.join(format!("{target}.wav"));
+                let audio = read_matching(&path, like)?;
+                let residual_path = dir.join(format!("{}.wav", residual_name(target)));
+                let residual = if residual_path.is_file() {
+                    Some((residual_path.clone(), read_matching(&residual_path, like)?))
+                } else {
+                    None
+                };
+                Ok(Estimate {
+                    label: path,
+                    target: audio,
+                    residual,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Estimates computed from each track's mixture by a separation function
+/// `(mixture (nb_channels, nb_frames)) -> [(target, estimate shaped like the mixture)]`,
+/// run once per track. This is how a trained model is scored: wrap its separator, e.g.
+/// `MixtureSeparation::new("vocals-model", targets, |mix| Ok(separator.separate(mix)?.targets))`.
+pub struct MixtureSeparation<F> {
+    name: String,
+    targets: Vec<String>,
+    separate: F,
+}
+
+impl<F> MixtureSeparation<F>
+where
+    F: Fn(&AudioBuffer) -> Result<Vec<(String, AudioBuffer)>> + Sync,
+{
+    /// `targets`: what `separate` returns, in order.
+    pub fn new(name: impl Into<String>, targets: Vec<String>, separate: F) -> Self {
+        MixtureSeparation {
+            name: name.into(),
+            targets,
+            separate,
+        }
+    }
+}
+
+impl<F> EstimateSource for MixtureSeparation<F>
+where
+    F: Fn(&AudioBuffer) -> Result<Vec<(String, AudioBuffer)>> + Sync,
+{
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn targets(&self, _track: &ReferenceTrack) -> Result<Vec<String>> {
+        Ok(self.targets.clone())
+    }
+
+    fn estimates(&self, track: &ReferenceTrack, targets: &[String]) -> Vec<Result<Estimate>> {
+        let label = |t: &str| Path::new(&track.dir).join(format!("{}:{t}", self.name));
+        match (self.separate)(&track.mixture) {
+            Ok(separated) => targets
+                .iter()
+                .map(|t| {
+                    separated
+                        .iter()
+                        .find(|(name, _)| name == t)
+                        .map(|(_, audio)| Estimate {
+                            label: label(t),
+                            target: audio.clone(),
+                            residual: None,
+                        })
+                        .ok_or_else(|| {
+                            Error::file(
+                                label(t),
+                                format!("{} gave no estimate for {t:?}", self.name),
+                            )
+                        })
+                })
+                .collect(),
+            Err(e) => {
+                let message = e.to_string();
+                targets
+                    .iter()
+                    .map(|t| Err(Error::file(label(t), message.clone())))
+                    .collect()
+            }
+        }
+    }
+}

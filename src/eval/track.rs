@@ -1,0 +1,349 @@
+//! Tracks on disk and the scoring of one target of one track: the target and its residual
+//! (everything else in the mix, "accompaniment") are scored together as two BSS Eval sources.
+
+use super::bss::{bss_eval_v4_with, BssConfig};
+use crate::audio::{read_audio, AudioBuffer};
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// The file stem of the mixture in a track folder; it is not a source.
+pub const MIXTURE: &str = "mixture";
+
+/// The name under which the residual of `target` is scored and looked for among estimates:
+/// `accompaniment` for `vocals` (MUSDB18's name), `<target>_accompaniment` otherwise.
+pub fn residual_name(target: &str) -> String {
+    if target == "vocals" {
+        "accompaniment".to_string()
+    } else {
+        format!("{target}_accompaniment")
+    }
+}
+
+/// Whether a file stem names a residual rather than a target (`accompaniment`,
+/// `<target>_accompaniment`).
+pub fn is_residual_name(name: &str) -> bool {
+    name == "accompaniment" || name.ends_with("_accompaniment")
+}
+
+/// One stem or estimate and the file it came from (for messages).
+#[derive(Debug, Clone)]
+pub struct Stem {
+    pub name: String,
+    pub path: PathBuf,
+    pub audio: AudioBuffer,
+}
+
+/// A reference track folder in the MUSDB18-HQ layout: `<dir>/<stem>.wav` per source, and an
+/// optional `mixture.wav` (else the mixture is the sum of the stems). Residual files
+/// (`accompaniment.wav`, ...) in it are ignored.
+#[derive(Debug, Clone)]
+pub struct ReferenceTrack {
+    pub name: String,
+    pub dir: PathBuf,
+    pub sample_rate: u32,
+    /// Sources, sorted by name, all of the same shape `(nb_channels, nb_frames)`.
+    pub stems: Vec<Stem>,
+    /// `(nb_channels, nb_frames)`.
+    pub mixture: AudioBuffer,
+}
+
+/// The `.wav` files of a folder as `(file stem, path)`, sorted by name.
+pub fn wav_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let path = entry.map_err(|e| Error::io(dir, e))?.path();
+        let is_wav = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("wav"));
+        if is_wav && path.is_file() {
+            if let Some(stem) = path.file_stem() {
+                files.push((stem.to_string_lossy().into_owned(), path));
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// The sub-folders of `dir` (one per track), sorted by name.
+pub fn track_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut dirs = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let path = entry.map_err(|e| Error::io(dir, e))?.path();
+        if path.is_dir() {
+            dirs.push(path);
+        }
+    }
+    dirs.sort();
+    if dirs.is_empty() {
+        return Err(Error::file(
+            dir,
+            "no track folders: expected <track>/<target>.wav",
+        ));
+    }
+    Ok(dirs)
+}
+
+/// Reads `path` and checks it against an expected layout, naming the file on mismatch.
+pub fn read_matching(path: &Path, like: Option<(&Path, &AudioBuffer)>) -> Result<AudioBuffer> {
+    let audio = read_audio(path)?;
+    if let Some((other, reference)) = like {
+        if let Some(reason) = layout_difference(&audio, reference) {
+            return Err(Error::file(
+                path,
+                format!("{reason} as {}", other.display()),
+            ));
+        }
+    }
+    Ok(audio)
+}
+
+impl ReferenceTrack {
+    /// Loads every stem of `dir`; all must share rate, channels and length.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut stems: Vec<Stem> = Vec::new();
+        let mut mixture = None;
+        for (stem, path) in wav_files(dir)? {
+            if is_residual_name(&stem) {
+                continue;
+            }
+            let like = stems.first().map(|s| (s.path.as_path(), &s.audio));
+            let audio = read_matching(&path, like)?;
+            if stem == MIXTURE {
+                mixture = Some((path, audio));
+            } else {
+                stems.push(Stem {
+                    name: stem,
+                    path,
+                    audio,
+                });
+            }
+        }
+        let Some(first) = stems.first() else {
+            return Err(Error::file(dir, "no stems: expected <stem>.wav files"));
+        };
+        let mixture = match mixture {
+            Some((path, audio)) => {
+                if let Some(reason) = layout_difference(&audio, &first.audio) {
+                    return Err(Error::file(
+                        path,
+                        format!("{reason} as {}", first.path.display()),
+                    ));
+                }
+                audio
+            }
+            None => sum_of(stems.iter().map(|s| &s.audio), &first.audio),
+        };
+        Ok(ReferenceTrack {
+            name,
+            dir: dir.to_path_buf(),
+            sample_rate: first.audio.sample_rate,
+            stems,
+            mixture,
+        })
+    }
+
+    pub fn stem(&self, name: &str) -> Option<&Stem> {
+        self.stems.iter().find(|s| s.name == name)
+    }
+
+    /// The stem names, sorted.
+    pub fn stem_names(&self) -> Vec<String> {
+        self.stems.iter().map(|s| s.name.clone()).collect()
+    }
+
+    /// The path a stem named `name` has or would have.
+    pub fn stem_path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.wav"))
+    }
+}
+
+/// How `a`'s layout differs from `b`'s, if it does.
+fn layout_difference(a: &AudioBuffer, b: &AudioBuffer) -> Option<String> {
+    if a.sample_rate != b.sample_rate {
+        Some(format!(
+            "sample rate {} Hz, expected {} Hz",
+            a.sample_rate, b.sample_rate
+        ))
+    } else if a.nb_channels() != b.nb_channels() {
+        Some(format!(
+            "{} channels, expected {}",
+            a.nb_channels(),
+            b.nb_channels()
+        ))
+    } else if a.nb_frames() != b.nb_frames() {
+        Some(format!(
+            "{} frames, expected {}",
+            a.nb_frames(),
+            b.nb_frames()
+        ))
+    } else {
+        None
+    }
+}
+
+/// The sample-wise sum of buffers shaped like `like` (in f64, stored as f32).
+fn sum_of<'a>(buffers: impl Iterator<Item = &'a AudioBuffer>, like: &AudioBuffer) -> AudioBuffer {
+    let mut acc = vec![vec![0.0f64; like.nb_frames()]; like.nb_channels()];
+    for b in buffers {
+        for (a, c) in acc.iter_mut().zip(&b.channels) {
+            for (x, &y) in a.iter_mut().zip(c) {
+                *x += y as f64;
+            }
+        }
+    }
+    AudioBuffer {
+        sample_rate: like.sample_rate,
+        channels: acc
+            .into_iter()
+            .map(|c| c.into_iter().map(|v| v as f32).collect())
+            .collect(),
+    }
+}
+
+/// An estimate of one target: the target signal and optionally its residual (else the residual
+/// is the mixture minus the target). `label` names where it came from (a file, an oracle) in
+/// messages.
+#[derive(Debug, Clone)]
+pub struct Estimate {
+    pub label: PathBuf,
+    /// `(nb_channels, nb_frames)`, shaped like the track's stems.
+    pub target: AudioBuffer,
+    pub residual: Option<(PathBuf, AudioBuffer)>,
+}
+
+/// The per-window scores of one scored source, each `(nb_windows,)`, in dB.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetScores {
+    pub name: String,
+    pub sdr: Vec<f64>,
+    pub isr: Vec<f64>,
+    pub sir: Vec<f64>,
+    pub sar: Vec<f64>,
+}
+
+/// The scores of one track: window and hop in seconds, and the scored sources.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackScores {
+    pub name: String,
+    pub window_secs: f64,
+    pub hop_secs: f64,
+    pub targets: Vec<TargetScores>,
+}
+
+/// Scores `estimate` of `target` in `track` with museval's settings (1 s windows and hop, 512
+/// taps): the target against its stem, and the residual against the sum of the other stems.
+/// Returns the target's and the residual's scores ([`residual_name`]).
+pub fn score_target(
+    track: &ReferenceTrack,
+    target: &str,
+    estimate: &Estimate,
+) -> Result<[TargetScores; 2]> {
+    let reference = track.stem(target).ok_or_else(|| {
+        Error::file(
+            track.stem_path(target),
+            format!(
+                "missing reference for target {target:?} (the track has {})",
+                track.stem_names().join(", ")
+            ),
+        )
+    })?;
+    if let Some(reason) = layout_difference(&estimate.target, &reference.audio) {
+        return Err(Error::file(
+            &estimate.label,
+            format!("{reason} as {}", reference.path.display()),
+        ));
+    }
+    if let Some((path, residual)) = &estimate.residual {
+        if let Some(reason) = layout_difference(residual, &reference.audio) {
+            return Err(Error::file(
+                path,
+                format!("{reason} as {}", reference.path.display()),
+            ));
+        }
+    }
+    let silent = |b: &AudioBuffer| b.channels.iter().flatten().all(|&v| v == 0.0);
+    if silent(&reference.audio) {
+        return Err(Error::file(
+            &reference.path,
+            "silent reference (all samples zero): BSS Eval cannot score a silent target",
+        ));
+    }
+    if silent(&estimate.target) {
+        return Err(Error::file(
+            &estimate.label,
+            "silent estimate (all samples zero): BSS Eval cannot score a silent estimate",
+        ));
+    }
+
+    let to_f64 = |b: &AudioBuffer| -> Vec<Vec<f64>> {
+        b.channels
+            .iter()
+            .map(|c| c.iter().map(|&v| v as f64).collect())
+            .collect()
+    };
+    let reference_target = to_f64(&reference.audio);
+    let mut reference_residual =
+        vec![vec![0.0; reference.audio.nb_frames()]; reference_target.len()];
+    for stem in track.stems.iter().filter(|s| s.name != target) {
+        for (acc, c) in reference_residual.iter_mut().zip(&stem.audio.channels) {
+            for (a, &v) in acc.iter_mut().zip(c) {
+                *a += v as f64;
+            }
+        }
+    }
+    if reference_residual.iter().flatten().all(|&v| v == 0.0) {
+        return Err(Error::file(
+            &track.dir,
+            format!(
+                "the stems other than {target:?} are silent or absent: the residual cannot be scored"
+            ),
+        ));
+    }
+    let estimate_target = to_f64(&estimate.target);
+    let estimate_residual = match &estimate.residual {
+        Some((_, residual)) => to_f64(residual),
+        None => track
+            .mixture
+            .channels
+            .iter()
+            .zip(&estimate_target)
+            .map(|(m, t)| m.iter().zip(t).map(|(&m, &t)| m as f64 - t).collect())
+            .collect(),
+    };
+    if estimate_residual.iter().flatten().all(|&v| v == 0.0) {
+        let label = estimate
+            .residual
+            .as_ref()
+            .map_or(estimate.label.clone(), |(p, _)| p.clone());
+        return Err(Error::file(
+            label,
+            format!(
+                "the estimated residual of {target:?} is silent: BSS Eval cannot score a silent estimate"
+            ),
+        ));
+    }
+
+    let config = BssConfig::museval(track.sample_rate);
+    let metrics = bss_eval_v4_with(
+        &[reference_target, reference_residual],
+        &[estimate_target, estimate_residual],
+        config,
+    )
+    .map_err(|e| Error::file(&estimate.label, e.to_string()))?;
+    let scores = |j: usize, name: String| TargetScores {
+        name,
+        sdr: metrics.sdr[j].clone(),
+        isr: metrics.isr[j].clone(),
+        sir: metrics.sir[j].clone(),
+        sar: metrics.sar[j].clone(),
+    };
+    Ok([
+        scores(0, target.to_string()),
+        scores(1, residual_name(target)),
+    ])
+}

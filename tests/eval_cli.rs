@@ -1,0 +1,179 @@
+//! `saex eval` end to end on small generated track folders: museval-format JSON, summary, the
+//! oracles, and the messages and exit code when some inputs are bad.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use saex::{write_wav, AudioBuffer, SampleFormat};
+use std::path::Path;
+
+const RATE: u32 = 8000;
+const NB_FRAMES: usize = 8000 * 3 + 500;
+
+fn tone(freq: f32, amp: f32, phase: f32) -> Vec<f32> {
+    (0..NB_FRAMES)
+        .map(|i| amp * (2.0 * std::f32::consts::PI * freq * i as f32 / RATE as f32 + phase).sin())
+        .collect()
+}
+
+fn noise(seed: u32, amp: f32) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(2_654_435_761).max(1);
+    (0..NB_FRAMES)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            amp * (state as f32 / u32::MAX as f32 - 0.5)
+        })
+        .collect()
+}
+
+fn write(path: &Path, channels: Vec<Vec<f32>>) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    write_wav(
+        path,
+        &AudioBuffer::new(RATE, channels).unwrap(),
+        SampleFormat::Float32,
+    )
+    .unwrap();
+}
+
+fn add(a: &[f32], b: &[f32], gain: f32) -> Vec<f32> {
+    a.iter().zip(b).map(|(x, y)| x + gain * y).collect()
+}
+
+/// Two stereo tracks with vocals, bass and drums; estimates of vocals for both.
+fn make_folders(root: &Path) {
+    for t in 0..2u32 {
+        let track = root.join(format!("data/test/song{t}"));
+        let vocals = vec![tone(440.0 + t as f32, 0.2, 0.0), tone(442.0, 0.15, 0.4)];
+        let bass = vec![tone(82.0, 0.3, 0.0), tone(82.0, 0.25, 0.1)];
+        let drums = vec![noise(1 + t, 0.2), noise(7 + t, 0.2)];
+        write(&track.join("vocals.wav"), vocals.clone());
+        write(&track.join("bass.wav"), bass.clone());
+        write(&track.join("drums.wav"), drums.clone());
+        let estimate = vec![
+            add(&add(&vocals[0], &noise(11 + t, 0.05), 1.0), &bass[0], 0.1),
+            add(&vocals[1], &drums[1], 0.2),
+        ];
+        write(&root.join(format!("est/song{t}/vocals.wav")), estimate);
+    }
+}
+
+fn saex() -> Command {
+    Command::cargo_bin("saex").unwrap()
+}
+
+#[test]
+fn scores_folders_in_museval_format() {
+    let dir = tempfile::tempdir().unwrap();
+    make_folders(dir.path());
+    saex()
+        .current_dir(dir.path())
+        .args([
+            "eval",
+            "--reference",
+            "data/test",
+            "--estimate",
+            "est",
+            "--out",
+            "out",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("| vocals |"))
+        .stdout(predicate::str::contains("| accompaniment |"));
+    let json = std::fs::read_to_string(dir.path().join("out/test/song0.json")).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let targets = value["targets"].as_array().unwrap();
+    assert_eq!(targets[0]["name"], "vocals");
+    assert_eq!(targets[1]["name"], "accompaniment");
+    let frames = targets[0]["frames"].as_array().unwrap();
+    assert_eq!(frames.len(), 3, "3.06 s at 1 s windows: 3 windows");
+    assert_eq!(frames[2]["time"], 2.0);
+    let sdr = frames[0]["metrics"]["SDR"].as_f64().unwrap();
+    assert!(sdr > 5.0 && sdr < 30.0, "SDR {sdr}");
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out/summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["targets"][0]["nb_tracks"], 2);
+    assert!(dir.path().join("out/summary.md").is_file());
+}
+
+#[test]
+fn oracles_order_ceiling_above_floor() {
+    let dir = tempfile::tempdir().unwrap();
+    make_folders(dir.path());
+    let median_sdr = |oracle: &str| -> f64 {
+        let out = format!("out-{oracle}");
+        saex()
+            .current_dir(dir.path())
+            .args([
+                "eval",
+                "--data",
+                "data/test",
+                "--oracle",
+                oracle,
+                "--targets",
+                "vocals",
+            ])
+            .args(["--out", &out])
+            .assert()
+            .success();
+        let summary: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join(out).join("summary.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(summary["targets"][0]["target"], "vocals");
+        summary["targets"][0]["metrics"]["SDR"].as_f64().unwrap()
+    };
+    let irm = median_sdr("irm");
+    let mixture = median_sdr("mixture");
+    assert!(irm > 15.0, "IRM SDR {irm}");
+    assert!(mixture < 0.0, "mixture SDR {mixture}");
+}
+
+#[test]
+fn bad_tracks_are_reported_and_the_others_scored() {
+    let dir = tempfile::tempdir().unwrap();
+    make_folders(dir.path());
+    write(
+        &dir.path().join("est/song1/vocals.wav"),
+        vec![vec![0.1; NB_FRAMES - 10]; 2],
+    );
+    write(
+        &dir.path().join("est/song0/bass.wav"),
+        vec![vec![0.0; NB_FRAMES]; 2],
+    );
+    saex()
+        .current_dir(dir.path())
+        .args(["eval", "--reference", "data/test", "--estimate", "est"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("| vocals |"))
+        .stderr(predicate::str::contains(format!(
+            "est/song1/vocals.wav: {} frames, expected {NB_FRAMES} as data/test/song1/bass.wav",
+            NB_FRAMES - 10
+        )))
+        .stderr(predicate::str::contains(
+            "est/song0/bass.wav: silent estimate (all samples zero)",
+        ));
+}
+
+#[test]
+fn missing_reference_target_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    make_folders(dir.path());
+    write(
+        &dir.path().join("est/song0/piano.wav"),
+        vec![tone(300.0, 0.1, 0.0); 2],
+    );
+    saex()
+        .current_dir(dir.path())
+        .args(["eval", "--reference", "data/test", "--estimate", "est"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "data/test/song0/piano.wav: missing reference for target \"piano\" (the track has bass, drums, vocals)",
+        ));
+}
