@@ -257,3 +257,51 @@ fn shards_are_disjoint_and_cover_all_files() {
         .success();
     assert_eq!(outputs_under(&out), outputs_under(&s.path("shard1")));
 }
+
+#[test]
+fn eval_extracts_with_a_model_then_scores() {
+    let s = Setup::new();
+    let track = s.path("test/song");
+    std::fs::create_dir_all(&track).unwrap();
+    let vocals = common::tones(22050, 2, 33_075);
+    let other = common::tones(22050, 2, 33_075);
+    let other = saex::AudioBuffer::new(
+        22050,
+        other
+            .channels
+            .iter()
+            .map(|c| c.iter().rev().map(|x| 0.5 * x).collect())
+            .collect(),
+    )
+    .unwrap();
+    let mix = saex::AudioBuffer::new(
+        22050,
+        vocals
+            .channels
+            .iter()
+            .zip(&other.channels)
+            .map(|(a, b)| a.iter().zip(b).map(|(x, y)| x + y).collect())
+            .collect(),
+    )
+    .unwrap();
+    for (name, audio) in [("vocals", &vocals), ("other", &other), ("mixture", &mix)] {
+        saex::write_wav(
+            track.join(format!("{name}.wav")),
+            audio,
+            saex::SampleFormat::Float32,
+        )
+        .unwrap();
+    }
+    saex()
+        .args(["eval", "--device", "cpu", "--model"])
+        .arg(s.path("vocals"))
+        .arg("--data")
+        .arg(s.path("test"))
+        .arg("--out")
+        .arg(s.path("scores"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("vocals").and(predicate::str::contains("accompaniment")));
+    assert!(s.path("scores/test/song.json").is_file());
+    assert!(s.path("scores/summary.json").is_file());
+}

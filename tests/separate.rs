@@ -269,7 +269,7 @@ fn models_that_disagree_are_refused() {
 /// Records what the network is fed, then answers like [`HalfCentre`].
 struct Recorder {
     inner: HalfCentre,
-    seen: std::cell::RefCell<Vec<Tensor>>,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<Tensor>>>,
 }
 
 impl Estimator for Recorder {
@@ -282,7 +282,7 @@ impl Estimator for Recorder {
     }
 
     fn estimate(&self, input: &Tensor) -> saex::Result<Tensor> {
-        self.seen.borrow_mut().push(input.shallow_clone());
+        self.seen.lock().unwrap().push(input.copy());
         self.inner.estimate(input)
     }
 }
@@ -300,30 +300,19 @@ fn network_input_matches_the_training_layout() {
         nb_bins_in: 48,
         nb_bins: 40,
     };
-    let recorder = std::rc::Rc::new(Recorder {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let recorder = Recorder {
         inner: HalfCentre { spec: spec.clone() },
-        seen: Default::default(),
-    });
-    struct Shared(std::rc::Rc<Recorder>);
-    impl Estimator for Shared {
-        fn spec(&self) -> &EstimatorSpec {
-            self.0.spec()
-        }
-        fn device(&self) -> Device {
-            Device::Cpu
-        }
-        fn estimate(&self, input: &Tensor) -> saex::Result<Tensor> {
-            self.0.estimate(input)
-        }
-    }
+        seen: seen.clone(),
+    };
     let options = SeparateOptions {
         mask: MaskKind::Ratio,
         batch_frames: 10,
         block_frames: 500,
     };
-    let separator = Separator::new(vec![Box::new(Shared(recorder.clone()))], options).unwrap();
+    let separator = Separator::new(vec![Box::new(recorder)], options).unwrap();
     separator.separate(&mix).unwrap();
-    let streamed = Tensor::cat(&recorder.seen.borrow(), 0);
+    let streamed = Tensor::cat(&seen.lock().unwrap(), 0);
     let stft = saex::Stft::new(spec.stft).forward(&mix.channels[0]);
     let mags = saex::features::magnitudes(&stft, stft.nb_bins, Device::Cpu);
     let expected = saex::features::context_stack(&mags, 2, 48);

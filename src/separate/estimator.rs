@@ -20,8 +20,10 @@ pub struct EstimatorSpec {
     pub nb_bins: usize,
 }
 
-/// A network that maps context-stacked mixture magnitudes to target magnitudes.
-pub trait Estimator {
+/// A network that maps context-stacked mixture magnitudes to target magnitudes. `Send`, so a
+/// separator can move to (or be locked by) another thread; never shared without a lock, since
+/// tensors are not `Sync`.
+pub trait Estimator: Send {
     fn spec(&self) -> &EstimatorSpec;
 
     /// Where [`Estimator::estimate`] wants its input.

@@ -6,7 +6,8 @@ use clap::Args as ClapArgs;
 use saex::eval::report::Failure;
 use saex::eval::track::track_dirs;
 use saex::eval::{
-    evaluate_track, museval_json, EstimateSource, FolderEstimates, Oracle, Summary, TrackScores,
+    evaluate_track, museval_json, EstimateSource, FolderEstimates, MixtureSeparation, Oracle,
+    Summary, TrackScores,
 };
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -22,17 +23,27 @@ use std::process::ExitCode;
 )]
 pub struct Args {
     /// Reference folder: <track>/<stem>.wav (and optionally mixture.wav).
-    #[arg(long, requires = "estimate", conflicts_with_all = ["data", "oracle"])]
+    #[arg(long, requires = "estimate", conflicts_with_all = ["data", "oracle", "models"])]
     reference: Option<PathBuf>,
     /// Estimates folder: <track>/<target>.wav, matched to the references by file name.
     #[arg(long, requires = "reference")]
     estimate: Option<PathBuf>,
-    /// Data folder (e.g. DATA/test) whose stems the oracle uses and is scored against.
-    #[arg(long, requires = "oracle")]
+    /// Data folder (e.g. DATA/test): its mixtures are separated with --model (or the oracle)
+    /// and scored against its stems.
+    #[arg(long)]
     data: Option<PathBuf>,
     /// Oracle baseline: irm (ideal ratio mask of power 2; irm1 for power 1) or mixture.
-    #[arg(long, requires = "data")]
+    #[arg(long, requires = "data", conflicts_with = "models")]
     oracle: Option<String>,
+    /// Model folder to extract with before scoring (repeat for several targets).
+    #[arg(long = "model", value_name = "DIR", requires = "data")]
+    models: Vec<PathBuf>,
+    /// How estimates become masks (with --model): ratio or wiener.
+    #[arg(long, default_value = "wiener", requires = "models")]
+    mask: String,
+    /// Where the network runs (with --model): auto, cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
+    device: String,
     /// Only these targets (comma-separated); default: every target found.
     #[arg(long, value_delimiter = ',')]
     targets: Option<Vec<String>>,
@@ -46,7 +57,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         match (&args.reference, &args.estimate, &args.data, &args.oracle) {
             (Some(r), Some(e), None, None) => (r.clone(), Box::new(FolderEstimates::new(e))),
             (None, None, Some(d), Some(o)) => (d.clone(), Box::new(Oracle::parse(o)?)),
-            _ => bail!("give --reference DIR --estimate DIR, or --data DIR --oracle irm|mixture"),
+            (None, None, Some(d), None) if !args.models.is_empty() => {
+                (d.clone(), model_source(&args)?)
+            }
+            _ => bail!(
+                "give --reference DIR --estimate DIR, --data DIR --oracle irm|mixture, or --data DIR --model DIR"
+            ),
         };
     // Tracks: those the estimates folder holds, or every track of the data folder.
     let track_names: Vec<PathBuf> = match &args.estimate {
@@ -122,6 +138,32 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Extraction with the given models as the estimate source (one separation per track).
+fn model_source(args: &Args) -> anyhow::Result<Box<dyn EstimateSource>> {
+    crate::common::set_threads();
+    let model_args = crate::common::ModelArgs {
+        models: args.models.clone(),
+        mask: saex::separate::MaskKind::parse(&args.mask)?,
+        device: args.device.clone(),
+        batch_frames: saex::separate::SeparateOptions::default().batch_frames,
+    };
+    let separator = model_args.separator()?;
+    let targets: Vec<String> = separator.targets().iter().map(|t| t.to_string()).collect();
+    let name = format!("saex {} ({} mask)", targets.join("+"), args.mask);
+    // Tensors are not Sync: the lock lets the scorer call the separator from any thread.
+    let separator = std::sync::Mutex::new(separator);
+    Ok(Box::new(MixtureSeparation::new(
+        name,
+        targets,
+        move |mix| {
+            let separator = separator.lock().map_err(|_| {
+                saex::Error::Invalid("the separator failed on another track".into())
+            })?;
+            Ok(separator.separate(mix)?.targets)
+        },
+    )))
 }
 
 fn write_track_json(out: &Path, subset: &str, scores: &TrackScores) -> anyhow::Result<()> {
