@@ -2,7 +2,7 @@
 //!
 //! `ls` solves the weighted ridge regression
 //! `argmin_{W,b} sum_n w_n ||s_n - W z_n - b||^2 + lambda ||W||^2` with
-//! `lambda = ridge * trace(Czz) / dim` (Czz the weighted, centred covariance of z). The sums are
+//! `lambda = ridge * trace(Czz) / dim` (default ridge [`DEFAULT_RIDGE`]; Czz the weighted, centred covariance of z). The sums are
 //! accumulated in f64 in streaming batches, shifted by the first batch's means so that centring
 //! after the fact loses no precision; the system is solved with LibTorch's Cholesky
 //! factorisation (falling back to a general solve). The weights `w_n` make the regression
@@ -13,8 +13,14 @@ use crate::error::{Error, Result};
 use crate::model::ModelConfig;
 use tch::{Device, Kind, Tensor};
 
-/// The default relative ridge: `lambda = 1e-5 * trace(Czz) / dim`.
-pub const DEFAULT_RIDGE: f64 = 1e-5;
+/// The default relative ridge: `lambda = 1e-2 * trace(Czz) / dim`. Stronger than a numerical
+/// safeguard on purpose: layer 1 has `(2C+1) * nb_bins_in` strongly correlated inputs, and on
+/// held-out tracks a 1e-2 ridge gave a third of the validation loss of 1e-5 (docs/training.md).
+pub const DEFAULT_RIDGE: f64 = 1e-2;
+
+/// The ridge of the recovery tests: small enough that its shrinkage stays far below 1e-4.
+#[cfg(test)]
+const TEST_RIDGE: f64 = 1e-6;
 
 /// Streaming sums for the least-squares fit of `s (dim_out)` from `z (dim_in)`.
 pub struct LsAccumulator {
@@ -192,13 +198,13 @@ mod tests {
                     acc.add(&zf, &sf, None).unwrap();
                 }
             }
-            let (w, b) = acc_case.solve(DEFAULT_RIDGE).unwrap();
+            let (w, b) = acc_case.solve(TEST_RIDGE).unwrap();
             let w_err = (w.to_kind(Kind::Double) - &w_true)
                 .abs()
                 .max()
                 .double_value(&[]);
             // b is checked in the next test: here the offset 100 multiplies the ridge's
-            // (relative 1e-5) shrinkage of W into b.
+            // (relative 1e-6) shrinkage of W into b.
             assert!(w_err < 1e-4, "weighted {weighted}: max W error {w_err}");
             assert_eq!(b.size(), vec![dim_out]);
         }
@@ -218,7 +224,7 @@ mod tests {
             acc.add(&z.to_kind(Kind::Float), &s.to_kind(Kind::Float), None)
                 .unwrap();
         }
-        let (w, b) = acc.solve(DEFAULT_RIDGE).unwrap();
+        let (w, b) = acc.solve(TEST_RIDGE).unwrap();
         let w_err = (w.to_kind(Kind::Double) - &w_true)
             .abs()
             .max()

@@ -17,6 +17,7 @@ pub mod data;
 pub mod init;
 mod optim;
 pub mod plot;
+pub mod synth;
 mod trainer;
 
 pub use data::Augment;

@@ -23,110 +23,139 @@ pub fn write_history_png(path: &Path, history: &[HistoryRow]) -> Result<()> {
 
 /// The plot as PNG bytes.
 pub fn render(history: &[HistoryRow]) -> std::result::Result<Vec<u8>, String> {
+    let xs = positions(history);
+    let curves = vec![
+        (points(history, &xs, |r| r.train_loss), TRAIN_COLOR),
+        (points(history, &xs, |r| Some(r.valid_loss)), VALID_COLOR),
+    ];
+    to_png(&curves, &boundaries(history, &xs))
+}
+
+/// The validation curves of several runs in one plot (stage boundaries of the first run),
+/// each in its colour: for comparing initialisations.
+pub fn render_comparison(
+    runs: &[(&[HistoryRow], RGBColor)],
+) -> std::result::Result<Vec<u8>, String> {
+    let curves: Vec<Curve> = runs
+        .iter()
+        .map(|(history, color)| {
+            (
+                points(history, &positions(history), |r| Some(r.valid_loss)),
+                *color,
+            )
+        })
+        .collect();
+    let bounds = runs
+        .first()
+        .map(|(h, _)| boundaries(h, &positions(h)))
+        .unwrap_or_default();
+    to_png(&curves, &bounds)
+}
+
+/// Points `(x, log10 loss)` and their colour.
+type Curve = (Vec<(f64, f64)>, RGBColor);
+
+/// x of each row: epochs trained so far (an init row shares the x of the epoch before it).
+fn positions(history: &[HistoryRow]) -> Vec<f64> {
+    let mut x = 0.0f64;
+    history
+        .iter()
+        .map(|row| {
+            if row.epoch > 0 {
+                x += 1.0;
+            }
+            x
+        })
+        .collect()
+}
+
+fn points(
+    history: &[HistoryRow],
+    xs: &[f64],
+    pick: impl Fn(&HistoryRow) -> Option<f64>,
+) -> Vec<(f64, f64)> {
+    history
+        .iter()
+        .zip(xs)
+        .filter_map(|(r, &x)| {
+            pick(r)
+                .filter(|l| l.is_finite() && *l > 0.0)
+                .map(|l| (x, l.log10()))
+        })
+        .collect()
+}
+
+/// x of every layer addition and of the start of fine-tuning.
+fn boundaries(history: &[HistoryRow], xs: &[f64]) -> Vec<f64> {
+    history
+        .iter()
+        .zip(xs)
+        .filter(|(row, _)| row.epoch == 0 || (row.stage == "finetune" && row.epoch == 1))
+        .map(|(row, &x)| if row.epoch == 0 { x } else { x - 1.0 })
+        .collect()
+}
+
+fn to_png(curves: &[Curve], bounds: &[f64]) -> std::result::Result<Vec<u8>, String> {
     let mut pixels = vec![255u8; (WIDTH * HEIGHT * 3) as usize];
-    draw(history, &mut pixels).map_err(|e| e.to_string())?;
+    draw(curves, bounds, &mut pixels).map_err(|e| e.to_string())?;
+    let image = image::RgbImage::from_raw(WIDTH, HEIGHT, pixels).ok_or("pixel buffer size")?;
     let mut png = Vec::new();
-    encode_png(&pixels, &mut png).map_err(|e| e.to_string())?;
+    image
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(|e| e.to_string())?;
     Ok(png)
 }
 
-fn encode_png(
-    rgb: &[u8],
-    out: &mut Vec<u8>,
-) -> std::result::Result<(), Box<dyn std::error::Error>> {
-    let image =
-        image::RgbImage::from_raw(WIDTH, HEIGHT, rgb.to_vec()).ok_or("pixel buffer size")?;
-    image.write_to(&mut std::io::Cursor::new(out), image::ImageFormat::Png)?;
-    Ok(())
-}
-
 fn draw(
-    history: &[HistoryRow],
+    curves: &[Curve],
+    bounds: &[f64],
     pixels: &mut [u8],
 ) -> std::result::Result<(), Box<dyn std::error::Error>> {
     let root = BitMapBackend::with_buffer(pixels, (WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&WHITE)?;
-    // x position of each row: trained epochs so far.
-    let mut xs = Vec::with_capacity(history.len());
-    let mut x = 0.0f64;
-    for row in history {
-        if row.epoch > 0 {
-            x += 1.0;
-        }
-        xs.push(x);
-    }
-    let losses: Vec<f64> = history
+    let ys: Vec<f64> = curves
         .iter()
-        .flat_map(|r| [Some(r.valid_loss), r.train_loss])
-        .flatten()
-        .filter(|l| l.is_finite() && *l > 0.0)
+        .flat_map(|(p, _)| p.iter().map(|&(_, y)| y))
         .collect();
-    let (lo, hi) = if losses.is_empty() {
-        (0.1, 1.0)
+    let (lo, hi) = if ys.is_empty() {
+        (-1.0, 0.0)
     } else {
-        let lo = losses.iter().cloned().fold(f64::INFINITY, f64::min);
-        let hi = losses.iter().cloned().fold(0.0, f64::max);
-        (lo.log10() - 0.05, hi.log10().max(lo.log10() + 0.1) + 0.05)
+        let lo = ys.iter().cloned().fold(f64::INFINITY, f64::min);
+        let hi = ys.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        (lo - 0.05, hi.max(lo + 0.1) + 0.05)
     };
-    let x_max = x.max(1.0);
+    let x_max = curves
+        .iter()
+        .flat_map(|(p, _)| p.iter().map(|&(x, _)| x))
+        .fold(1.0f64, f64::max);
+    let (x0, x1) = (-0.02 * x_max, 1.02 * x_max);
     let mut chart = ChartBuilder::on(&root)
         .margin(16)
-        .build_cartesian_2d(-0.02 * x_max..x_max * 1.02, lo..hi)?;
-    // Frame and decade lines.
-    let frame = [
-        (-0.02 * x_max, lo),
-        (x_max * 1.02, lo),
-        (x_max * 1.02, hi),
-        (-0.02 * x_max, hi),
-        (-0.02 * x_max, lo),
-    ];
-    chart.draw_series(std::iter::once(PathElement::new(
-        frame.to_vec(),
-        BLACK.stroke_width(1),
-    )))?;
+        .build_cartesian_2d(x0..x1, lo..hi)?;
+    let line = |points: Vec<(f64, f64)>, color: RGBColor, width: u32| {
+        std::iter::once(PathElement::new(points, color.stroke_width(width)))
+    };
+    chart.draw_series(line(
+        vec![(x0, lo), (x1, lo), (x1, hi), (x0, hi), (x0, lo)],
+        BLACK,
+        1,
+    ))?;
     let mut decade = lo.ceil();
     while decade <= hi {
-        chart.draw_series(std::iter::once(PathElement::new(
-            vec![(-0.02 * x_max, decade), (x_max * 1.02, decade)],
-            RGBColor(210, 210, 210).stroke_width(1),
-        )))?;
+        chart.draw_series(line(
+            vec![(x0, decade), (x1, decade)],
+            RGBColor(210, 210, 210),
+            1,
+        ))?;
         decade += 1.0;
     }
-    // Stage boundaries.
-    for (row, &x) in history.iter().zip(&xs) {
-        if row.epoch == 0 || (row.stage == "finetune" && row.epoch == 1) {
-            let x = if row.epoch == 0 { x } else { x - 1.0 };
-            chart.draw_series(std::iter::once(PathElement::new(
-                vec![(x, lo), (x, hi)],
-                RGBColor(150, 150, 150).stroke_width(2),
-            )))?;
-        }
+    for &x in bounds {
+        chart.draw_series(line(vec![(x, lo), (x, hi)], RGBColor(150, 150, 150), 2))?;
     }
-    let series = |pick: &dyn Fn(&HistoryRow) -> Option<f64>| -> Vec<(f64, f64)> {
-        history
-            .iter()
-            .zip(&xs)
-            .filter_map(|(r, &x)| {
-                pick(r)
-                    .filter(|l| l.is_finite() && *l > 0.0)
-                    .map(|l| (x, l.log10()))
-            })
-            .collect()
-    };
-    let train = series(&|r| r.train_loss);
-    let valid = series(&|r| Some(r.valid_loss));
-    chart.draw_series(LineSeries::new(train.clone(), TRAIN_COLOR.stroke_width(2)))?;
-    chart.draw_series(
-        train
-            .iter()
-            .map(|&p| Circle::new(p, 3, TRAIN_COLOR.filled())),
-    )?;
-    chart.draw_series(LineSeries::new(valid.clone(), VALID_COLOR.stroke_width(2)))?;
-    chart.draw_series(
-        valid
-            .iter()
-            .map(|&p| Circle::new(p, 3, VALID_COLOR.filled())),
-    )?;
+    for (points, color) in curves {
+        chart.draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?;
+        chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+    }
     root.present()?;
     Ok(())
 }

@@ -489,6 +489,7 @@ fn least_squares_layer(
     } else {
         options.model.nb_bins
     };
+    let start = Instant::now();
     let mut acc = LsAccumulator::new(dim_in, options.model.nb_bins, options.device);
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
     rng.set_stream(u64::MAX - k as u64);
@@ -513,7 +514,14 @@ fn least_squares_layer(
         }
         remaining -= chunk;
     }
-    acc.solve(options.ridge)
+    let accumulated = start.elapsed().as_secs_f64();
+    let solved = acc.solve(options.ridge)?;
+    log(options, format_args!(
+        "layer {k}: least squares over {} frames of {dim_in} inputs: {accumulated:.2} s sampling and accumulating, {:.2} s solving",
+        acc.nb_rows(),
+        start.elapsed().as_secs_f64() - accumulated
+    ));
+    Ok(solved)
 }
 
 /// Consecutive index batches `0..n` of at most `size`: `(batch,)` i64 each.

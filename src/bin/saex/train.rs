@@ -56,6 +56,9 @@ pub struct Args {
     /// Frames the least-squares init accumulates per layer
     #[arg(long, default_value_t = 32_768)]
     ls_frames: usize,
+    /// Ridge of the least-squares init, relative to the mean input variance
+    #[arg(long, default_value_t = saex::train::init::DEFAULT_RIDGE)]
+    ridge: f64,
     /// Length of each sampled excerpt in seconds
     #[arg(long, default_value_t = 6.0)]
     excerpt_seconds: f64,
@@ -125,6 +128,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     options.frames_per_epoch = args.frames_per_epoch;
     options.valid_frames = args.valid_frames;
     options.ls_frames = args.ls_frames;
+    options.ridge = args.ridge;
     options.excerpt_seconds = args.excerpt_seconds;
     options.lr = args.lr;
     options.finetune_lr = args.finetune_lr.unwrap_or(args.lr / 10.0);

@@ -1,0 +1,214 @@
+//! `saex train` and `saex info` through the command line, on tiny generated stems.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use saex::train::synth::{write_dataset, SynthSpec};
+use saex::Model;
+use std::path::Path;
+use tch::{Device, Kind};
+
+fn dataset(root: &Path, nb_valid: usize) {
+    let spec = SynthSpec {
+        sample_rate: 8000,
+        nb_channels: 2,
+        seconds: 2.0,
+        nb_train: 3,
+        nb_valid,
+        seed: 11,
+    };
+    write_dataset(root, &spec).unwrap();
+}
+
+/// A tiny configuration: 8 kHz, n_fft 256, 64 input bins, 48 output bins, context 2.
+fn train_cmd(data: &Path, out: &Path, dtype: &str) -> Command {
+    let mut cmd = Command::cargo_bin("saex").unwrap();
+    cmd.arg("train")
+        .arg("--data")
+        .arg(data)
+        .arg("--out")
+        .arg(out)
+        .args(["--target", "vocals", "--layers", "3", "--init", "ls"])
+        .args(["--sample-rate", "8000", "--n-fft", "256", "--hop", "64"])
+        .args(["--context", "2", "--bins-in", "64", "--bins", "48"])
+        .args(["--epochs-per-stage", "2", "--finetune-epochs", "1"])
+        .args([
+            "--frames-per-epoch",
+            "1500",
+            "--valid-frames",
+            "400",
+            "--ls-frames",
+            "1500",
+        ])
+        .args([
+            "--excerpt-seconds",
+            "0.5",
+            "--batch-size",
+            "64",
+            "--seed",
+            "3",
+        ])
+        .args(["--device", "cpu", "--dtype", dtype]);
+    cmd
+}
+
+#[test]
+fn trains_a_three_layer_ls_model_and_reloads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = dir.path().join("model");
+    dataset(&data, 1);
+    train_cmd(&data, &out, "f16").assert().success();
+
+    let model = Model::load(&out, Device::Cpu).unwrap();
+    let c = &model.config;
+    assert_eq!(
+        (c.nb_layers, c.nb_bins_in, c.nb_bins, c.context),
+        (3, 64, 48, 2)
+    );
+    assert_eq!(c.init, "ls");
+    let summary = c.training.as_ref().expect("a training summary");
+    assert_eq!((summary.nb_tracks_train, summary.nb_tracks_valid), (3, 1));
+    assert_eq!(summary.epochs, 3 * 2 + 1);
+    assert!(summary.best_valid_loss.is_finite() && summary.best_valid_loss > 0.0);
+    assert!(c.command.as_deref().unwrap().contains("--init ls"));
+    assert!(
+        !out.join("checkpoint").exists(),
+        "the checkpoint outlived a finished run"
+    );
+    assert!(out.join("history.png").is_file());
+
+    // history.csv: per stage the init row (epoch 0) and 2 epochs, then 1 fine-tuning epoch.
+    let csv = std::fs::read_to_string(out.join("history.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    let stages: Vec<&str> = rows.iter().map(|r| r[0]).collect();
+    assert_eq!(
+        stages,
+        ["1", "1", "1", "2", "2", "2", "3", "3", "3", "finetune"],
+        "{csv}"
+    );
+    assert!(csv.starts_with("stage,nb_layers,epoch,train_loss,valid_loss,seconds\n"));
+    // The saved model is the best of the 3-layer stack (stage 3 and fine-tuning): a tiny
+    // corpus like this one overfits, so the loss need not fall, but the choice must be right.
+    let best = summary.best_valid_loss;
+    let deepest = rows
+        .iter()
+        .filter(|r| r[1] == "3")
+        .map(|r| r[4].parse::<f64>().unwrap())
+        .fold(f64::INFINITY, f64::min);
+    assert!(
+        (best - deepest).abs() <= 1e-6 * deepest,
+        "best {best}, lowest 3-layer loss {deepest}\n{csv}"
+    );
+
+    // The network runs on context-stacked mixture frames.
+    let input = tch::Tensor::rand([10, 5 * 64], (Kind::Float, Device::Cpu));
+    assert_eq!(model.forward(&input).size(), vec![10, 48]);
+
+    Command::cargo_bin("saex")
+        .unwrap()
+        .args(["info", "--model"])
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("target: vocals"))
+        .stdout(predicate::str::contains("layers: 3 (relu, 48 units each)"))
+        .stdout(predicate::str::contains(
+            "input: 5 frames (context 2) x 64 bins = 320 values",
+        ))
+        .stdout(predicate::str::contains("best valid loss"))
+        .stdout(predicate::str::contains("3 train tracks, 1 valid tracks"));
+
+    // A second run into the same folder refuses to overwrite the model.
+    train_cmd(&data, &out, "f16")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("already holds a model"));
+}
+
+#[test]
+fn resume_after_a_stop_reaches_the_same_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    dataset(&data, 0);
+    let whole = dir.path().join("whole");
+    train_cmd(&data, &whole, "f32")
+        .arg("--quiet")
+        .assert()
+        .success();
+
+    // Stops after 4 epochs (mid stage 2), as Ctrl-C would.
+    let parts = dir.path().join("parts");
+    train_cmd(&data, &parts, "f32")
+        .args(["--quiet", "--stop-after-epochs", "4"])
+        .assert()
+        .code(130)
+        .stderr(predicate::str::contains("continue with --resume"));
+    assert!(parts.join("checkpoint/state.json").is_file());
+    train_cmd(&data, &parts, "f32")
+        .arg("--quiet")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--resume"));
+    // A resume with other settings is refused, naming them.
+    train_cmd(&data, &parts, "f32")
+        .args(["--quiet", "--resume", "--lr", "0.01"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("lr: checkpoint 0.001, now 0.01"));
+    // Stop once more (in stage 3), then finish.
+    train_cmd(&data, &parts, "f32")
+        .args(["--quiet", "--resume", "--stop-after-epochs", "1"])
+        .assert()
+        .code(130);
+    train_cmd(&data, &parts, "f32")
+        .args(["--quiet", "--resume"])
+        .assert()
+        .success();
+
+    let a = Model::load(&whole, Device::Cpu).unwrap();
+    let b = Model::load(&parts, Device::Cpu).unwrap();
+    for ((name, x), (_, y)) in a.named_parameters().iter().zip(b.named_parameters()) {
+        let err = (x - &y).abs().max().double_value(&[]);
+        assert!(
+            err < 1e-5,
+            "{name}: max difference {err} between whole and resumed runs"
+        );
+    }
+    let history = |p: &Path| std::fs::read_to_string(p.join("history.csv")).unwrap();
+    let losses = |csv: String| -> Vec<String> {
+        csv.lines()
+            .map(|l| l.split(',').take(5).collect::<Vec<_>>().join(","))
+            .collect()
+    };
+    assert_eq!(losses(history(&whole)), losses(history(&parts)));
+}
+
+#[test]
+fn a_track_without_the_target_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    dataset(&data, 0);
+    std::fs::remove_file(data.join("train/track-001/vocals.wav")).unwrap();
+    train_cmd(&data, &dir.path().join("m"), "f16")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "track-001: no target stem \"vocals\" (stems found: bass, drums)",
+        ));
+}
+
+#[test]
+fn info_names_a_broken_model() {
+    let dir = tempfile::tempdir().unwrap();
+    Command::cargo_bin("saex")
+        .unwrap()
+        .args(["info", "--model"])
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("config.json"));
+}
