@@ -41,6 +41,9 @@ MULTIPART_COLLECTIONS = {
     "schubert": ((60, 110), "de"),
 }
 SCORE_FORMATS = (".mxl", ".krn", ".xml", ".musicxml")  # not .rntxt analyses or .abc tunes
+# Whole multi-movement works (e.g. a compressed quartet of 160 KB) take music21 minutes to
+# parse and are cut at MAX_SECONDS anyway: files above this size are left out.
+MAX_SCORE_BYTES = 100_000
 MAX_SECONDS = 200.0  # pieces are cut here (at a note boundary of the score's time)
 MIN_SECONDS = 20.0
 BLUPI_DIR = "/usr/share/planetblupi/music"
@@ -74,7 +77,8 @@ def multipart_pieces():
     for path in corpus.getPaths():
         rel = os.path.relpath(str(path), root)
         collection = rel.split(os.sep)[0]
-        if collection in MULTIPART_COLLECTIONS and rel.endswith(SCORE_FORMATS):
+        if (collection in MULTIPART_COLLECTIONS and rel.endswith(SCORE_FORMATS)
+                and os.path.getsize(str(path)) <= MAX_SCORE_BYTES):
             out.setdefault(collection, []).append(rel)
     return {c: sorted(paths) for c, paths in sorted(out.items())}
 
