@@ -7,6 +7,7 @@ pub mod audio;
 mod device;
 mod error;
 pub mod progress;
+pub mod render;
 pub mod stft;
 
 pub use audio::{read_audio, write_wav, AudioBuffer, AudioReader, SampleFormat, WavWriter};

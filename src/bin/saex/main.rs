@@ -1,6 +1,8 @@
 //! The `saex` command: parses arguments, runs one library call, maps the outcome to an exit code.
 //! Exit codes: 0 all done; 1 some inputs failed (the others were processed); 2 usage or fatal error.
 
+mod render;
+
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -12,7 +14,9 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    Render(render::Args),
+}
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -36,5 +40,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {}
+    match cli.command {
+        Command::Render(args) => render::run(args),
+    }
 }

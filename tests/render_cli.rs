@@ -1,0 +1,158 @@
+//! `saex render` from the command line: the track-folder layout, the exit codes and the exact
+//! error messages.
+
+mod render_support;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use render_support::{song_midi, test_soundfont};
+use std::path::Path;
+
+fn saex() -> Command {
+    Command::cargo_bin("saex").unwrap()
+}
+
+fn setup(dir: &Path) {
+    std::fs::write(dir.join("font.sf2"), test_soundfont()).unwrap();
+    std::fs::create_dir(dir.join("midi")).unwrap();
+    std::fs::write(dir.join("midi/song one.mid"), song_midi()).unwrap();
+}
+
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn renders_a_file_then_skips_it_then_overwrites_it() {
+    let dir = tempfile::tempdir().unwrap();
+    setup(dir.path());
+    let args = [
+        "render",
+        "--midi",
+        "midi/song one.mid",
+        "--soundfont",
+        "font.sf2",
+        "--out",
+        "data/train",
+        "--family",
+        "keys=0..7",
+        "--sample-rate",
+        "22050",
+    ];
+    saex()
+        .current_dir(dir.path())
+        .args(args)
+        .assert()
+        .success()
+        .stderr("")
+        .stdout(predicate::str::starts_with(
+            "midi/song one.mid -> data/train/song one (bass, drums, guitar, keys, other, vocals; 3.",
+        ));
+    assert_eq!(
+        listing(&dir.path().join("data/train/song one")),
+        [
+            "bass.wav",
+            "drums.wav",
+            "guitar.wav",
+            "keys.wav",
+            "mixture.wav",
+            "other.wav",
+            "vocals.wav"
+        ]
+    );
+    let mixture = saex::read_audio(dir.path().join("data/train/song one/mixture.wav")).unwrap();
+    assert_eq!((mixture.sample_rate, mixture.nb_channels()), (22_050, 2));
+    saex()
+        .current_dir(dir.path())
+        .args(args)
+        .assert()
+        .success()
+        .stdout("midi/song one.mid: skipped, data/train/song one exists (use --overwrite to replace it)\n");
+    saex()
+        .current_dir(dir.path())
+        .args(args)
+        .args(["--overwrite", "--quiet"])
+        .assert()
+        .success()
+        .stdout("")
+        .stderr("");
+    assert_eq!(listing(&dir.path().join("data/train")), ["song one"]);
+}
+
+#[test]
+fn a_folder_with_a_bad_file_renders_the_others_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    setup(dir.path());
+    std::fs::write(dir.path().join("midi/broken.mid"), b"not midi").unwrap();
+    std::fs::write(dir.path().join("map.json"), r#"{"everything": "0..127"}"#).unwrap();
+    saex()
+        .current_dir(dir.path())
+        .args(["render", "--midi", "midi", "--soundfont", "font.sf2", "--out", "out"])
+        .args(["--map", "map.json", "--vocals-track", "nothing", "--quiet"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(
+            "saex: error: midi/broken.mid: not a readable MIDI file: invalid midi: not a midi file\n\
+             saex: 1 of 2 MIDI files failed\n",
+        );
+    assert_eq!(listing(&dir.path().join("out")), ["song one"]);
+    assert_eq!(
+        listing(&dir.path().join("out/song one")),
+        ["drums.wav", "everything.wav", "mixture.wav"]
+    );
+}
+
+#[test]
+fn fatal_errors_exit_2_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    setup(dir.path());
+    std::fs::write(dir.path().join("bad.sf2"), b"RIFF\x04\x00\x00\x00sfbk").unwrap();
+    std::fs::write(dir.path().join("a file"), b"").unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["--midi", "nope.mid", "--soundfont", "font.sf2", "--out", "out"],
+            "saex: error: nope.mid: No such file or directory (os error 2)\n",
+        ),
+        (
+            &["--midi", "midi", "--soundfont", "bad.sf2", "--out", "out"],
+            "saex: error: bad.sf2: not a usable SoundFont (SF2): expected the lists INFO, sdta and pdta in that order, found []\n",
+        ),
+        (
+            &["--midi", "midi", "--soundfont", "font.sf2", "--out", "a file/out"],
+            // The OS's reason follows.
+            "saex: error: a file/out: cannot create the output folder: ",
+        ),
+        (
+            &["--midi", "midi", "--soundfont", "font.sf2", "--out", "out", "--family", "bass=40..30"],
+            "saex: error: family bass=40..30: range \"40..30\": expected lo <= hi\n",
+        ),
+        (
+            &["--midi", "midi", "--soundfont", "font.sf2", "--out", "out", "--sample-rate", "8000"],
+            "saex: error: sample rate 8000: expected 16000 to 192000 Hz\n",
+        ),
+    ];
+    for (args, stderr) in cases {
+        let assert = saex()
+            .current_dir(dir.path())
+            .arg("render")
+            .args(args)
+            .assert()
+            .code(2)
+            .stdout("");
+        if stderr.ends_with('\n') {
+            assert.stderr(stderr);
+        } else {
+            assert.stderr(predicate::str::starts_with(stderr));
+        }
+    }
+    assert!(
+        !dir.path().join("out").exists(),
+        "nothing written on fatal errors"
+    );
+}
