@@ -153,8 +153,10 @@ class Builder:
             track = pieces.make_blupi(piece, window, rng, midi_path)
         soundfont = rng.choice(sorted(SOUNDFONTS))
         render_dir = os.path.join(stage, "render")
+        # The sung line is added afterwards: no MIDI track may land in the vocals stem by its
+        # name (a score part called "Voice"), so the vocals-track name is one no part has.
         cmd = [self.args.saex, "render", "--midi", midi_path, "--soundfont", soundfont,
-               "--out", render_dir]
+               "--out", render_dir, "--vocals-track", "saex-espeak-line", "--quiet"]
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0:
             raise RuntimeError(f"saex render failed on {name}: {result.stderr.strip()[-500:]}")
