@@ -57,7 +57,24 @@ def prepare_voice_data(cache_dir):
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.copytree(espeak_data_dir(), tmp)
         os.replace(tmp, data)
+    # Variant files left by runs that were killed (saex-<pid>-...): removed when that process
+    # is gone, so that espeak-ng's voice list stays short.
+    folder = os.path.join(data, VARIANT_DIR)
+    for entry in os.listdir(folder):
+        match = re.match(r"\.?saex-(\d+)-", entry)
+        if match and not pid_alive(int(match.group(1))):
+            os.remove(os.path.join(folder, entry))
     return root
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def midi_to_hz(pitch):
@@ -97,27 +114,35 @@ class Singer:
         self.cache = {}  # (syllable, hz, speed, samples) -> rendered syllable
 
     def _variant(self, hz):
-        """The name of a variant file: the base voice with its pitch range set to `hz`."""
-        name = f"saex-{self.voice}-{hz}"
+        """Writes a variant file: the base voice with its pitch range set to `hz`; returns its
+        name. espeak-ng lists at most 349 voices, so the file is removed after use
+        (see _speak) and named with the process id (parallel runs do not collide)."""
+        name = f"saex-{os.getpid()}-{self.voice}-{hz}"
         folder = os.path.join(self.data_root, "espeak-ng-data", VARIANT_DIR)
+        with open(os.path.join(folder, self.voice), encoding="latin-1") as f:
+            base = [l for l in f if not re.match(r"\s*(name|pitch|intonation)\b", l)]
         path = os.path.join(folder, name)
-        if not os.path.exists(path):
-            with open(os.path.join(folder, self.voice), encoding="latin-1") as f:
-                base = [l for l in f if not re.match(r"\s*(name|pitch|intonation)\b", l)]
-            tmp = f"{path}.tmp{os.getpid()}"
-            with open(tmp, "w", encoding="latin-1") as f:
-                f.write(f"name {name}\n")
-                f.writelines(base)
-                f.write(f"\npitch {hz} {hz}\n")
-            os.replace(tmp, path)
-        return name
+        tmp = os.path.join(folder, f".{name}.tmp")
+        with open(tmp, "w", encoding="latin-1") as f:
+            f.write(f"name {name}\n")
+            f.writelines(base)
+            f.write(f"\npitch {hz} {hz}\n")
+        os.replace(tmp, path)
+        return name, path
 
     def _speak(self, syllable, hz, speed):
         """Mono float32 samples and their rate from espeak-ng for one syllable."""
-        cmd = ["espeak-ng", f"--path={self.data_root}", "-v",
-               f"{self.language}+{self._variant(hz)}", "-s", str(speed), "--stdout", syllable]
-        wav = subprocess.run(cmd, capture_output=True, check=True).stdout
-        audio, rate = sf.read(io.BytesIO(wav), dtype="float32")
+        name, path = self._variant(hz)
+        try:
+            cmd = ["espeak-ng", f"--path={self.data_root}", "-v", f"{self.language}+{name}",
+                   "-s", str(speed), "--stdout", syllable]
+            result = subprocess.run(cmd, capture_output=True)
+        finally:
+            os.remove(path)
+        if result.returncode != 0 or not result.stdout:
+            raise RuntimeError(f"espeak-ng failed on {syllable!r} with voice {name}: "
+                               f"{result.stderr.decode(errors='replace').strip()}")
+        audio, rate = sf.read(io.BytesIO(result.stdout), dtype="float32")
         return audio, rate
 
     def syllable(self, syllable, pitch, nb_samples):
