@@ -1,0 +1,43 @@
+# Sourced by make-corpus.sh and make-demo.sh: installs the tools the corpus needs and sets
+#   corpus_python  the Python of the corpus virtual environment (music21, numpy, soundfile, mido)
+#   saex_bin       the release build of saex (for `saex render`)
+# Needs `repo` and `cache_root` set by the caller.
+
+apt_packages=(fluid-soundfont-gm timgm6mb-soundfont mma planetblupi-music-midi espeak-ng sox)
+missing=()
+for package in "${apt_packages[@]}"; do
+    dpkg-query -W -f '${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
+        missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "corpus: installing Debian packages: ${missing[*]}" >&2
+    if [ "$(id -u)" -eq 0 ]; then
+        apt-get update -qq >&2 && apt-get install -y "${missing[@]}" >&2
+    elif command -v sudo >/dev/null; then
+        sudo apt-get update -qq >&2 && sudo apt-get install -y "${missing[@]}" >&2
+    else
+        echo "corpus: please install as root: apt-get install -y ${missing[*]}" >&2
+        exit 2
+    fi
+fi
+
+# Python packages, pinned so that the same seed gives the same corpus.
+venv="$cache_root/corpus-venv"
+requirements="music21==10.5.1 numpy==2.4.6 soundfile==0.14.0 mido==1.3.3"
+if [ "$(cat "$venv/.requirements" 2>/dev/null)" != "$requirements" ]; then
+    echo "corpus: installing $requirements into $venv" >&2
+    python3 -m venv "$venv"
+    # shellcheck disable=SC2086
+    "$venv/bin/python" -m pip install --disable-pip-version-check --progress-bar off -q \
+        $requirements >&2
+    echo "$requirements" >"$venv/.requirements"
+fi
+corpus_python="$venv/bin/python"
+
+# saex itself (LibTorch once per machine, then a release build).
+if [ -z "${LIBTORCH:-}" ]; then
+    LIBTORCH="$("$repo/scripts/setup-libtorch.sh")"
+    export LIBTORCH
+fi
+(cd "$repo" && cargo build --release --quiet --bin saex) >&2
+saex_bin="$repo/target/release/saex"
