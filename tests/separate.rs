@@ -174,6 +174,14 @@ fn streaming_gives_the_same_samples_as_one_shot() {
     }
 }
 
+/// The error message of a file separation that must fail.
+fn failure(separator: &Separator, input: &std::path::Path, outputs: &OutputFiles) -> String {
+    separator
+        .separate_file(input, outputs, &mut |_| {})
+        .unwrap_err()
+        .to_string()
+}
+
 #[test]
 fn files_keep_length_and_refuse_to_overwrite_the_input() {
     let dir = tempfile::tempdir().unwrap();
@@ -206,10 +214,7 @@ fn files_keep_length_and_refuse_to_overwrite_the_input() {
         residual: None,
         format: SampleFormat::Pcm16,
     };
-    let err = separator
-        .separate_file(&input, &onto_input, &mut |_| {})
-        .unwrap_err()
-        .to_string();
+    let err = failure(&separator, &input, &onto_input);
     assert!(err.contains("song.wav") && err.contains("input"), "{err}");
     assert_eq!(read_audio(&input).unwrap().nb_frames(), 11_111);
 
@@ -218,10 +223,7 @@ fn files_keep_length_and_refuse_to_overwrite_the_input() {
         residual: None,
         format: SampleFormat::Pcm16,
     };
-    let err = separator
-        .separate_file(&input, &nowhere, &mut |_| {})
-        .unwrap_err()
-        .to_string();
+    let err = failure(&separator, &input, &nowhere);
     assert!(err.contains("vocals.wav"), "{err}");
 }
 
@@ -240,10 +242,7 @@ fn a_bad_input_leaves_no_output() {
         residual: None,
         format: SampleFormat::Pcm16,
     };
-    let err = separator
-        .separate_file(&input, &outputs, &mut |_| {})
-        .unwrap_err()
-        .to_string();
+    let err = failure(&separator, &input, &outputs);
     assert!(err.contains("broken.wav"), "{err}");
     assert_eq!(
         std::fs::read_dir(dir.path()).unwrap().count(),

@@ -95,10 +95,14 @@ impl StreamResampler {
     }
 
     /// Flushes the tail; afterwards the total output is exactly [`Self::output_len`] of the input.
-    pub fn finish(mut self) -> Result<Vec<Vec<f32>>> {
+    /// The stream is then complete: a later `finish` returns nothing more.
+    pub fn finish(&mut self) -> Result<Vec<Vec<f32>>> {
         let total = self.output_len(self.frames_in);
         let nb_channels = self.pending.len();
         let mut out = vec![Vec::new(); nb_channels];
+        if self.frames_out >= total {
+            return Ok(out);
+        }
         if let Some(inner) = &mut self.inner {
             let mut pending = std::mem::take(&mut self.pending);
             while self.frames_out + (out[0].len() as u64) < total {
@@ -110,10 +114,11 @@ impl StreamResampler {
                 Self::append(&mut out, part, &mut self.to_skip);
                 pending = vec![Vec::new(); nb_channels];
             }
-            let keep = (total - self.frames_out) as usize;
+            let keep = total.saturating_sub(self.frames_out) as usize;
             for ch in &mut out {
                 ch.truncate(keep);
             }
+            self.frames_out += keep as u64;
         }
         Ok(out)
     }

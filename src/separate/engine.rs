@@ -104,8 +104,7 @@ impl<'a> Engine<'a> {
         if run.frames_in == 0 {
             return Err(Error::Invalid("the input holds no samples".into()));
         }
-        let tail =
-            std::mem::replace(&mut run.resample_in, StreamResampler::new(1, 1, 1)?).finish()?;
+        let tail = run.resample_in.finish()?;
         run.push_samples(&tail);
         run.finish_stft();
         run.process(true)?;
@@ -433,9 +432,7 @@ impl<'a> Run<'a> {
                 tails.push(out);
             }
             self.queue_output(j, tails)?;
-            let resampler =
-                std::mem::replace(&mut self.resample_out[j], StreamResampler::new(1, 1, 1)?);
-            let rest = resampler.finish()?;
+            let rest = self.resample_out[j].finish()?;
             for (q, ch) in self.pending_out[j].iter_mut().zip(rest) {
                 q.extend(ch);
             }

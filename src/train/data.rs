@@ -809,36 +809,13 @@ mod tests {
         let data = discover(root.path(), "vocals").unwrap();
         let maker = FrameMaker::new(&config(), Device::Cpu).unwrap();
         for augment in [Augment::NONE, Augment::ALL] {
-            let a = maker
-                .sample(
-                    &data.train,
-                    "vocals",
-                    700,
-                    0.25,
-                    augment,
-                    &mut rand_chacha::ChaCha8Rng::seed_from_u64(1),
-                )
-                .unwrap();
-            let b = maker
-                .sample(
-                    &data.train,
-                    "vocals",
-                    700,
-                    0.25,
-                    augment,
-                    &mut rand_chacha::ChaCha8Rng::seed_from_u64(1),
-                )
-                .unwrap();
-            let c = maker
-                .sample(
-                    &data.train,
-                    "vocals",
-                    700,
-                    0.25,
-                    augment,
-                    &mut rand_chacha::ChaCha8Rng::seed_from_u64(2),
-                )
-                .unwrap();
+            let sample = |seed| {
+                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+                maker
+                    .sample(&data.train, "vocals", 700, 0.25, augment, &mut rng)
+                    .unwrap()
+            };
+            let (a, b, c) = (sample(1), sample(1), sample(2));
             assert_eq!(a.nb_centres(), 700, "{augment:?}");
             assert!(
                 a.mix.equal(&b.mix) && a.target.equal(&b.target),
