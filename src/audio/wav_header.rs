@@ -3,11 +3,13 @@
 
 use std::io::{Read, Seek, SeekFrom};
 
-/// What the chunk walk learned: where the sample data starts and how many bytes it holds.
+/// What the chunk walk learned: where the sample data starts, how many bytes it holds, and the
+/// bytes per frame that the fmt chunk declares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct DataChunk {
     pub offset: u64,
     pub len: u64,
+    pub block_align: u16,
 }
 
 /// Walks the chunks of a RIFF/WAVE stream of `file_len` bytes. Returns the data chunk, or the
@@ -24,11 +26,11 @@ pub(crate) fn find_data_chunk<R: Read + Seek>(
         return Err("not a WAV file (no RIFF/WAVE header)".into());
     }
     let mut pos = 12u64;
-    let mut seen_fmt = false;
+    let mut block_align = None;
     loop {
         let mut chunk = [0u8; 8];
         if reader.read_exact(&mut chunk).is_err() {
-            return Err(if seen_fmt {
+            return Err(if block_align.is_some() {
                 "truncated: no data chunk".into()
             } else {
                 "truncated: no fmt chunk".into()
@@ -38,9 +40,9 @@ pub(crate) fn find_data_chunk<R: Read + Seek>(
         let len = u32::from_le_bytes([chunk[4], chunk[5], chunk[6], chunk[7]]) as u64;
         pos += 8;
         if id == b"data" {
-            if !seen_fmt {
+            let Some(block_align) = block_align else {
                 return Err("data chunk before fmt chunk".into());
-            }
+            };
             let available = file_len.saturating_sub(pos);
             // 0xFFFFFFFF is what streaming writers leave when they never came back to the header.
             if len > available && len != u32::MAX as u64 {
@@ -51,10 +53,16 @@ pub(crate) fn find_data_chunk<R: Read + Seek>(
             return Ok(DataChunk {
                 offset: pos,
                 len: len.min(available),
+                block_align,
             });
         }
         if id == b"fmt " {
-            seen_fmt = true;
+            // format tag, channels, rate, byte rate, then the block align.
+            let mut fmt = [0u8; 14];
+            if len < 14 || reader.read_exact(&mut fmt).is_err() {
+                return Err("truncated fmt chunk".into());
+            }
+            block_align = Some(u16::from_le_bytes([fmt[12], fmt[13]]));
         }
         // Chunks are padded to an even size.
         let next = pos + len + (len & 1);
@@ -102,7 +110,8 @@ mod tests {
             chunk,
             DataChunk {
                 offset: 44,
-                len: 100
+                len: 100,
+                block_align: 2
             }
         );
     }

@@ -89,6 +89,23 @@ impl WavWriter {
         let n = block[0].len();
         let path = self.file.path().to_path_buf();
         let err = |e| hound_error(&path, e);
+        if self.format == SampleFormat::Pcm16 {
+            // hound's buffered 16-bit writer: one write per chunk instead of one per sample.
+            for start in (0..n).step_by(1 << 14) {
+                let end = (start + (1 << 14)).min(n);
+                let mut writer = self
+                    .inner
+                    .get_i16_writer(((end - start) * self.nb_channels) as u32);
+                for i in start..end {
+                    for ch in block {
+                        let v = (ch[i] * 32768.0).round().clamp(-32768.0, 32767.0) as i16;
+                        writer.write_sample(v);
+                    }
+                }
+                writer.flush().map_err(err)?;
+            }
+            return Ok(());
+        }
         for i in 0..n {
             for ch in block {
                 let x = ch[i];
