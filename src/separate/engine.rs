@@ -12,11 +12,13 @@
 
 use super::estimator::Estimator;
 use super::mask::{extend_high_band, frame_masks, MaskKind};
+use super::stages::{timed, StageTimes};
 use crate::audio::StreamResampler;
 use crate::error::{Error, Result};
 use crate::stft::{Complex32, Istft, IstftStream, Stft, StftConfig, StftStream};
 use rayon::prelude::*;
 use std::collections::VecDeque;
+use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
 /// Where blocks of input come from.
@@ -66,18 +68,19 @@ struct Run<'a> {
     pending_mix: Option<Vec<VecDeque<f32>>>,
     frames_in: u64,
     frames_written: u64,
+    times: StageTimes,
 }
 
 impl<'a> Engine<'a> {
     /// Runs the whole source through; `sinks` has one sink per estimator, in order. Returns the
-    /// number of frames processed (= frames written to every sink).
+    /// number of frames processed (= frames written to every sink) and where the time went.
     pub fn run(
         &'a self,
         source: &mut dyn BlockSource,
         sinks: &mut [&mut dyn BlockSink],
         mut residual: Option<&mut dyn BlockSink>,
         progress: &mut dyn FnMut(u64),
-    ) -> Result<u64> {
+    ) -> Result<(u64, StageTimes)> {
         let mut run = Run::new(
             self,
             source.sample_rate(),
@@ -85,7 +88,7 @@ impl<'a> Engine<'a> {
             residual.is_some(),
         )?;
         loop {
-            let block = source.read(self.block_frames)?;
+            let block = timed(&mut run.times.decode, || source.read(self.block_frames))?;
             if block.first().is_none_or(Vec::is_empty) {
                 break;
             }
@@ -95,7 +98,7 @@ impl<'a> Engine<'a> {
                     q.extend(ch);
                 }
             }
-            let resampled = run.resample_in.push(&block)?;
+            let resampled = timed(&mut run.times.resample, || run.resample_in.push(&block))?;
             run.push_samples(&resampled);
             run.process(false)?;
             run.write(sinks, &mut residual, false)?;
@@ -104,12 +107,12 @@ impl<'a> Engine<'a> {
         if run.frames_in == 0 {
             return Err(Error::Invalid("the input holds no samples".into()));
         }
-        let tail = run.resample_in.finish()?;
+        let tail = timed(&mut run.times.resample, || run.resample_in.finish())?;
         run.push_samples(&tail);
         run.finish_stft();
         run.process(true)?;
         run.write(sinks, &mut residual, true)?;
-        Ok(run.frames_in)
+        Ok((run.frames_in, run.times))
     }
 }
 
@@ -163,11 +166,13 @@ impl<'a> Run<'a> {
             pending_mix: residual.then(|| vec![VecDeque::new(); nb_channels]),
             frames_in: 0,
             frames_written: 0,
+            times: StageTimes::default(),
         })
     }
 
     /// STFT of a block of model-rate samples `(nb_channels, n)`, in parallel over channels.
     fn push_samples(&mut self, block: &[Vec<f32>]) {
+        let start = Instant::now();
         self.stfts
             .par_iter_mut()
             .zip(self.frames.par_iter_mut())
@@ -176,9 +181,11 @@ impl<'a> Run<'a> {
                 stft.push(samples, frames);
             });
         self.nb_frames_ready = self.stfts[0].nb_frames_out();
+        self.times.stft += start.elapsed();
     }
 
     fn finish_stft(&mut self) {
+        let start = Instant::now();
         self.stfts
             .par_iter_mut()
             .zip(self.frames.par_iter_mut())
@@ -186,6 +193,7 @@ impl<'a> Run<'a> {
                 stft.finish(frames);
             });
         self.nb_frames_ready = self.stfts[0].nb_frames_out();
+        self.times.stft += start.elapsed();
     }
 
     /// Masks and inverts every batch whose frames and look-ahead are ready (all that is left
@@ -242,6 +250,7 @@ impl<'a> Run<'a> {
         } else {
             usize::MAX
         };
+        let clock = Instant::now();
         // Per channel: magnitudes of frames start - C .. end + C.
         let span = count + 2 * c_max;
         let mags: Vec<Vec<f32>> = (0..self.nb_channels)
@@ -266,6 +275,8 @@ impl<'a> Run<'a> {
                 }
             }
             let rows = (self.nb_channels * count) as i64;
+            self.times.features += clock.elapsed();
+            let clock = Instant::now();
             let input = Tensor::from_slice(&input)
                 .view([rows, width as i64])
                 .to_device(estimator.device());
@@ -282,6 +293,8 @@ impl<'a> Run<'a> {
                 ));
             }
             let flat = Vec::<f32>::try_from(output.view([-1]))?;
+            self.times.network += clock.elapsed();
+            let clock = Instant::now();
             let per_channel: Vec<Vec<f32>> = (0..self.nb_channels)
                 .map(|c| {
                     let mut full = vec![0.0f32; count * nb_bins_total];
@@ -297,9 +310,11 @@ impl<'a> Run<'a> {
                 })
                 .collect();
             estimates.push(per_channel);
+            self.times.mask += clock.elapsed();
         }
 
         // Masks, masked spectra and inverse STFT, in parallel over channels.
+        let clock = Instant::now();
         let nb_targets = estimates.len();
         let kind = self.engine.mask;
         let frames_start = self.frames_start;
@@ -326,6 +341,8 @@ impl<'a> Run<'a> {
                 masked
             })
             .collect();
+        self.times.mask += clock.elapsed();
+        let clock = Instant::now();
         let istfts = &mut self.istfts;
         let samples: Vec<Vec<Vec<f32>>> = istfts
             .par_iter_mut()
@@ -342,6 +359,7 @@ impl<'a> Run<'a> {
                     .collect::<Result<Vec<_>>>()
             })
             .collect::<Result<_>>()?;
+        self.times.istft += clock.elapsed();
         for (j, target) in samples.into_iter().enumerate() {
             self.queue_output(j, target)?;
         }
@@ -350,7 +368,9 @@ impl<'a> Run<'a> {
 
     /// Resamples target `j`'s model-rate samples `(nb_channels, n)` back and queues them.
     fn queue_output(&mut self, j: usize, samples: Vec<Vec<f32>>) -> Result<()> {
-        let back = self.resample_out[j].push(&samples)?;
+        let back = timed(&mut self.times.resample, || {
+            self.resample_out[j].push(&samples)
+        })?;
         for (q, ch) in self.pending_out[j].iter_mut().zip(back) {
             q.extend(ch);
         }
@@ -392,6 +412,7 @@ impl<'a> Run<'a> {
         if n == 0 {
             return Ok(());
         }
+        let clock = Instant::now();
         let mut sum = vec![vec![0.0f32; n]; self.nb_channels];
         for (queues, sink) in self.pending_out.iter_mut().zip(sinks.iter_mut()) {
             let block: Vec<Vec<f32>> = queues
@@ -419,6 +440,7 @@ impl<'a> Run<'a> {
             sink.write(&block)?;
         }
         self.frames_written += n as u64;
+        self.times.encode += clock.elapsed();
         Ok(())
     }
 
@@ -426,13 +448,15 @@ impl<'a> Run<'a> {
         let length = self.stfts[0].nb_samples();
         for j in 0..self.istfts.len() {
             let mut tails = Vec::with_capacity(self.nb_channels);
+            let clock = Instant::now();
             for istft in &mut self.istfts[j] {
                 let mut out = Vec::new();
                 istft.finish(length, &mut out)?;
                 tails.push(out);
             }
+            self.times.istft += clock.elapsed();
             self.queue_output(j, tails)?;
-            let rest = self.resample_out[j].finish()?;
+            let rest = timed(&mut self.times.resample, || self.resample_out[j].finish())?;
             for (q, ch) in self.pending_out[j].iter_mut().zip(rest) {
                 q.extend(ch);
             }

@@ -5,10 +5,12 @@ mod engine;
 mod estimator;
 mod mask;
 mod model_estimator;
+mod stages;
 
 pub use estimator::{Estimator, EstimatorSpec};
 pub use mask::{extend_high_band, frame_masks, MaskKind};
 pub use model_estimator::ModelEstimator;
+pub use stages::StageTimes;
 
 use crate::audio::{AudioBuffer, AudioReader, SampleFormat, WavWriter};
 use crate::error::{Error, Result};
@@ -65,6 +67,8 @@ pub struct FileReport {
     pub sample_rate: u32,
     pub nb_channels: usize,
     pub nb_frames: u64,
+    /// Where the time went.
+    pub stages: StageTimes,
 }
 
 impl FileReport {
@@ -215,7 +219,7 @@ impl Separator {
             .as_ref()
             .map(|p| WavWriter::create(p, info.sample_rate, info.nb_channels, outputs.format))
             .transpose()?;
-        let nb_frames = {
+        let (nb_frames, mut stages) = {
             let mut sinks: Vec<&mut dyn BlockSink> = writers
                 .iter_mut()
                 .map(|w| w as &mut dyn BlockSink)
@@ -232,16 +236,17 @@ impl Separator {
                     other => other,
                 })?
         };
-        for writer in writers {
-            writer.finish()?;
-        }
-        if let Some(writer) = residual {
-            writer.finish()?;
-        }
+        stages::timed(&mut stages.encode, || {
+            for writer in writers {
+                writer.finish()?;
+            }
+            residual.map(WavWriter::finish).transpose()
+        })?;
         Ok(FileReport {
             sample_rate: info.sample_rate,
             nb_channels: info.nb_channels,
             nb_frames,
+            stages,
         })
     }
 }

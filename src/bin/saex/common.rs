@@ -23,7 +23,7 @@ pub struct ModelArgs {
     #[arg(long, default_value = "auto")]
     pub device: String,
     /// STFT frames per network batch and channel.
-    #[arg(long, default_value_t = 512, hide = true)]
+    #[arg(long, default_value_t = saex::separate::SeparateOptions::default().batch_frames, hide = true)]
     pub batch_frames: usize,
 }
 

@@ -6,6 +6,7 @@ use clap::Args;
 use saex::separate::OutputFiles;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Extract the target instrument from a mix (WAV, FLAC, MP3 or Ogg Vorbis). The output keeps the
 /// input's sample rate, channel count and exact length, and appears complete or not at all.
@@ -35,6 +36,9 @@ pub struct ExtractArgs {
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
+    /// Print where the time went, stage by stage (decode, resample, STFT, network, ...).
+    #[arg(long)]
+    timings: bool,
 }
 
 pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
@@ -75,6 +79,7 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
         }
         _ => bail!("give either --out FILE or --out-dir DIR"),
     };
+    let started = std::time::Instant::now();
     let length = saex::AudioReader::open(&args.mix)?.info();
     let bar = saex::progress::bar(length.nb_frames.unwrap_or(0), "frames", args.quiet);
     bar.set_message(format!("extracting {}", targets.join(", ")));
@@ -92,5 +97,29 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
             report.nb_channels
         );
     }
+    if args.timings {
+        print_timings(&report.stages, started.elapsed(), report.duration_secs());
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One line per stage with its share of the separation's wall time, then the total.
+fn print_timings(stages: &saex::separate::StageTimes, wall: Duration, audio_secs: f64) {
+    let wall = wall.as_secs_f64();
+    eprintln!("saex: time per stage ({audio_secs:.1} s of audio)");
+    for (name, time) in stages.stages() {
+        let secs = time.as_secs_f64();
+        eprintln!("  {name:<9} {secs:8.3} s {:5.1} %", 100.0 * secs / wall);
+    }
+    let other = (wall - stages.total().as_secs_f64()).max(0.0);
+    eprintln!(
+        "  {:<9} {other:8.3} s {:5.1} %",
+        "other",
+        100.0 * other / wall
+    );
+    eprintln!(
+        "  {:<9} {wall:8.3} s ({:.1}x real time, model loading not included)",
+        "total",
+        audio_secs / wall
+    );
 }
