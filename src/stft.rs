@@ -13,6 +13,10 @@ use std::sync::Arc;
 
 pub use realfft::num_complex::Complex32;
 
+/// The largest accepted `n_fft` (about 0.7 s at 96 kHz); beyond it a config is taken for corrupt
+/// rather than letting a window of billions of samples abort the process on allocation.
+pub const MAX_N_FFT: usize = 1 << 16;
+
 /// A validated STFT configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StftConfig {
@@ -21,13 +25,13 @@ pub struct StftConfig {
 }
 
 impl StftConfig {
-    /// `n_fft`: window and FFT length, even and at least 4.
+    /// `n_fft`: window and FFT length, even, 4 ..= [`MAX_N_FFT`].
     /// `hop`: frame advance, 1 ..= `n_fft / 2` (beyond that the Hann windows no longer overlap
     /// enough for the inverse to reconstruct every sample).
     pub fn new(n_fft: usize, hop: usize) -> Result<Self> {
-        if n_fft < 4 || !n_fft.is_multiple_of(2) {
+        if !(4..=MAX_N_FFT).contains(&n_fft) || !n_fft.is_multiple_of(2) {
             return Err(Error::Invalid(format!(
-                "n_fft {n_fft}: expected an even number >= 4"
+                "n_fft {n_fft}: expected an even number from 4 to {MAX_N_FFT}"
             )));
         }
         if hop == 0 || hop > n_fft / 2 {
@@ -449,6 +453,7 @@ mod tests {
         assert!(StftConfig::new(1024, 513).is_err());
         assert!(StftConfig::new(1023, 256).is_err());
         assert!(StftConfig::new(2, 1).is_err());
+        assert!(StftConfig::new(1 << 40, 256).is_err());
         assert!(StftConfig::new(1024, 512).is_ok());
     }
 
