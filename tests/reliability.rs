@@ -954,18 +954,9 @@ fn train_cmd(data: &Path, out: &Path) -> std::process::Command {
 
 #[test]
 fn kill_9_during_train_then_resume_reaches_the_same_model() {
-    use saex::train::synth::{write_dataset, SynthSpec};
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let spec = SynthSpec {
-        sample_rate: 8000,
-        nb_channels: 2,
-        seconds: 2.0,
-        nb_train: 3,
-        nb_valid: 0,
-        seed: 11,
-    };
-    write_dataset(&data, &spec).unwrap();
+    small_dataset(&data);
     let whole = dir.path().join("whole");
     assert!(train_cmd(&data, &whole).status().unwrap().success());
 
@@ -1032,4 +1023,68 @@ fn a_batch_of_200_short_files_all_succeed() {
             path.display()
         );
     }
+}
+
+fn small_dataset(data: &Path) {
+    use saex::train::synth::{write_dataset, SynthSpec};
+    let spec = SynthSpec {
+        sample_rate: 8000,
+        nb_channels: 2,
+        seconds: 2.0,
+        nb_train: 3,
+        nb_valid: 0,
+        seed: 11,
+    };
+    write_dataset(data, &spec).unwrap();
+}
+
+#[test]
+fn ctrl_c_during_train_keeps_the_checkpoint_and_resume_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    small_dataset(&data);
+    let out = dir.path().join("model");
+    let mut child = train_cmd(&data, &out)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let state = out.join("checkpoint/state.json");
+    wait_for("the first checkpoint", &mut child, || state.is_file());
+    interrupt(&child);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("continue with --resume"), "{stderr}");
+    assert!(state.is_file());
+    assert!(temp_files(&out).is_empty(), "{:?}", temp_files(&out));
+    let resumed = train_cmd(&data, &out).arg("--resume").output().unwrap();
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    saex::Model::load(&out, tch::Device::Cpu).unwrap();
+}
+
+#[test]
+fn a_write_error_in_train_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    small_dataset(&data);
+    let out = dir.path().join("model");
+    let args: Vec<_> = train_cmd(&data, &out)
+        .get_args()
+        .map(|a| a.to_os_string())
+        .collect();
+    saex_with_write_limit(8)
+        .args(args)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(out.display().to_string()))
+        .stderr(predicate::str::contains("File too large"));
+    assert!(
+        !out.join("config.json").exists(),
+        "no model claims to be finished"
+    );
+    assert!(temp_files(&out).is_empty(), "{:?}", temp_files(&out));
 }
