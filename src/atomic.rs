@@ -121,6 +121,27 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
+    /// A write error midway (a full disk) fails naming the final path, keeps the old file and
+    /// leaves no temporary file.
+    #[test]
+    fn a_failing_write_keeps_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.bin");
+        std::fs::write(&path, b"old").unwrap();
+        let err = write_with(&path, |w| {
+            w.write_all(&[7u8; 100_000])?;
+            Err(std::io::Error::from_raw_os_error(28)) // ENOSPC
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("out.bin") && err.contains("No space left"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
     #[test]
     fn missing_folder_names_the_path() {
         let dir = tempfile::tempdir().unwrap();

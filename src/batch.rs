@@ -196,6 +196,8 @@ pub struct BatchSummary {
     pub failed: usize,
     pub seconds_audio: f64,
     pub seconds: f64,
+    /// The run stopped early on a stop request; the files not reached are left for a re-run.
+    pub interrupted: bool,
 }
 
 impl BatchSummary {
@@ -219,6 +221,7 @@ impl BatchSummary {
                 self.seconds += seconds;
             }
             FileOutcome::Skipped => self.skipped += 1,
+            FileOutcome::Failed(Error::Interrupted) => self.interrupted = true,
             FileOutcome::Failed(_) => self.failed += 1,
         }
     }
@@ -233,10 +236,26 @@ pub struct PlannedFile {
 
 impl BatchJob {
     /// This shard's files and their outputs. Two inputs that would write the same output (e.g.
-    /// `song.wav` and `song.mp3`) are an error naming both.
+    /// `song.wav` and `song.mp3`) are an error naming both. The output folder may not be the
+    /// input folder; when it lies inside it, the files under it are not inputs.
     pub fn plan(&self, targets: &[&str]) -> Result<Vec<PlannedFile>> {
         check_template(&self.template)?;
-        let all = discover(&self.input_dir)?;
+        let mut all = discover(&self.input_dir)?;
+        if let (Ok(input), Ok(output)) = (
+            self.input_dir.canonicalize(),
+            self.output_dir.canonicalize(),
+        ) {
+            if input == output {
+                return Err(Error::file(
+                    &self.output_dir,
+                    "is the input folder: outputs would be taken for inputs on the next run; \
+                     choose another output folder",
+                ));
+            }
+            if output.starts_with(&input) {
+                all.retain(|f| !f.canonicalize().is_ok_and(|f| f.starts_with(&output)));
+            }
+        }
         let mut seen = std::collections::HashMap::new();
         for input in &all {
             let first = output_path(
@@ -293,6 +312,8 @@ impl BatchJob {
 
     /// Runs the plan with `separator`: each file is skipped when finished (unless overwrite),
     /// else separated; `on_file` sees each outcome as it comes (for reporting and progress).
+    /// A stop request (see [`Separator::with_stop`]) ends the run after the file in progress is
+    /// abandoned (nothing written for it), with [`BatchSummary::interrupted`] set.
     pub fn run(
         &self,
         separator: &Separator,
@@ -316,6 +337,9 @@ impl BatchJob {
             };
             summary.add(&outcome);
             on_file(file, &outcome);
+            if summary.interrupted {
+                break;
+            }
         }
         summary
     }
@@ -326,13 +350,27 @@ impl BatchJob {
         file: &PlannedFile,
         progress: &mut dyn FnMut(u64),
     ) -> Result<f64> {
+        // Folders made here, deepest first, so that a failure can take them away again.
+        let mut made = Vec::new();
         for path in file.outputs.targets.iter().chain(&file.outputs.residual) {
             if let Some(dir) = path.parent() {
+                let mut missing: Vec<PathBuf> = dir
+                    .ancestors()
+                    .take_while(|d| !d.exists())
+                    .map(PathBuf::from)
+                    .collect();
                 std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+                made.append(&mut missing);
             }
         }
-        let report = separator.separate_file(&file.input, &file.outputs, progress)?;
-        Ok(report.duration_secs())
+        let result = separator.separate_file(&file.input, &file.outputs, progress);
+        if result.is_err() {
+            for dir in &made {
+                // Only empty folders go; one that holds anything stays.
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+        Ok(result?.duration_secs())
     }
 }
 

@@ -13,6 +13,10 @@ use std::sync::Arc;
 
 pub use realfft::num_complex::Complex32;
 
+/// The largest accepted `n_fft` (about 0.7 s at 96 kHz); beyond it a config is taken for corrupt
+/// rather than letting a window of billions of samples abort the process on allocation.
+pub const MAX_N_FFT: usize = 1 << 16;
+
 /// A validated STFT configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StftConfig {
@@ -21,13 +25,13 @@ pub struct StftConfig {
 }
 
 impl StftConfig {
-    /// `n_fft`: window and FFT length, even and at least 4.
+    /// `n_fft`: window and FFT length, even, 4 ..= [`MAX_N_FFT`].
     /// `hop`: frame advance, 1 ..= `n_fft / 2` (beyond that the Hann windows no longer overlap
     /// enough for the inverse to reconstruct every sample).
     pub fn new(n_fft: usize, hop: usize) -> Result<Self> {
-        if n_fft < 4 || !n_fft.is_multiple_of(2) {
+        if !(4..=MAX_N_FFT).contains(&n_fft) || !n_fft.is_multiple_of(2) {
             return Err(Error::Invalid(format!(
-                "n_fft {n_fft}: expected an even number >= 4"
+                "n_fft {n_fft}: expected an even number from 4 to {MAX_N_FFT}"
             )));
         }
         if hop == 0 || hop > n_fft / 2 {
@@ -397,8 +401,12 @@ impl IstftStream {
             out.push(y as f32);
         }
         self.emitted = end.max(begin);
-        // Drop the accumulated samples that are out.
-        let drop = (self.emitted as i64 - self.acc_start).max(0) as usize;
+        // Drop the accumulated samples that are out, but none that the next frame adds to: in
+        // the zero padding before sample 0, it starts before the first sample emitted.
+        let StftConfig { n_fft, hop } = self.istft.config;
+        let next_start = (self.next_frame * hop) as i64 - (n_fft / 2) as i64;
+        let keep_from = (self.emitted as i64).min(next_start);
+        let drop = (keep_from - self.acc_start).max(0) as usize;
         let drop = drop.min(self.acc.len());
         self.acc.drain(..drop);
         self.acc_start += drop as i64;
@@ -449,6 +457,7 @@ mod tests {
         assert!(StftConfig::new(1024, 513).is_err());
         assert!(StftConfig::new(1023, 256).is_err());
         assert!(StftConfig::new(2, 1).is_err());
+        assert!(StftConfig::new(1 << 40, 256).is_err());
         assert!(StftConfig::new(1024, 512).is_ok());
     }
 
@@ -507,7 +516,8 @@ mod tests {
 
     #[test]
     fn streaming_equals_one_shot() {
-        for (n_fft, hop) in [(1024, 256), (2048, 1024), (256, 64)] {
+        // (256, 32): the first frames reach further back than one push of frames covers.
+        for (n_fft, hop) in [(1024, 256), (2048, 1024), (256, 64), (256, 32)] {
             let config = StftConfig::new(n_fft, hop).unwrap();
             let (stft, istft) = (Stft::new(config), Istft::new(config));
             let len = 12_345;
@@ -527,7 +537,8 @@ mod tests {
                 );
                 let mut inverse = IstftStream::new(istft.clone());
                 let mut y = Vec::new();
-                for part in frames.chunks(config.nb_bins() * (block % 7 + 1)) {
+                // 1, 2, 6 and 2 frames per push.
+                for part in frames.chunks(config.nb_bins() * (block % 7)) {
                     inverse.push(part, &mut y).unwrap();
                     assert!(
                         y.len() <= len,

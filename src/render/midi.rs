@@ -106,11 +106,15 @@ impl Song {
     }
 
     /// Parses the bytes of a MIDI file; `path` names it in errors. Accepts formats 0 and 1 (one
-    /// or several simultaneous tracks) with metrical or SMPTE timing; rejects format 2.
+    /// or several simultaneous tracks) with metrical or SMPTE timing; rejects format 2, and a
+    /// file cut short (a chunk that claims more bytes than the file holds), which midly would
+    /// otherwise read up to the cut.
     pub fn parse(bytes: &[u8], path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let smf = Smf::parse(bytes)
             .map_err(|e| Error::file(path, format!("not a readable MIDI file: {e}")))?;
+        check_chunks(bytes)
+            .map_err(|reason| Error::file(path, format!("not a readable MIDI file: {reason}")))?;
         if smf.header.format == midly::Format::Sequential {
             return Err(Error::file(
                 path,
@@ -232,6 +236,33 @@ impl TickClock {
     }
 }
 
+/// Walks the chunks of a Standard MIDI File (`MThd`, `MTrk`, ...: a 4-byte id and a big-endian
+/// 4-byte length each): refuses a chunk that runs past the end of the file. Other layouts (a RIFF
+/// `RMID` wrapper) are left to midly.
+fn check_chunks(bytes: &[u8]) -> std::result::Result<(), String> {
+    if !bytes.starts_with(b"MThd") {
+        return Ok(());
+    }
+    let mut pos = 0usize;
+    while pos + 8 <= bytes.len() {
+        let id = String::from_utf8_lossy(&bytes[pos..pos + 4]);
+        let len = u32::from_be_bytes([
+            bytes[pos + 4],
+            bytes[pos + 5],
+            bytes[pos + 6],
+            bytes[pos + 7],
+        ]);
+        let available = bytes.len() - pos - 8;
+        if len as usize > available {
+            return Err(format!(
+                "truncated: chunk {id:?} at byte {pos} claims {len} bytes, the file holds {available}"
+            ));
+        }
+        pos += 8 + len as usize;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,6 +290,28 @@ mod tests {
         let mut bytes = Vec::new();
         smf.write_std(&mut bytes).unwrap();
         bytes
+    }
+
+    #[test]
+    fn a_file_cut_short_is_refused() {
+        let mut smf = Smf::new(Header::new(
+            Format::SingleTrack,
+            Timing::Metrical(u15::new(480)),
+        ));
+        smf.tracks.push(vec![
+            event(0, note_on(0, 60, 100)),
+            event(480, note_on(0, 60, 0)),
+            event(0, TrackEventKind::Meta(MetaMessage::EndOfTrack)),
+        ]);
+        let bytes = to_bytes(&smf);
+        assert_eq!(Song::parse(&bytes, "a.mid").unwrap().nb_notes(), 1);
+        let err = Song::parse(&bytes[..bytes.len() - 3], "a.mid")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "a.mid: not a readable MIDI file: truncated: chunk \"MTrk\" at byte 14 claims 12 bytes, the file holds 9"
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::stft::{Complex32, Istft, IstftStream, Stft, StftConfig, StftStream};
 use rayon::prelude::*;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
@@ -43,6 +44,8 @@ pub(crate) struct Engine<'a> {
     pub batch_frames: usize,
     /// Frames read from the source per step.
     pub block_frames: usize,
+    /// Checked before every block: once set, the run ends with [`Error::Interrupted`].
+    pub stop: Option<&'a AtomicBool>,
 }
 
 /// Per-run state.
@@ -88,6 +91,9 @@ impl<'a> Engine<'a> {
             residual.is_some(),
         )?;
         loop {
+            if self.stop.is_some_and(|stop| stop.load(Ordering::SeqCst)) {
+                return Err(Error::Interrupted);
+            }
             let block = timed(&mut run.times.decode, || source.read(self.block_frames))?;
             if block.first().is_none_or(Vec::is_empty) {
                 break;

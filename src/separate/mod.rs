@@ -16,6 +16,8 @@ use crate::audio::{AudioBuffer, AudioReader, SampleFormat, WavWriter};
 use crate::error::{Error, Result};
 use engine::{BlockSink, BlockSource, Engine};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 /// Settings of a separation.
 #[derive(Debug, Clone)]
@@ -41,6 +43,7 @@ impl Default for SeparateOptions {
 pub struct Separator {
     estimators: Vec<Box<dyn Estimator>>,
     options: SeparateOptions,
+    stop: Option<Arc<AtomicBool>>,
 }
 
 /// The in-memory result of [`Separator::separate`].
@@ -125,7 +128,16 @@ impl Separator {
         Ok(Separator {
             estimators,
             options,
+            stop: None,
         })
+    }
+
+    /// Makes every later separation check `stop` between blocks: once it is set (e.g. by a
+    /// Ctrl-C handler), the separation ends with [`Error::Interrupted`] and, for
+    /// [`Separator::separate_file`], leaves nothing at the output paths.
+    pub fn with_stop(mut self, stop: Arc<AtomicBool>) -> Self {
+        self.stop = Some(stop);
+        self
     }
 
     /// The targets, in order.
@@ -142,6 +154,7 @@ impl Separator {
             mask: self.options.mask,
             batch_frames: self.options.batch_frames,
             block_frames: self.options.block_frames,
+            stop: self.stop.as_deref(),
         }
     }
 

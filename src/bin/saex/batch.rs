@@ -1,6 +1,6 @@
 //! `saex batch`: a folder of mixtures, resumable and shardable.
 
-use crate::common::{set_threads, FormatArgs, ModelArgs};
+use crate::common::{set_threads, stop_on_ctrl_c, FormatArgs, ModelArgs};
 use clap::Args;
 use saex::batch::{total_seconds, BatchJob, FileOutcome, Shard, DEFAULT_TEMPLATE};
 use std::path::PathBuf;
@@ -51,13 +51,14 @@ fn parse_shard(s: &str) -> Result<Shard, String> {
 
 pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
     set_threads();
+    let stop = stop_on_ctrl_c()?;
     let shard = match args.shard {
         Some(shard) => shard,
         None => {
             Shard::from_env(|name| std::env::var(name).ok(), args.shards)?.unwrap_or(Shard::ALL)
         }
     };
-    let separator = args.model.separator()?;
+    let separator = args.model.separator()?.with_stop(stop);
     let job = BatchJob {
         input_dir: args.input.clone(),
         output_dir: args.output.clone(),
@@ -96,6 +97,7 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
                         });
                     }
                 }
+                FileOutcome::Failed(saex::Error::Interrupted) => {}
                 FileOutcome::Failed(err) => bar.suspend(|| eprintln!("saex: error: {err}")),
             }
             bar.set_position(done_seconds.round() as u64);
@@ -111,6 +113,13 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
         summary.seconds_audio / 3600.0,
         summary.realtime_factor()
     );
+    if summary.interrupted {
+        eprintln!(
+            "saex: interrupted; finished outputs are kept, the file in progress was not written; \
+             run the same command again to do the rest"
+        );
+        return Ok(ExitCode::from(130));
+    }
     Ok(if summary.failed > 0 {
         ExitCode::from(1)
     } else {

@@ -7,6 +7,8 @@ use saex::model::Model;
 use saex::separate::{Estimator, MaskKind, ModelEstimator, SeparateOptions, Separator};
 use saex::SampleFormat;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// Models and how to run them.
 #[derive(Args, Debug, Clone)]
@@ -72,4 +74,21 @@ impl ModelArgs {
 pub fn set_threads() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     tch::set_num_threads(cores as i32);
+}
+
+/// Installs a Ctrl-C (SIGINT) handler that sets the returned flag, for separators made
+/// with [`Separator::with_stop`]: the file in progress is abandoned (its temporary outputs are
+/// removed, nothing appears at its final paths) and finished outputs are kept. A second Ctrl-C
+/// quits at once (still leaving nothing at the final paths, only hidden temporary files).
+pub fn stop_on_ctrl_c() -> anyhow::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("saex: stopping (Ctrl-C again to quit at once)");
+    })
+    .context("cannot install the Ctrl-C handler")?;
+    Ok(stop)
 }

@@ -1,6 +1,6 @@
 //! `saex extract`: one mixture in, the target (or several) out.
 
-use crate::common::{set_threads, FormatArgs, ModelArgs};
+use crate::common::{set_threads, stop_on_ctrl_c, FormatArgs, ModelArgs};
 use anyhow::bail;
 use clap::Args;
 use saex::separate::OutputFiles;
@@ -43,7 +43,8 @@ pub struct ExtractArgs {
 
 pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
     set_threads();
-    let separator = args.model.separator()?;
+    let stop = stop_on_ctrl_c()?;
+    let separator = args.model.separator()?.with_stop(stop);
     let targets = separator.targets();
     let outputs = match (&args.out, &args.out_dir) {
         (Some(out), None) => {
@@ -83,9 +84,15 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
     let length = saex::AudioReader::open(&args.mix)?.info();
     let bar = saex::progress::bar(length.nb_frames.unwrap_or(0), "frames", args.quiet);
     bar.set_message(format!("extracting {}", targets.join(", ")));
-    let report =
-        separator.separate_file(&args.mix, &outputs, &mut |done| bar.set_position(done))?;
+    let result = separator.separate_file(&args.mix, &outputs, &mut |done| bar.set_position(done));
     bar.finish_and_clear();
+    let report = match result {
+        Err(saex::Error::Interrupted) => {
+            eprintln!("saex: interrupted; nothing was written");
+            return Ok(ExitCode::from(130));
+        }
+        other => other?,
+    };
     if !args.quiet {
         for path in outputs.targets.iter().chain(&outputs.residual) {
             eprintln!("saex: wrote {}", path.display());

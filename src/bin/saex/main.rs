@@ -1,5 +1,6 @@
 //! The `saex` command: parses arguments, runs one library call, maps the outcome to an exit code.
-//! Exit codes: 0 all done; 1 some inputs failed (the others were processed); 2 usage or fatal error.
+//! Exit codes: 0 all done; 1 some inputs failed (the others were processed); 2 usage or fatal error;
+//! 130 stopped by Ctrl-C (finished outputs kept, nothing partial at a final path).
 
 mod batch;
 mod common;
