@@ -177,3 +177,69 @@ fn missing_reference_target_names_the_file() {
             "data/test/song0/piano.wav: missing reference for target \"piano\" (the track has bass, drums, vocals)",
         ));
 }
+
+#[test]
+fn reference_of_vocals_and_accompaniment_is_scored() {
+    let dir = tempfile::tempdir().unwrap();
+    let track = dir.path().join("ref/song");
+    let vocals = vec![tone(440.0, 0.2, 0.0), tone(442.0, 0.15, 0.4)];
+    let accompaniment = vec![noise(3, 0.2), noise(5, 0.2)];
+    write(&track.join("vocals.wav"), vocals.clone());
+    write(&track.join("accompaniment.wav"), accompaniment.clone());
+    let estimate = vec![
+        add(&vocals[0], &accompaniment[0], 0.1),
+        add(&vocals[1], &accompaniment[1], 0.1),
+    ];
+    write(&dir.path().join("est/song/vocals.wav"), estimate);
+    saex()
+        .current_dir(dir.path())
+        .args(["eval", "--reference", "ref", "--estimate", "est"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("| vocals |"))
+        .stdout(predicate::str::contains("| accompaniment |"));
+    // The oracle does not take the residual file for a target of its own.
+    saex()
+        .current_dir(dir.path())
+        .args(["eval", "--data", "ref", "--oracle", "irm"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("| vocals |"))
+        .stdout(predicate::str::contains("accompaniment_accompaniment").not());
+}
+
+#[test]
+fn silent_reference_targets_are_skipped_not_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    make_folders(dir.path());
+    // A third track without vocals: its vocals stem is silent.
+    let track = dir.path().join("data/test/song2");
+    write(&track.join("vocals.wav"), vec![vec![0.0; NB_FRAMES]; 2]);
+    write(&track.join("bass.wav"), vec![tone(82.0, 0.3, 0.0); 2]);
+    write(
+        &track.join("drums.wav"),
+        vec![noise(9, 0.2), noise(10, 0.2)],
+    );
+    saex()
+        .current_dir(dir.path())
+        .args([
+            "eval",
+            "--data",
+            "data/test",
+            "--oracle",
+            "irm",
+            "--targets",
+            "vocals",
+        ])
+        .args(["--out", "out"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("song2: vocals: silent reference"))
+        .stdout(predicate::str::contains("1 target(s) skipped"))
+        .stdout(predicate::str::contains("failure").not());
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["skipped"].as_array().unwrap().len(), 1);
+    assert_eq!(summary["targets"][0]["nb_tracks"], 2);
+}

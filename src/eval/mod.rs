@@ -18,12 +18,14 @@ pub use track::{residual_name, score_target, Estimate, ReferenceTrack, TargetSco
 use crate::error::{Error, Result};
 use std::path::Path;
 
-/// What scoring one track gave: the scores of every target that could be scored, and an error
-/// per target that could not.
+/// What scoring one track gave: the scores of every target that could be scored, an error per
+/// target that could not, and the targets skipped because their reference is silent.
 #[derive(Debug)]
 pub struct TrackOutcome {
     pub scores: TrackScores,
     pub errors: Vec<Error>,
+    /// Why each skipped target was skipped.
+    pub skipped: Vec<String>,
 }
 
 /// Scores the track folder `dir` with estimates from `source`: every target the source offers,
@@ -52,6 +54,22 @@ pub fn evaluate_track(
         }
         None => offered,
     };
+    // A silent reference cannot be scored (BSS Eval divides by its energy): skip the target
+    // before estimating it, as museval's users do with tracks that lack a source.
+    let mut skipped = Vec::new();
+    let targets: Vec<String> = targets
+        .into_iter()
+        .filter(|t| match track.stem(t) {
+            Some(stem) if stem.audio.channels.iter().flatten().all(|&v| v == 0.0) => {
+                skipped.push(format!(
+                    "{t}: silent reference {} (all samples zero), not scored",
+                    stem.path.display()
+                ));
+                false
+            }
+            _ => true,
+        })
+        .collect();
     let config = BssConfig::museval(track.sample_rate);
     let mut scores = TrackScores {
         name: track.name.clone(),
@@ -65,5 +83,9 @@ pub fn evaluate_track(
             Err(e) => errors.push(e),
         }
     }
-    Ok(TrackOutcome { scores, errors })
+    Ok(TrackOutcome {
+        scores,
+        errors,
+        skipped,
+    })
 }

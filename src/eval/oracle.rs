@@ -47,7 +47,7 @@ impl EstimateSource for Oracle {
     }
 
     fn targets(&self, track: &ReferenceTrack) -> Result<Vec<String>> {
-        Ok(track.stem_names())
+        Ok(track.target_names())
     }
 
     fn estimates(&self, track: &ReferenceTrack, targets: &[String]) -> Vec<Result<Estimate>> {

@@ -151,6 +151,9 @@ pub struct Summary {
     pub targets: Vec<TargetSummary>,
     pub tracks: Vec<TrackTargetSummary>,
     pub failures: Vec<Failure>,
+    /// Targets left out because their reference is silent (BSS Eval cannot score them; museval
+    /// skips them too). Not failures.
+    pub skipped: Vec<Failure>,
 }
 
 impl Summary {
@@ -211,6 +214,7 @@ impl Summary {
                 })
                 .collect(),
             failures,
+            skipped: Vec::new(),
         }
     }
 
@@ -235,6 +239,12 @@ impl Summary {
                 };
             }
             let _ = writeln!(out, " {} |", t.nb_tracks);
+        }
+        if !self.skipped.is_empty() {
+            let _ = writeln!(out, "\n{} target(s) skipped:\n", self.skipped.len());
+            for f in &self.skipped {
+                let _ = writeln!(out, "- {}: {}", f.track, f.error);
+            }
         }
         if !self.failures.is_empty() {
             let _ = writeln!(out, "\n{} failure(s):\n", self.failures.len());

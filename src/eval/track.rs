@@ -35,7 +35,9 @@ pub struct Stem {
 
 /// A reference track folder in the MUSDB18-HQ layout: `<dir>/<stem>.wav` per source, and an
 /// optional `mixture.wav` (else the mixture is the sum of the stems). Residual files
-/// (`accompaniment.wav`, ...) in it are ignored.
+/// (`accompaniment.wav`, ...) are ignored beside other stems; a folder of one source and its
+/// residual (`vocals.wav` + `accompaniment.wav`, as some datasets ship) keeps the residual as
+/// the second stem, so that the target can be scored against it.
 #[derive(Debug, Clone)]
 pub struct ReferenceTrack {
     pub name: String,
@@ -107,8 +109,10 @@ impl ReferenceTrack {
             .unwrap_or_default();
         let mut stems: Vec<Stem> = Vec::new();
         let mut mixture = None;
+        let mut residuals = Vec::new();
         for (stem, path) in wav_files(dir)? {
             if is_residual_name(&stem) {
+                residuals.push((stem, path));
                 continue;
             }
             let like = stems.first().map(|s| (s.path.as_path(), &s.audio));
@@ -121,6 +125,13 @@ impl ReferenceTrack {
                     path,
                     audio,
                 });
+            }
+        }
+        if let [only] = stems.as_slice() {
+            let wanted = residual_name(&only.name);
+            if let Some((name, path)) = residuals.into_iter().find(|(n, _)| *n == wanted) {
+                let audio = read_matching(&path, Some((only.path.as_path(), &only.audio)))?;
+                stems.push(Stem { name, path, audio });
             }
         }
         let Some(first) = stems.first() else {
@@ -154,6 +165,15 @@ impl ReferenceTrack {
     /// The stem names, sorted.
     pub fn stem_names(&self) -> Vec<String> {
         self.stems.iter().map(|s| s.name.clone()).collect()
+    }
+
+    /// The stems that can be targets: all but a residual kept as a stem.
+    pub fn target_names(&self) -> Vec<String> {
+        self.stems
+            .iter()
+            .map(|s| s.name.clone())
+            .filter(|n| !is_residual_name(n))
+            .collect()
     }
 
     /// The path a stem named `name` has or would have.

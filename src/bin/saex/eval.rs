@@ -78,6 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     let mut tracks: Vec<TrackScores> = Vec::new();
     let mut failures = Vec::new();
+    let mut skipped = Vec::new();
     for dir in &track_names {
         let name = dir
             .file_name()
@@ -88,6 +89,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let started = std::time::Instant::now();
         match evaluate_track(&reference_dir, source.as_ref(), args.targets.as_deref()) {
             Ok(outcome) => {
+                for reason in &outcome.skipped {
+                    eprintln!("saex: {name}: {reason}");
+                    skipped.push(Failure {
+                        track: name.clone(),
+                        error: reason.clone(),
+                    });
+                }
                 for e in &outcome.errors {
                     eprintln!("saex: {name}: {e}");
                     failures.push(Failure {
@@ -123,7 +131,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
 
-    let summary = Summary::new(&source.name(), &tracks, failures);
+    let mut summary = Summary::new(&source.name(), &tracks, failures);
+    summary.skipped = skipped;
     let markdown = summary.to_markdown();
     if let Some(out) = &args.out {
         saex::atomic::write_bytes(&out.join("summary.md"), markdown.as_bytes())?;
