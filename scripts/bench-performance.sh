@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 cache="${SAEX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/saex}"
-torch_dir="$(scripts/setup-libtorch.sh)"
+scripts/setup-libtorch.sh >/dev/null
 python="$cache/libtorch-2.11.0/venv/bin/python"
 if ! "$python" -c "import openunmix.model" 2>/dev/null; then
     echo "installing openunmix into the LibTorch venv" >&2
@@ -51,9 +51,10 @@ best_of() {
     echo "$best $rss"
 }
 
+# The extraction command for an input of $1 seconds.
 extract() {
-    target/release/saex extract --quiet --device cpu --model "$work/model" \
-        --mix "$work/mix-$1s.wav" --out "$out/vocals.wav" "${@:2}"
+    echo target/release/saex extract --quiet --device cpu --model "$work/model" \
+        --mix "$work/mix-$1s.wav" --out "$out/vocals.wav"
 }
 
 echo "measuring: extraction" >&2
@@ -61,9 +62,10 @@ declare -A wall rss
 for seconds in 30 180 3600; do
     n="$repeat"
     [ "$seconds" -lt 3600 ] || n=1
-    read -r wall[$seconds] rss[$seconds] < <(best_of "$n" extract "$seconds")
+    # shellcheck disable=SC2046 # no spaces in these paths by construction
+    read -r wall[$seconds] rss[$seconds] < <(best_of "$n" $(extract "$seconds"))
 done
-extract 180 --timings 2>"$out/stages"
+$(extract 180) --timings 2>"$out/stages"
 
 echo "measuring: compute limit, least squares" >&2
 target/release/examples/perf_limits >"$out/limits"
@@ -84,7 +86,8 @@ echo "measuring: Open-Unmix" >&2
 read -r umx_wall umx_rss <"$out/umx-time"
 
 echo "machine: $threads cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
-    "$(awk '/MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo); LibTorch $torch_dir"
+    "$(awk '/MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo)," \
+    "LibTorch $("$python" -c 'import torch; print(torch.__version__)')"
 echo "date: $(date -u +%Y-%m-%d), threads: $threads (saex and Open-Unmix), best of $repeat runs"
 echo
 echo "### Extraction (default model shape, CPU)"
