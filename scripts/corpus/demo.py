@@ -2,9 +2,9 @@
 
     python demo.py --out audio/demo --work DIR --saex BIN [--seed N] [--seconds S]
 
-Builds the first folk-song track of the seed's candidate stream (a sung melody over an mma
-groove) in a scratch corpus under --work, cuts S seconds starting shortly before the singing,
-and writes mixture.wav, vocals.wav and accompaniment.wav (the sum of the other stems) as 16-bit
+Builds the first folk-song track of the seed's candidate stream that falls in the test split (a
+sung melody over an mma groove, never heard by models trained on the seed's train split) in a
+scratch corpus under --work, cuts S seconds starting shortly before the singing, and writes mixture.wav, vocals.wav and accompaniment.wav (the sum of the other stems) as 16-bit
 stereo 44.1 kHz, plus README.md naming the sources and their licences.
 """
 
@@ -33,10 +33,12 @@ def main():
     scratch = argparse.Namespace(out=os.path.join(args.work, "demo-corpus"), work=args.work,
                                  saex=args.saex, seed=args.seed, hours=0.0)
     builder = build.Builder(scratch)
+    # A track of the test split, so that no shipped model (trained on the train split of the
+    # same seed) has heard the demo.
     for kind, piece, window, name in build.candidates(args.seed):
-        if kind == "folk":
+        if kind == "folk" and build.split_of(args.seed, piece) == "test":
             break
-    split = build.split_of(args.seed, piece)
+    split = "test"
     entry, _ = builder.build_track(kind, piece, window, name, split)
     folder = os.path.join(scratch.out, split, name)
     audio = {s: stems.read_wav(os.path.join(folder, f"{s}.wav")) for s in stems.STEMS}
@@ -69,7 +71,8 @@ def main():
     readme = f"""# Demo mix
 
 A {args.seconds:.0f} s excerpt (from {start / stems.RATE:.2f} s) of one track of the saex
-corpus, made by `scripts/corpus/make-demo.sh --seed {args.seed}`:
+corpus, made by `scripts/corpus/make-demo.sh --seed {args.seed}`. The track, `{name}`, belongs to
+the corpus' test split: the shipped models, trained on the train split, have not heard it.
 
 - `mixture.wav`: vocals + accompaniment (16-bit stereo 44.1 kHz; the three files are scaled by
   the same gain, {gain:.3f}, and rounded to 16 bits each, so the sum agrees to rounding).
