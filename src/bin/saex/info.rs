@@ -101,7 +101,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         println!("command: {command}");
     }
     if let Some(scores) = &c.scores {
-        println!("scores: {scores}");
+        print_scores(&c.target, scores);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The target's median SDR per method when `scores` has the layout that
+/// scripts/score-default-models.sh writes, else the JSON as it is.
+fn print_scores(target: &str, scores: &serde_json::Value) {
+    let sdr = |method: &str| scores[method][target]["SDR"].as_f64();
+    let methods = ["wiener", "ratio", "irm_oracle", "mixture"];
+    if methods.iter().all(|m| sdr(m).is_none()) {
+        println!("scores: {scores}");
+        return;
+    }
+    if let Some(data) = scores["data"].as_str() {
+        println!("scores on {data}:");
+    }
+    for method in methods {
+        if let Some(v) = sdr(method) {
+            let tracks = scores[method]["nb_tracks"].as_u64().unwrap_or(0);
+            println!("  {method:<10} {target} SDR {v:6.2} dB ({tracks} tracks)");
+        }
+    }
 }
