@@ -1,8 +1,7 @@
 //! Adds an rpath to LibTorch's library folder so the saex binary, tests and benches run without
-//! LD_LIBRARY_PATH, and keeps libtorch_cuda linked: the linker would drop it under --as-needed,
-//! since no symbol of it is referenced directly, and CUDA would then be unavailable at run time.
+//! LD_LIBRARY_PATH, and so that `saex::device` finds `libtorch_cuda.so` there when it loads it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn main() {
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
@@ -14,7 +13,6 @@ fn main() {
     // folder itself so an installed binary keeps working wherever the checkout goes.
     let lib = std::fs::canonicalize(&lib).unwrap_or_else(|_| PathBuf::from(&lib));
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
-    if Path::new(&lib).join("libtorch_cuda.so").exists() {
-        println!("cargo:rustc-link-arg=-Wl,--no-as-needed,-ltorch_cuda,--as-needed");
-    }
+    // libtorch_cuda is not linked: saex::device loads it by dlopen when a driver is present
+    // (the rpath above is where dlopen finds it).
 }
