@@ -41,6 +41,8 @@ best_of() {
     local n="$1" best="" rss=""
     shift
     for _ in $(seq "$n"); do
+        # Earlier runs' outputs must not be written back to disk during this one.
+        sync
         /usr/bin/time -f "%e %M" -o "$out/time" "$@" >"$out/stdout" 2>"$out/stderr" ||
             { cat "$out/stderr" >&2; exit 1; }
         read -r wall kb <"$out/time"
@@ -66,6 +68,7 @@ for seconds in 30 180 3600; do
     # shellcheck disable=SC2046 # no spaces in these paths by construction
     read -r wall[$seconds] rss[$seconds] < <(best_of "$n" $(extract "$seconds"))
 done
+sync
 $(extract 180) --timings 2>"$out/stages"
 
 echo "measuring: compute limit, least squares" >&2
