@@ -719,8 +719,13 @@ fn wait_for(what: &str, child: &mut Child, ready: impl Fn() -> bool) {
 
 /// Sends SIGINT, as Ctrl-C does (the process may have ended already).
 fn interrupt(child: &Child) {
+    send_signal(child, "-INT");
+}
+
+/// Sends a signal by `kill`'s name for it, e.g. `-TERM`.
+fn send_signal(child: &Child, signal: &str) {
     std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .unwrap();
 }
@@ -888,12 +893,22 @@ fn kill_9_during_batch_then_a_rerun_does_the_rest() {
 
 #[test]
 fn ctrl_c_during_batch_keeps_finished_files_and_a_rerun_does_the_rest() {
+    stop_batch_then_rerun("-INT");
+}
+
+/// SIGTERM (what Slurm and Kubernetes send to preempt a job) stops a batch like Ctrl-C.
+#[test]
+fn sigterm_during_batch_keeps_finished_files_and_a_rerun_does_the_rest() {
+    stop_batch_then_rerun("-TERM");
+}
+
+fn stop_batch_then_rerun(signal: &str) {
     let s = Setup::new();
     let (nb, seconds) = (8, 30);
     let input = batch_inputs(&s, nb, seconds);
     let output = s.path("out");
     let (child, mut stderr) = batch_until_first_done(&s, &input, &output);
-    interrupt(&child);
+    send_signal(&child, signal);
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
     let mut child = child;
@@ -906,7 +921,7 @@ fn ctrl_c_during_batch_keeps_finished_files_and_a_rerun_does_the_rest() {
     let finished = check_batch_outputs(&output, nb, seconds);
     assert!(
         finished >= 1 && finished < nb,
-        "{finished} finished before Ctrl-C"
+        "{finished} finished before {signal}"
     );
     assert!(temp_files(&output).is_empty(), "{:?}", temp_files(&output));
     s.batch(&input, &output)
