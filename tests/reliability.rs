@@ -10,6 +10,7 @@ use assert_cmd::Command;
 use common::{tiny_model, write_tones};
 use predicates::prelude::*;
 use saex::read_audio;
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -192,18 +193,23 @@ impl Setup {
         self.dir.path().join(name)
     }
 
-    fn extract_args(&self, mix: &Path, out: &Path) -> Vec<std::ffi::OsString> {
-        let mut args: Vec<std::ffi::OsString> =
-            ["extract", "--device", "cpu", "--quiet", "--model"]
-                .iter()
-                .map(Into::into)
-                .collect();
+    /// `saex SUBCOMMAND --device cpu [--quiet] --model <tiny> FLAG PATH ...`.
+    fn args(&self, subcommand: &str, quiet: bool, paths: [(&str, &Path); 2]) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec![subcommand.into(), "--device".into(), "cpu".into()];
+        if quiet {
+            args.push("--quiet".into());
+        }
+        args.push("--model".into());
         args.push(self.path("vocals").into());
-        args.push("--mix".into());
-        args.push(mix.into());
-        args.push("--out".into());
-        args.push(out.into());
+        for (flag, path) in paths {
+            args.push(flag.into());
+            args.push(path.into());
+        }
         args
+    }
+
+    fn extract_args(&self, mix: &Path, out: &Path) -> Vec<OsString> {
+        self.args("extract", true, [("--mix", mix), ("--out", out)])
     }
 
     fn extract(&self, mix: &Path, out: &Path) -> Command {
@@ -212,17 +218,8 @@ impl Setup {
         cmd
     }
 
-    fn batch_args(&self, input: &Path, output: &Path) -> Vec<std::ffi::OsString> {
-        let mut args: Vec<std::ffi::OsString> = ["batch", "--device", "cpu", "--model"]
-            .iter()
-            .map(Into::into)
-            .collect();
-        args.push(self.path("vocals").into());
-        args.push("--in".into());
-        args.push(input.into());
-        args.push("--out".into());
-        args.push(output.into());
-        args
+    fn batch_args(&self, input: &Path, output: &Path) -> Vec<OsString> {
+        self.args("batch", false, [("--in", input), ("--out", output)])
     }
 
     fn batch(&self, input: &Path, output: &Path) -> Command {

@@ -295,10 +295,13 @@ def harmonize(notes, beats, key, rng):
 
 def run_mma(mma_text, midi_path, work_dir):
     """Runs mma on `mma_text`; the MIDI lands in `midi_path`."""
-    src = os.path.join(work_dir, os.path.basename(midi_path)[:-4] + ".mma")
-    with open(src, "w") as f:
+    name = os.path.basename(midi_path)[:-4] + ".mma"
+    with open(os.path.join(work_dir, name), "w") as f:
         f.write(mma_text)
-    result = subprocess.run(["mma", src, "-f", midi_path], capture_output=True, text=True)
+    # mma writes its input's name into the MIDI: a relative name keeps the bytes independent of
+    # where the corpus is made.
+    result = subprocess.run(["mma", name, "-f", os.path.abspath(midi_path)], cwd=work_dir,
+                            capture_output=True, text=True)
     if result.returncode != 0 or not os.path.exists(midi_path):
         raise SkipPiece(f"mma failed: {(result.stdout + result.stderr).strip()[-300:]}")
 

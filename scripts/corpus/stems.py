@@ -1,6 +1,7 @@
 """Adds the sung line to a rendered track folder and recomputes mixture.wav from the stems."""
 
 import os
+import struct
 
 import numpy as np
 import soundfile as sf
@@ -10,9 +11,22 @@ RATE = 44100
 
 
 def write_wav(path, audio):
-    """Writes `audio` (nb_frames, nb_channels) float32 at 44.1 kHz atomically."""
+    """Writes `audio` (nb_frames, nb_channels) float32 at 44.1 kHz atomically.
+
+    The header is written here rather than by libsndfile, whose PEAK chunk holds the time of
+    writing: the same corpus must give the same bytes."""
+    audio = np.ascontiguousarray(audio, dtype="<f4")
+    nb_frames, nb_channels = audio.shape
+    data = audio.tobytes()
+    fmt = struct.pack("<HHIIHH", 3, nb_channels, RATE, RATE * 4 * nb_channels, 4 * nb_channels, 32)
+    chunks = (b"fmt " + struct.pack("<I", len(fmt)) + fmt
+              + b"fact" + struct.pack("<II", 4, nb_frames)
+              + b"data" + struct.pack("<I", len(data)))
     tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp{os.getpid()}")
-    sf.write(tmp, audio, RATE, format="WAV", subtype="FLOAT")
+    with open(tmp, "wb") as f:
+        f.write(b"RIFF" + struct.pack("<I", 4 + len(chunks) + len(data)) + b"WAVE")
+        f.write(chunks)
+        f.write(data)
     os.replace(tmp, path)
 
 
