@@ -1100,3 +1100,44 @@ fn a_write_error_in_train_names_the_file() {
     );
     assert!(temp_files(&out).is_empty(), "{:?}", temp_files(&out));
 }
+
+#[test]
+fn eval_output_folders_that_cannot_be_written_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name);
+    std::fs::create_dir_all(p("ref/song")).unwrap();
+    std::fs::create_dir_all(p("est/song")).unwrap();
+    write_tones(&p("ref/song/vocals.wav"), 8000, 1, 16000);
+    // Bass: a low sawtooth, unlike the tones; the estimate: the vocals with some bass in it.
+    let bass: Vec<f32> = (0..16000).map(|i| (i % 100) as f32 / 400.0 - 0.125).collect();
+    let vocals = read_audio(p("ref/song/vocals.wav")).unwrap().channels.remove(0);
+    let estimate: Vec<f32> = vocals.iter().zip(&bass).map(|(v, b)| v + 0.3 * b).collect();
+    for (path, samples) in [("ref/song/bass.wav", bass), ("est/song/vocals.wav", estimate)] {
+        let audio = saex::AudioBuffer::new(8000, vec![samples]).unwrap();
+        saex::write_wav(p(path), &audio, saex::SampleFormat::Float32).unwrap();
+    }
+    let eval = |out: &Path| {
+        let mut cmd = saex();
+        cmd.args(["eval", "--reference"])
+            .arg(p("ref"))
+            .arg("--estimate")
+            .arg(p("est"))
+            .arg("--out")
+            .arg(out);
+        cmd
+    };
+    // The output folder would lie under a file.
+    std::fs::write(p("file"), b"x").unwrap();
+    eval(&p("file/scores"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("file/scores"));
+    // A write fails after scoring: summary.md is taken by a folder. The message names it and
+    // nothing else is left half-written.
+    std::fs::create_dir_all(p("out/summary.md")).unwrap();
+    eval(&p("out"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("summary.md"));
+    assert!(temp_files(&p("out")).is_empty(), "{:?}", temp_files(&p("out")));
+}
