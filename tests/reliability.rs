@@ -1109,10 +1109,18 @@ fn eval_output_folders_that_cannot_be_written_are_named() {
     std::fs::create_dir_all(p("est/song")).unwrap();
     write_tones(&p("ref/song/vocals.wav"), 8000, 1, 16000);
     // Bass: a low sawtooth, unlike the tones; the estimate: the vocals with some bass in it.
-    let bass: Vec<f32> = (0..16000).map(|i| (i % 100) as f32 / 400.0 - 0.125).collect();
-    let vocals = read_audio(p("ref/song/vocals.wav")).unwrap().channels.remove(0);
+    let bass: Vec<f32> = (0..16000)
+        .map(|i| (i % 100) as f32 / 400.0 - 0.125)
+        .collect();
+    let vocals = read_audio(p("ref/song/vocals.wav"))
+        .unwrap()
+        .channels
+        .remove(0);
     let estimate: Vec<f32> = vocals.iter().zip(&bass).map(|(v, b)| v + 0.3 * b).collect();
-    for (path, samples) in [("ref/song/bass.wav", bass), ("est/song/vocals.wav", estimate)] {
+    for (path, samples) in [
+        ("ref/song/bass.wav", bass),
+        ("est/song/vocals.wav", estimate),
+    ] {
         let audio = saex::AudioBuffer::new(8000, vec![samples]).unwrap();
         saex::write_wav(p(path), &audio, saex::SampleFormat::Float32).unwrap();
     }
@@ -1139,5 +1147,9 @@ fn eval_output_folders_that_cannot_be_written_are_named() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("summary.md"));
-    assert!(temp_files(&p("out")).is_empty(), "{:?}", temp_files(&p("out")));
+    assert!(
+        temp_files(&p("out")).is_empty(),
+        "{:?}",
+        temp_files(&p("out"))
+    );
 }

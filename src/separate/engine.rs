@@ -225,27 +225,6 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    /// Magnitudes of channel `c`, frames `first .. first + count` (zeros outside the signal):
-    /// `(count, nb_bins_total)`.
-    fn magnitudes(&self, c: usize, first: i64, count: usize, nb_frames: usize) -> Vec<f32> {
-        let nb_bins = self.stft_config.nb_bins();
-        let mut mags = vec![0.0f32; count * nb_bins];
-        for i in 0..count {
-            let t = first + i as i64;
-            if t < 0 || t as usize >= nb_frames {
-                continue;
-            }
-            let offset = (t as usize - self.frames_start) * nb_bins;
-            for (m, x) in mags[i * nb_bins..(i + 1) * nb_bins]
-                .iter_mut()
-                .zip(&self.frames[c][offset..offset + nb_bins])
-            {
-                *m = x.norm();
-            }
-        }
-        mags
-    }
-
     fn process_batch(&mut self, start: usize, end: usize, last: bool) -> Result<()> {
         let nb_bins_total = self.stft_config.nb_bins();
         let count = end - start;
@@ -259,8 +238,12 @@ impl<'a> Run<'a> {
         let clock = Instant::now();
         // Per channel: magnitudes of frames start - C .. end + C.
         let span = count + 2 * c_max;
-        let mags: Vec<Vec<f32>> = (0..self.nb_channels)
-            .map(|c| self.magnitudes(c, start as i64 - c_max as i64, span, nb_frames))
+        let first = start as i64 - c_max as i64;
+        let frames_start = self.frames_start;
+        let mags: Vec<Vec<f32>> = self
+            .frames
+            .par_iter()
+            .map(|f| magnitudes(f, frames_start, nb_bins_total, first, span, nb_frames))
             .collect();
 
         // estimates[target][channel]: (count, nb_bins_total), high band extended.
@@ -270,16 +253,18 @@ impl<'a> Run<'a> {
             let (context, nb_in, nb_out) = (spec.context, spec.nb_bins_in, spec.nb_bins);
             let width = (2 * context + 1) * nb_in;
             let mut input = vec![0.0f32; self.nb_channels * count * width];
-            for (c, m) in mags.iter().enumerate() {
-                for i in 0..count {
-                    let row = &mut input[(c * count + i) * width..(c * count + i + 1) * width];
-                    for d in 0..2 * context + 1 {
-                        // Frame (start + i) + d - context sits at index i + d + (c_max - context).
-                        let src = (i + d + c_max - context) * nb_bins_total;
-                        row[d * nb_in..(d + 1) * nb_in].copy_from_slice(&m[src..src + nb_in]);
+            input
+                .par_chunks_mut(count * width)
+                .zip(mags.par_iter())
+                .for_each(|(channel_rows, m)| {
+                    for (i, row) in channel_rows.chunks_exact_mut(width).enumerate() {
+                        for d in 0..2 * context + 1 {
+                            // Frame (start + i) + d - context sits at index i + d + (c_max - context).
+                            let src = (i + d + c_max - context) * nb_bins_total;
+                            row[d * nb_in..(d + 1) * nb_in].copy_from_slice(&m[src..src + nb_in]);
+                        }
                     }
-                }
-            }
+                });
             let rows = (self.nb_channels * count) as i64;
             self.times.features += clock.elapsed();
             let clock = Instant::now();
@@ -355,7 +340,7 @@ impl<'a> Run<'a> {
             .enumerate()
             .map(|(j, per_channel)| {
                 per_channel
-                    .iter_mut()
+                    .par_iter_mut()
                     .enumerate()
                     .map(|(c, istft)| {
                         let mut out = Vec::new();
@@ -469,4 +454,28 @@ impl<'a> Run<'a> {
         }
         Ok(())
     }
+}
+
+/// Magnitudes of frames `first .. first + count` of one channel's `frames` (which start at frame
+/// `frames_start`, `nb_bins` values each), zeros outside `0 .. nb_frames`: `(count, nb_bins)`.
+fn magnitudes(
+    frames: &[Complex32],
+    frames_start: usize,
+    nb_bins: usize,
+    first: i64,
+    count: usize,
+    nb_frames: usize,
+) -> Vec<f32> {
+    let mut mags = vec![0.0f32; count * nb_bins];
+    for (i, out) in mags.chunks_exact_mut(nb_bins).enumerate() {
+        let t = first + i as i64;
+        if t < 0 || t as usize >= nb_frames {
+            continue;
+        }
+        let offset = (t as usize - frames_start) * nb_bins;
+        for (m, x) in out.iter_mut().zip(&frames[offset..offset + nb_bins]) {
+            *m = x.norm();
+        }
+    }
+    mags
 }
