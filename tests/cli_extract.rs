@@ -83,6 +83,27 @@ fn wav_input_keeps_rate_channels_and_length() {
 }
 
 #[test]
+fn timings_name_every_stage() {
+    let s = Setup::new();
+    let mix = s.path("song.wav");
+    write_tones(&mix, 22050, 2, 30_000);
+    let out = s
+        .extract(&mix, &s.path("vocals.wav"))
+        .arg("--timings")
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    for stage in [
+        "decode", "resample", "stft", "features", "network", "mask", "istft", "encode", "total",
+    ] {
+        assert!(
+            stderr.lines().any(|l| l.trim_start().starts_with(stage)),
+            "{stage} missing in:\n{stderr}"
+        );
+    }
+}
+
+#[test]
 fn mp3_input_works() {
     let s = Setup::new();
     s.extract(&data("tone.mp3"), &s.path("vocals.wav"))
