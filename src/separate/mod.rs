@@ -201,6 +201,19 @@ impl Separator {
         outputs: &OutputFiles,
         progress: &mut dyn FnMut(u64),
     ) -> Result<FileReport> {
+        self.separate_reader(AudioReader::open(input)?, outputs, progress)
+    }
+
+    /// [`Separator::separate_file`] from a reader already opened (e.g. to size a progress bar
+    /// from its header without opening the file twice).
+    pub fn separate_reader(
+        &self,
+        mut reader: AudioReader,
+        outputs: &OutputFiles,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<FileReport> {
+        let input = reader.path().to_path_buf();
+        let input = input.as_path();
         if outputs.targets.len() != self.estimators.len() {
             return Err(Error::mismatch(
                 "output paths",
@@ -220,7 +233,6 @@ impl Separator {
                 return Err(Error::file(*path, "is named for two outputs"));
             }
         }
-        let mut reader = AudioReader::open(input)?;
         let info = reader.info();
         let mut writers = outputs
             .targets

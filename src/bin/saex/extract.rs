@@ -43,7 +43,7 @@ pub struct ExtractArgs {
 
 pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
     set_threads();
-    let stop = stop_on_ctrl_c()?;
+    let stop = stop_on_ctrl_c("")?;
     let separator = args.model.separator()?.with_stop(stop);
     let targets = separator.targets();
     let outputs = match (&args.out, &args.out_dir) {
@@ -81,10 +81,11 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
         _ => bail!("give either --out FILE or --out-dir DIR"),
     };
     let started = std::time::Instant::now();
-    let length = saex::AudioReader::open(&args.mix)?.info();
+    let reader = saex::AudioReader::open(&args.mix)?;
+    let length = reader.info();
     let bar = saex::progress::bar(length.nb_frames.unwrap_or(0), "frames", args.quiet);
     bar.set_message(format!("extracting {}", targets.join(", ")));
-    let result = separator.separate_file(&args.mix, &outputs, &mut |done| bar.set_position(done));
+    let result = separator.separate_reader(reader, &outputs, &mut |done| bar.set_position(done));
     bar.finish_and_clear();
     let report = match result {
         Err(saex::Error::Interrupted) => {
