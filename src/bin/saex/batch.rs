@@ -51,7 +51,7 @@ fn parse_shard(s: &str) -> Result<Shard, String> {
 
 pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
     set_threads();
-    let stop = stop_on_ctrl_c()?;
+    let stop = stop_on_ctrl_c("")?;
     let shard = match args.shard {
         Some(shard) => shard,
         None => {

@@ -76,18 +76,19 @@ pub fn set_threads() {
     tch::set_num_threads(cores as i32);
 }
 
-/// Installs a Ctrl-C (SIGINT) handler that sets the returned flag, for separators made
-/// with [`Separator::with_stop`]: the file in progress is abandoned (its temporary outputs are
-/// removed, nothing appears at its final paths) and finished outputs are kept. A second Ctrl-C
-/// quits at once (still leaving nothing at the final paths, only hidden temporary files).
-pub fn stop_on_ctrl_c() -> anyhow::Result<Arc<AtomicBool>> {
+/// Installs a Ctrl-C (SIGINT, SIGTERM, SIGHUP) handler that sets the returned flag, for
+/// separators made with [`Separator::with_stop`] and for training: the work in progress is
+/// abandoned (its temporary outputs are removed, nothing appears at its final paths) and
+/// finished outputs are kept. `doing` says what happens now, after "saex: stopping". A second
+/// Ctrl-C quits at once (still leaving nothing at the final paths, only hidden temporary files).
+pub fn stop_on_ctrl_c(doing: &'static str) -> anyhow::Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     ctrlc::set_handler(move || {
         if flag.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
-        eprintln!("saex: stopping (Ctrl-C again to quit at once)");
+        eprintln!("saex: stopping{doing} (Ctrl-C again to quit at once)");
     })
     .context("cannot install the Ctrl-C handler")?;
     Ok(stop)

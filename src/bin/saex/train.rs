@@ -1,13 +1,11 @@
 //! `saex train`: layer-wise training of a model from paired stems.
 
-use anyhow::Context;
+use crate::common::{set_threads, stop_on_ctrl_c};
 use clap::Args as ClapArgs;
 use saex::train::{train, Augment, OptimizerKind, TrainOptions};
 use saex::{parse_device, Error};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 #[derive(ClapArgs, Debug)]
 pub struct Args {
@@ -151,22 +149,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     options.stop_after_epochs = args.stop_after_epochs;
     options.command = Some(command_line());
 
-    // LibTorch's intra-op threads: one per core (training runs one network at a time).
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    tch::set_num_threads(cores as i32);
-
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = Arc::clone(&stop);
-        ctrlc::set_handler(move || {
-            if stop.swap(true, Ordering::SeqCst) {
-                // A second Ctrl-C: the user insists.
-                std::process::exit(130);
-            }
-            eprintln!("saex: stopping after saving the checkpoint (Ctrl-C again to quit at once)");
-        })
-        .context("cannot install the Ctrl-C handler")?;
-    }
+    // Training runs one network at a time: LibTorch gets every core.
+    set_threads();
+    let stop = stop_on_ctrl_c(" after saving the checkpoint")?;
 
     match train(&options, &stop) {
         Ok(report) => {
