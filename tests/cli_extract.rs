@@ -2,49 +2,15 @@
 
 mod common;
 
-use assert_cmd::Command;
-use common::{tiny_model, write_tones};
+use common::{saex, tiny_model, write_tones, Setup};
 use predicates::prelude::*;
 use saex::read_audio;
 use std::path::{Path, PathBuf};
-
-fn saex() -> Command {
-    let mut cmd = Command::cargo_bin("saex").unwrap();
-    cmd.env_remove("SAEX_MODELS");
-    cmd
-}
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
         .join(name)
-}
-
-struct Setup {
-    dir: tempfile::TempDir,
-}
-
-impl Setup {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        tiny_model(&dir.path().join("vocals"), "vocals");
-        Setup { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn extract(&self, mix: &Path, out: &Path) -> Command {
-        let mut cmd = saex();
-        cmd.args(["extract", "--device", "cpu", "--quiet", "--model"])
-            .arg(self.path("vocals"))
-            .arg("--mix")
-            .arg(mix)
-            .arg("--out")
-            .arg(out);
-        cmd
-    }
 }
 
 #[test]
@@ -184,19 +150,6 @@ fn several_models_write_every_target_and_the_residual() {
     }
 }
 
-fn batch(s: &Setup, input: &Path, output: &Path) -> Command {
-    let mut cmd = saex();
-    cmd.args(["batch", "--device", "cpu", "--model"])
-        .arg(s.path("vocals"))
-        .arg("--in")
-        .arg(input)
-        .arg("--out")
-        .arg(output)
-        .env_remove("SLURM_ARRAY_TASK_ID")
-        .env_remove("JOB_COMPLETION_INDEX");
-    cmd
-}
-
 fn outputs_under(dir: &Path) -> Vec<String> {
     let mut found = Vec::new();
     if let Ok(tracks) = std::fs::read_dir(dir) {
@@ -221,7 +174,7 @@ fn batch_survives_a_corrupt_file_and_skips_finished_ones() {
     std::fs::copy(data("tone.mp3"), input.join("d.mp3")).unwrap();
     let output = s.path("separated");
 
-    batch(&s, &input, &output).assert().code(1).stderr(
+    s.batch(&input, &output).assert().code(1).stderr(
         predicate::str::contains("c.wav")
             .and(predicate::str::contains("3 processed, 0 skipped, 1 failed")),
     );
@@ -235,7 +188,7 @@ fn batch_survives_a_corrupt_file_and_skips_finished_ones() {
     assert!(!output.join("c").join("vocals.wav").exists());
 
     std::fs::remove_file(input.join("c.wav")).unwrap();
-    batch(&s, &input, &output)
+    s.batch(&input, &output)
         .assert()
         .success()
         .stderr(predicate::str::contains("0 processed, 3 skipped, 0 failed"));
@@ -252,7 +205,7 @@ fn shards_are_disjoint_and_cover_all_files() {
     let mut seen = Vec::new();
     for i in 0..3 {
         let out = s.path(&format!("shard{i}"));
-        batch(&s, &input, &out)
+        s.batch(&input, &out)
             .arg("--shard")
             .arg(format!("{i}/3"))
             .arg("--quiet")
@@ -269,7 +222,7 @@ fn shards_are_disjoint_and_cover_all_files() {
 
     // The same slice from Slurm's variables.
     let out = s.path("slurm");
-    batch(&s, &input, &out)
+    s.batch(&input, &out)
         .env("SLURM_ARRAY_TASK_ID", "2")
         .env("SLURM_ARRAY_TASK_MIN", "1")
         .env("SLURM_ARRAY_TASK_COUNT", "3")

@@ -7,10 +7,9 @@ mod common;
 mod render_support;
 
 use assert_cmd::Command;
-use common::{tiny_model, write_tones};
+use common::{saex, write_tones, Setup};
 use predicates::prelude::*;
 use saex::read_audio;
-use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -18,14 +17,6 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_saex");
 const OLD: &[u8] = b"an older output that must survive";
-
-fn saex() -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.env_remove("SAEX_MODELS")
-        .env_remove("SLURM_ARRAY_TASK_ID")
-        .env_remove("JOB_COMPLETION_INDEX");
-    cmd
-}
 
 /// A `saex` command run by `sh` under a file-size limit of `blocks` (512 or 1024 bytes each,
 /// by shell), with SIGXFSZ ignored: every write past the limit fails with EFBIG, as a full
@@ -176,57 +167,6 @@ fn bad_audio_files() -> Vec<(&'static str, Vec<u8>, &'static str)> {
             "sample 20 of channel 0 is inf",
         ),
     ]
-}
-
-struct Setup {
-    dir: tempfile::TempDir,
-}
-
-impl Setup {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        tiny_model(&dir.path().join("vocals"), "vocals");
-        Setup { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// `saex SUBCOMMAND --device cpu [--quiet] --model <tiny> FLAG PATH ...`.
-    fn args(&self, subcommand: &str, quiet: bool, paths: [(&str, &Path); 2]) -> Vec<OsString> {
-        let mut args: Vec<OsString> = vec![subcommand.into(), "--device".into(), "cpu".into()];
-        if quiet {
-            args.push("--quiet".into());
-        }
-        args.push("--model".into());
-        args.push(self.path("vocals").into());
-        for (flag, path) in paths {
-            args.push(flag.into());
-            args.push(path.into());
-        }
-        args
-    }
-
-    fn extract_args(&self, mix: &Path, out: &Path) -> Vec<OsString> {
-        self.args("extract", true, [("--mix", mix), ("--out", out)])
-    }
-
-    fn extract(&self, mix: &Path, out: &Path) -> Command {
-        let mut cmd = saex();
-        cmd.args(self.extract_args(mix, out));
-        cmd
-    }
-
-    fn batch_args(&self, input: &Path, output: &Path) -> Vec<OsString> {
-        self.args("batch", false, [("--in", input), ("--out", output)])
-    }
-
-    fn batch(&self, input: &Path, output: &Path) -> Command {
-        let mut cmd = saex();
-        cmd.args(self.batch_args(input, output));
-        cmd
-    }
 }
 
 #[test]

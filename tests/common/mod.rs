@@ -2,9 +2,74 @@
 
 #![allow(dead_code)]
 
+use assert_cmd::Command;
 use saex::model::{Model, ModelConfig, MODEL_FORMAT_VERSION};
 use saex::{write_wav, AudioBuffer, SampleFormat};
-use std::path::Path;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// The binary under test, blind to the environment's model folder and batch shard variables.
+pub fn saex() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_saex"));
+    cmd.env_remove("SAEX_MODELS")
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .env_remove("JOB_COMPLETION_INDEX");
+    cmd
+}
+
+/// A temporary folder holding a tiny `vocals` model, and the commands that use it.
+pub struct Setup {
+    pub dir: tempfile::TempDir,
+}
+
+impl Setup {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        tiny_model(&dir.path().join("vocals"), "vocals");
+        Setup { dir }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `saex SUBCOMMAND --device cpu [--quiet] --model <tiny> FLAG PATH ...`.
+    fn args(&self, subcommand: &str, quiet: bool, paths: [(&str, &Path); 2]) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec![subcommand.into(), "--device".into(), "cpu".into()];
+        if quiet {
+            args.push("--quiet".into());
+        }
+        args.push("--model".into());
+        args.push(self.path("vocals").into());
+        for (flag, path) in paths {
+            args.push(flag.into());
+            args.push(path.into());
+        }
+        args
+    }
+
+    pub fn extract_args(&self, mix: &Path, out: &Path) -> Vec<OsString> {
+        self.args("extract", true, [("--mix", mix), ("--out", out)])
+    }
+
+    /// `saex extract --quiet` of `mix` into `out` with the tiny model.
+    pub fn extract(&self, mix: &Path, out: &Path) -> Command {
+        let mut cmd = saex();
+        cmd.args(self.extract_args(mix, out));
+        cmd
+    }
+
+    pub fn batch_args(&self, input: &Path, output: &Path) -> Vec<OsString> {
+        self.args("batch", false, [("--in", input), ("--out", output)])
+    }
+
+    /// `saex batch` of the folder `input` into `output` with the tiny model.
+    pub fn batch(&self, input: &Path, output: &Path) -> Command {
+        let mut cmd = saex();
+        cmd.args(self.batch_args(input, output));
+        cmd
+    }
+}
 
 /// A tiny random model for `target` (n_fft 256 at 22.05 kHz, 2 layers of 48 units): enough
 /// to run the pipeline end to end in milliseconds.
