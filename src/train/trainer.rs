@@ -286,26 +286,23 @@ pub fn train(options: &TrainOptions, stop: &AtomicBool) -> Result<TrainReport> {
                 start.elapsed().as_secs_f64()
             ),
             );
-            state.history.push(HistoryRow {
+            let row = HistoryRow {
                 stage: stage_name.clone(),
                 nb_layers: model.config.nb_layers,
                 epoch: 0,
                 train_loss: None,
                 valid_loss,
                 seconds: start.elapsed().as_secs_f64(),
-            });
-            consider_best(
+            };
+            record(
                 options,
                 &data,
                 &model,
                 &mut state,
-                valid_loss,
-                &stage_name,
-                0,
+                row,
                 seconds_before,
                 &session_start,
             )?;
-            state.seconds = seconds_before + session_start.elapsed().as_secs_f64();
             save_checkpoint(options, &model, None, &state)?;
         }
         let mut optimizer = Optimizer::new(options.optimizer, model.named_parameters());
@@ -350,26 +347,23 @@ pub fn train(options: &TrainOptions, stop: &AtomicBool) -> Result<TrainReport> {
                 "{bar_label}: train loss {train_loss:.6}, valid loss {valid_loss:.6} ({:.0} frames/s, {seconds:.1} s)",
                 frames.nb_centres() as f64 / train_secs.max(1e-9)
             ));
-            state.history.push(HistoryRow {
+            let row = HistoryRow {
                 stage: stage_name.clone(),
                 nb_layers: model.config.nb_layers,
                 epoch,
                 train_loss: Some(train_loss),
                 valid_loss,
                 seconds,
-            });
-            consider_best(
+            };
+            record(
                 options,
                 &data,
                 &model,
                 &mut state,
-                valid_loss,
-                &stage_name,
-                epoch,
+                row,
                 seconds_before,
                 &session_start,
             )?;
-            state.seconds = seconds_before + session_start.elapsed().as_secs_f64();
             save_checkpoint(options, &model, Some(&optimizer), &state)?;
             session_epochs += 1;
             if options
@@ -598,36 +592,35 @@ fn validation_loss(model: &Model, valid: &FrameSet, context: usize) -> Result<f6
     Ok(sum / count.max(1.0))
 }
 
-/// Writes the model when it is the best of the deepest stack so far.
-#[allow(clippy::too_many_arguments)]
-fn consider_best(
+/// Adds `row` (the epoch just finished) to the history, writes the model when it is the best of
+/// the deepest stack so far, writes the history, and brings the run's seconds up to date.
+fn record(
     options: &TrainOptions,
     data: &Dataset,
     model: &Model,
     state: &mut RunState,
-    valid_loss: f64,
-    stage_name: &str,
-    epoch: usize,
+    row: HistoryRow,
     seconds_before: f64,
     session_start: &Instant,
 ) -> Result<()> {
+    let valid_loss = row.valid_loss;
+    let best_at = format!("{}/{}", row.stage, row.epoch);
+    state.history.push(row);
     let deeper = model.config.nb_layers > state.best_nb_layers;
-    if !valid_loss.is_finite()
-        || (!deeper && state.best_valid_loss.is_some_and(|b| b <= valid_loss))
-    {
-        write_history(options, &state.history)?;
-        return Ok(());
+    let better = deeper || state.best_valid_loss.is_none_or(|b| b > valid_loss);
+    if valid_loss.is_finite() && better {
+        state.best_valid_loss = Some(valid_loss);
+        state.best_at = best_at;
+        state.best_nb_layers = model.config.nb_layers;
+        state.seconds = seconds_before + session_start.elapsed().as_secs_f64();
+        let mut config = model.config.clone();
+        config.training = Some(summary(options, data, state));
+        config.command = options.command.clone();
+        Snapshot { config, model }.save(&options.out)?;
     }
-    state.best_valid_loss = Some(valid_loss);
-    state.best_at = format!("{stage_name}/{epoch}");
-    state.best_nb_layers = model.config.nb_layers;
+    write_history(options, &state.history)?;
     state.seconds = seconds_before + session_start.elapsed().as_secs_f64();
-    let mut config = model.config.clone();
-    config.training = Some(summary(options, data, state));
-    config.command = options.command.clone();
-    let snapshot = Snapshot { config, model };
-    snapshot.save(&options.out)?;
-    write_history(options, &state.history)
+    Ok(())
 }
 
 /// A model with a different config.json (the training summary so far).
