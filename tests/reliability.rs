@@ -872,7 +872,7 @@ fn stop_batch_then_rerun(signal: &str) {
     assert_eq!(check_batch_outputs(&output, nb, seconds), nb);
 }
 
-/// A tiny training run (as in tests/train_cli.rs) with more epochs, so that a kill lands in it.
+/// The tiny network of `common::TINY_TRAIN` with more epochs, so that a kill lands in the run.
 fn train_cmd(data: &Path, out: &Path) -> std::process::Command {
     let mut cmd = std::process::Command::new(BIN);
     cmd.arg("train")
@@ -880,27 +880,24 @@ fn train_cmd(data: &Path, out: &Path) -> std::process::Command {
         .arg(data)
         .arg("--out")
         .arg(out)
-        .args(["--target", "vocals", "--layers", "2", "--init", "ls"])
-        .args(["--sample-rate", "8000", "--n-fft", "256", "--hop", "64"])
-        .args(["--context", "2", "--bins-in", "64", "--bins", "48"])
-        .args(["--epochs-per-stage", "6", "--finetune-epochs", "4"])
+        .args(common::TINY_TRAIN)
+        .args([
+            "--layers",
+            "2",
+            "--epochs-per-stage",
+            "6",
+            "--finetune-epochs",
+            "4",
+        ])
         .args([
             "--frames-per-epoch",
             "3000",
-            "--valid-frames",
-            "400",
-            "--ls-frames",
-            "1500",
-        ])
-        .args([
-            "--excerpt-seconds",
-            "0.5",
-            "--batch-size",
-            "64",
             "--seed",
             "5",
-        ])
-        .args(["--device", "cpu", "--dtype", "f32", "--quiet"]);
+            "--dtype",
+            "f32",
+            "--quiet",
+        ]);
     cmd
 }
 

@@ -1,5 +1,7 @@
 //! `saex train` and `saex info` through the command line, on tiny generated stems.
 
+mod common;
+
 use assert_cmd::Command;
 use predicates::prelude::*;
 use saex::train::synth::{write_dataset, SynthSpec};
@@ -19,7 +21,7 @@ fn dataset(root: &Path, nb_valid: usize) {
     write_dataset(root, &spec).unwrap();
 }
 
-/// A tiny configuration: 8 kHz, n_fft 256, 64 input bins, 48 output bins, context 2.
+/// The tiny network of [`common::TINY_TRAIN`], 3 layers, a short schedule.
 fn train_cmd(data: &Path, out: &Path, dtype: &str) -> Command {
     let mut cmd = Command::cargo_bin("saex").unwrap();
     cmd.arg("train")
@@ -27,27 +29,23 @@ fn train_cmd(data: &Path, out: &Path, dtype: &str) -> Command {
         .arg(data)
         .arg("--out")
         .arg(out)
-        .args(["--target", "vocals", "--layers", "3", "--init", "ls"])
-        .args(["--sample-rate", "8000", "--n-fft", "256", "--hop", "64"])
-        .args(["--context", "2", "--bins-in", "64", "--bins", "48"])
-        .args(["--epochs-per-stage", "2", "--finetune-epochs", "1"])
+        .args(common::TINY_TRAIN)
+        .args([
+            "--layers",
+            "3",
+            "--epochs-per-stage",
+            "2",
+            "--finetune-epochs",
+            "1",
+        ])
         .args([
             "--frames-per-epoch",
             "1500",
-            "--valid-frames",
-            "400",
-            "--ls-frames",
-            "1500",
-        ])
-        .args([
-            "--excerpt-seconds",
-            "0.5",
-            "--batch-size",
-            "64",
             "--seed",
             "3",
-        ])
-        .args(["--device", "cpu", "--dtype", dtype]);
+            "--dtype",
+            dtype,
+        ]);
     cmd
 }
 

@@ -17,6 +17,38 @@ pub fn saex() -> Command {
     cmd
 }
 
+/// `saex train` options for a tiny vocals network that trains in seconds: 8 kHz, n_fft 256,
+/// context 2, 64 input and 48 output bins, LS initialisation, short excerpts and batches, CPU.
+/// The schedule (layers, epochs, frames per epoch, seed) is the caller's.
+pub const TINY_TRAIN: &[&str] = &[
+    "--target",
+    "vocals",
+    "--init",
+    "ls",
+    "--sample-rate",
+    "8000",
+    "--n-fft",
+    "256",
+    "--hop",
+    "64",
+    "--context",
+    "2",
+    "--bins-in",
+    "64",
+    "--bins",
+    "48",
+    "--valid-frames",
+    "400",
+    "--ls-frames",
+    "1500",
+    "--excerpt-seconds",
+    "0.5",
+    "--batch-size",
+    "64",
+    "--device",
+    "cpu",
+];
+
 /// A temporary folder holding a tiny `vocals` model, and the commands that use it.
 pub struct Setup {
     pub dir: tempfile::TempDir,
