@@ -27,7 +27,8 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct SeparateOptions {
     pub mask: MaskKind,
-    /// Frames per network batch and channel (larger: faster matrix products, more memory).
+    /// Frames per network batch and channel (larger: faster matrix products, more memory); 8
+    /// times as many on the tensor path on CUDA.
     pub batch_frames: usize,
     /// Input frames decoded per step.
     pub block_frames: usize,
@@ -174,11 +175,16 @@ impl Separator {
             ComputePath::Cpu => None,
             ComputePath::Tensor => Some(device),
         };
+        // On a GPU, batches 8 times larger: fewer, fuller kernels and transfers.
+        let batch_frames = match tensor_device {
+            Some(d) if d.is_cuda() => self.options.batch_frames * 8,
+            _ => self.options.batch_frames,
+        };
         Engine {
             tensor_device,
+            batch_frames,
             estimators: &self.estimators,
             mask: self.options.mask,
-            batch_frames: self.options.batch_frames,
             block_frames: self.options.block_frames,
             stop: self.stop.as_deref(),
         }
