@@ -147,6 +147,30 @@ impl AudioReader {
         Ok(out)
     }
 
+    /// Skips up to `nb_frames` frames: a seek in WAV data, decoding and dropping them in other
+    /// formats. Returns the frames skipped (fewer only at the end of the stream).
+    pub fn skip(&mut self, nb_frames: u64) -> Result<u64> {
+        if let Source::Wav(wav) = &mut self.source {
+            let n = nb_frames.min(wav.remaining / wav.bytes_per_frame as u64);
+            let bytes = n * wav.bytes_per_frame as u64;
+            wav.reader
+                .seek_relative(bytes as i64)
+                .map_err(|e| Error::io(&self.path, e))?;
+            wav.remaining -= bytes;
+            self.frames_read += n;
+            return Ok(n);
+        }
+        let mut skipped = 0;
+        while skipped < nb_frames {
+            let block = self.read((nb_frames - skipped).min(1 << 16) as usize)?;
+            if block[0].is_empty() {
+                break;
+            }
+            skipped += block[0].len() as u64;
+        }
+        Ok(skipped)
+    }
+
     /// Reads everything that is left into one buffer.
     pub fn read_to_end(mut self) -> Result<AudioBuffer> {
         let mut channels = vec![Vec::new(); self.info.nb_channels];
