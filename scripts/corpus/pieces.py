@@ -196,10 +196,13 @@ def voice_for(rng, pitches):
 # The kinds
 
 
-def make_multipart(piece, rng, midi_path):
+def make_multipart(piece, rng, midi_path, sing_language=None):
+    """`sing_language`: for a collection without lyrics, sing its top part on drawn syllables
+    read in this language (corpus-v2); None keeps such works instrumental."""
     root = os.path.dirname(corpus.__file__)
     collection = piece.split("/")[0]
     (lo, hi), language = MULTIPART_COLLECTIONS[collection]
+    language = language or sing_language
     try:
         score = converter.parse(os.path.join(root, piece))
     except Exception as e:  # music21 raises many kinds of parse errors
