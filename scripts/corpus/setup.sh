@@ -39,10 +39,8 @@ if [ "$(cat "$venv/.requirements" 2>/dev/null)" != "$requirements" ]; then
 fi
 corpus_python="$venv/bin/python"
 
-# saex itself (LibTorch once per machine, then a release build).
-if [ -z "${LIBTORCH:-}" ]; then
-    LIBTORCH="$("$repo/scripts/setup-libtorch.sh")"
-    export LIBTORCH
-fi
+# saex itself: LibTorch once per machine (found through the checkout's .libtorch link, as
+# .cargo/config.toml says; exporting LIBTORCH here would rebuild tch), then a release build.
+"$repo/scripts/setup-libtorch.sh" >/dev/null
 (cd "$repo" && cargo build --release --quiet --bin saex) >&2
 saex_bin="$repo/target/release/saex"

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{Decoder, DecoderOptions, CODEC_TYPE_NULL};
 use symphonia::core::errors::Error as SymError;
-use symphonia::core::formats::{FormatOptions, FormatReader};
+use symphonia::core::formats::{FormatOptions, FormatReader, SeekMode, SeekTo};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
@@ -145,6 +145,43 @@ impl AudioReader {
             }
         }
         Ok(out)
+    }
+
+    /// Moves to frame `frame` (from the start of the stream), so that the next [`Self::read`]
+    /// starts there. Compressed streams seek in the container (FLAC: its seek table, or a
+    /// search over its frames) and decode only from the packet holding `frame`; WAV reads up to
+    /// it when it lies ahead. A frame at or past the end leaves the stream at its end.
+    pub fn seek(&mut self, frame: u64) -> Result<()> {
+        let frame = match self.info.nb_frames {
+            Some(total) => frame.min(total),
+            None => frame,
+        };
+        match &mut self.source {
+            Source::Codec(codec) if self.info.nb_frames.is_some_and(|n| frame < n) => {
+                codec.seek(&self.path, frame, self.info.nb_channels)?;
+                self.frames_read = frame;
+            }
+            _ => {
+                if frame < self.frames_read {
+                    return Err(Error::file(
+                        &self.path,
+                        format!(
+                            "cannot seek back to frame {frame} from {}",
+                            self.frames_read
+                        ),
+                    ));
+                }
+                let mut to_skip = frame - self.frames_read;
+                while to_skip > 0 {
+                    let block = self.read(to_skip.min(1 << 16) as usize)?;
+                    if block[0].is_empty() {
+                        break;
+                    }
+                    to_skip -= block[0].len() as u64;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Reads everything that is left into one buffer.
@@ -412,6 +449,37 @@ impl CodecSource {
             self.pending.extend(buffer.samples());
             return Ok(());
         }
+    }
+
+    /// Seeks to `frame`: the container to the packet holding it, then the frames before it in
+    /// that packet decoded and dropped.
+    fn seek(&mut self, path: &Path, frame: u64, nb_channels: usize) -> Result<()> {
+        let seeked = self
+            .format
+            .seek(
+                SeekMode::Accurate,
+                SeekTo::TimeStamp {
+                    ts: frame,
+                    track_id: self.track_id,
+                },
+            )
+            .map_err(|e| Error::file(path, format!("cannot seek to frame {frame}: {e}")))?;
+        self.decoder.reset();
+        self.pending.clear();
+        self.done = false;
+        let mut skip = seeked.required_ts.saturating_sub(seeked.actual_ts) as usize * nb_channels;
+        while skip > 0 {
+            if self.pending.is_empty() {
+                self.decode_next(path)?;
+                if self.done {
+                    break;
+                }
+            }
+            let n = skip.min(self.pending.len());
+            self.pending.drain(..n);
+            skip -= n;
+        }
+        Ok(())
     }
 
     fn read(&mut self, path: &Path, out: &mut [Vec<f32>], max_frames: usize) -> Result<usize> {

@@ -251,7 +251,7 @@ fn stem_info(path: &Path) -> Result<(u32, usize, u64)> {
 }
 
 /// Reads `len` samples per channel from `start` on: `(nb_channels, len)`, zero-padded past the
-/// end. WAV files are read by seeking; other formats are decoded up to `start`.
+/// end. WAV files are read by seeking in the file, others by seeking in their container.
 pub fn read_excerpt(path: &Path, start: u64, len: usize) -> Result<Vec<Vec<f32>>> {
     let is_wav = path
         .extension()
@@ -261,14 +261,7 @@ pub fn read_excerpt(path: &Path, start: u64, len: usize) -> Result<Vec<Vec<f32>>
         read_wav_excerpt(path, start, len)?
     } else {
         let mut reader = AudioReader::open(path)?;
-        let mut to_skip = start;
-        while to_skip > 0 {
-            let block = reader.read(to_skip.min(1 << 16) as usize)?;
-            if block[0].is_empty() {
-                break;
-            }
-            to_skip -= block[0].len() as u64;
-        }
+        reader.seek(start)?;
         let mut out = vec![Vec::with_capacity(len); reader.info().nb_channels];
         while out[0].len() < len {
             let block = reader.read(len - out[0].len())?;
@@ -338,6 +331,15 @@ pub struct Augment {
     pub gain: bool,
     /// Swap left and right of a stereo stem with probability 1/2, per stem.
     pub swap: bool,
+    /// A random EQ per stem (see [`super::augment`]).
+    #[serde(default)]
+    pub eq: bool,
+    /// A random short reverb per stem.
+    #[serde(default)]
+    pub reverb: bool,
+    /// A random speed change (pitch and tempo) per stem.
+    #[serde(default)]
+    pub speed: bool,
 }
 
 impl Augment {
@@ -345,20 +347,42 @@ impl Augment {
         mix: false,
         gain: false,
         swap: false,
+        eq: false,
+        reverb: false,
+        speed: false,
     };
     pub const ALL: Augment = Augment {
         mix: true,
         gain: true,
         swap: true,
+        eq: true,
+        reverb: true,
+        speed: true,
     };
+
+    /// The per-stem effects that are on.
+    pub fn stem_effects(&self) -> super::augment::StemEffects {
+        super::augment::StemEffects {
+            eq: self.eq,
+            reverb: self.reverb,
+            speed: self.speed,
+        }
+    }
 
     /// The names of those that are on.
     pub fn names(&self) -> Vec<String> {
-        [(self.mix, "mix"), (self.gain, "gain"), (self.swap, "swap")]
-            .iter()
-            .filter(|(on, _)| *on)
-            .map(|(_, n)| n.to_string())
-            .collect()
+        [
+            (self.mix, "mix"),
+            (self.gain, "gain"),
+            (self.swap, "swap"),
+            (self.eq, "eq"),
+            (self.reverb, "reverb"),
+            (self.speed, "speed"),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, n)| n.to_string())
+        .collect()
     }
 }
 
@@ -667,7 +691,9 @@ impl FrameMaker {
             .stem(stem)
             .expect("the caller picked a track with this stem")
             .path;
-        let mut audio = self.read(track, path, start, len)?;
+        let effects = augment.stem_effects();
+        let mut audio = self.read(track, path, start, effects.read_len(len))?;
+        effects.apply(&mut audio, len, self.config.sample_rate, rng);
         if augment.gain {
             let gain: f32 = rng.gen_range(0.25..=1.25);
             audio.iter_mut().flatten().for_each(|x| *x *= gain);

@@ -13,6 +13,7 @@
 //! weights, optimizer state and position after every epoch, so `resume` continues a killed run
 //! and reaches the same weights as an uninterrupted one.
 
+pub mod augment;
 pub mod data;
 pub mod init;
 mod optim;
