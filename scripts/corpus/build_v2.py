@@ -4,7 +4,8 @@ voices, mixed through drawn effects and a master bus, stored as 16-bit FLAC stem
     python build_v2.py --out DIR --saex BIN --work DIR [--seed N] [--hours H] [--jobs J]
 
 Layout written under --out:
-    train/ valid/ test/ ood/ <track>/{drums,bass,piano,guitar,vocals,other,mixture}.flac
+    train/ valid/ test/ ood/ <track>/{drums,bass,piano,guitar,vocals,other}.flac
+                         and mixture.flac (the exact sum of the stems) outside train/
     manifest.json        every track: split, sources, engine, programs, voices, effects, seed
     .sources/<track>.mid the MIDI each track was rendered from
     .meta/<track>.json   one manifest entry per finished track (a re-run skips these tracks)
@@ -84,11 +85,11 @@ VOCAL_RANGE_PROGRAMS = ([64, 65, 66, 67, 56, 57, 68, 71, 73, 40, 41, 42, 16, 17,
                         + list(range(80, 88)) + [26, 27, 29, 30, 0, 1, 4, 5])
 
 LICENCES = dict(build.LICENCES, **{
-    "fluid-soundfont-gs": "MIT (Frank Wen)",
     "musescore-general-soundfont-lossless": "MIT (S. Christian Collins and MuseScore), "
         "/usr/share/doc/musescore-general-soundfont-lossless/copyright",
-    "opl3-soundfont": "see /usr/share/doc/opl3-soundfont/copyright",
-    "csound-soundfont": "LGPL-2.1+ (csound), /usr/share/doc/csound-soundfont/copyright",
+    "opl3-soundfont": "CC-BY-SA-4.0 / GPL-3+ (Zandro Reveille, Bret Curtis), "
+                      "/usr/share/doc/opl3-soundfont/copyright",
+    "csound-soundfont": "public domain (sf_GMbank.sf2), /usr/share/doc/csound-soundfont/copyright",
     "freepats": "GPL-2+ with exceptions, /usr/share/doc/freepats/copyright",
     "timidity": "GPL-2+, /usr/share/doc/timidity/copyright",
     "flite": "BSD-like (Carnegie Mellon University), /usr/share/doc/flite/copyright",
@@ -316,10 +317,10 @@ def write_flac(path, samples):
     os.replace(tmp, path)
 
 
-def write_track(folder, processed):
-    """Writes every stem of STEMS (silence where absent) and mixture.flac, the exact integer
-    sum of the 16-bit stems. Fails when the sum would clip (the master bus keeps the mix
-    under -1 dBFS, so it cannot)."""
+def write_track(folder, processed, with_mixture=True):
+    """Writes every stem of STEMS (silence where absent) and, when `with_mixture`,
+    mixture.flac, the exact integer sum of the 16-bit stems. Fails when the sum would clip
+    (the master bus keeps the mix under -1 dBFS, so it cannot)."""
     nb = max(len(a) for a in processed.values())
     total = np.zeros((nb, 2), dtype=np.int32)
     for name in stems.STEMS:
@@ -331,7 +332,8 @@ def write_track(folder, processed):
         write_flac(os.path.join(folder, f"{name}.flac"), q)
     if np.abs(total).max() > 32767:
         raise RuntimeError(f"{folder}: the mixture of the 16-bit stems clips")
-    write_flac(os.path.join(folder, "mixture.flac"), total.astype(np.int16))
+    if with_mixture:
+        write_flac(os.path.join(folder, "mixture.flac"), total.astype(np.int16))
     return nb
 
 
@@ -395,7 +397,9 @@ class TrackMaker:
         processed = self.mix(padded, rng, info)
         folder = os.path.join(stage, "track")
         os.makedirs(folder)
-        nb = write_track(folder, processed)
+        # Training reads stems only (the loader sums them, exactly as the mixture would be):
+        # train tracks go without mixture.flac, which saves a third of the disk.
+        nb = write_track(folder, processed, with_mixture=split != "train")
         entry = {"name": name, "split": split, "kind": kind, "piece": piece, "seed": seed,
                  "seconds": round(nb / RATE, 3),
                  "stems_present": sorted(processed), **info}
@@ -567,11 +571,15 @@ def _init_worker(args, voice_root, grooves, pools):
 
 def _make(job):
     split, kind, piece, window, name = job
+    before = os.times()
     try:
         entry, existed = _maker.make(split, kind, piece, window, name)
-        return job, entry, existed, None
+        after = os.times()
+        # CPU seconds of this worker and the tools it ran (for the log, not the manifest).
+        cpu = sum(after[:4]) - sum(before[:4])
+        return job, entry, existed, None, cpu
     except pieces.SkipPiece as e:
-        return job, None, False, str(e)
+        return job, None, False, str(e), 0.0
 
 
 def run(args):
@@ -590,6 +598,7 @@ def run(args):
     targets["ood"] = targets["test"]
     totals = {s: 0.0 for s in targets}
     entries, skipped, kept, started = [], [], set(), time.time()
+    cpu_total = 0.0
     stream = all_candidates(args.seed, blupi_ood)
     pending = collections.deque()
     window = max(1, args.jobs) * 2
@@ -604,7 +613,7 @@ def run(args):
                 pending.append(pool.apply_async(_make, (job,)))
             if not pending:
                 break
-            job, entry, existed, reason = pending.popleft().get()
+            job, entry, existed, reason, cpu = pending.popleft().get()
             split, kind, piece, _, name = job
             if reason is not None:
                 skipped.append({"piece": piece, "kind": kind, "reason": reason})
@@ -613,12 +622,14 @@ def run(args):
             if totals[split] >= targets[split]:
                 continue  # a sequential build would not have made it; removed below
             totals[split] += entry["seconds"]
+            cpu_total += cpu
             entries.append(entry)
             kept.add(name)
             done = ", ".join(f"{s} {totals[s] / 3600:.2f}/{targets[s] / 3600:.2f} h"
                              for s in targets)
             build.log(f"{'have' if existed else 'made'} {split}/{name} "
-                      f"({entry['seconds']:.0f} s); {done}; {time.time() - started:.0f} s")
+                      f"({entry['seconds']:.0f} s audio, {cpu:.0f} s CPU); {done}; "
+                      f"{time.time() - started:.0f} s, {cpu_total:.0f} s CPU")
     # Tracks made beyond the targets by the parallel look-ahead.
     for split in targets:
         folder = os.path.join(out, split)
@@ -635,7 +646,8 @@ def run(args):
         "seed": args.seed,
         "hours_train_target": args.hours,
         "layout": "MUSDB18-HQ: <split>/<track>/<stem>.flac, 44.1 kHz stereo 16-bit FLAC; "
-                  "mixture.flac is the exact sum of the 16-bit stems",
+                  "mixture.flac (valid, test and ood only) is the exact sum of the 16-bit "
+                  "stems",
         "stems": stems.STEMS,
         "seconds": {s: round(t, 1) for s, t in totals.items()},
         "held_out_for_ood": {

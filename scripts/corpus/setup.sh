@@ -6,7 +6,7 @@
 
 # SoundFonts (every General MIDI one Debian ships as SF2), timidity with freepats (a second
 # engine and patch set, for the out-of-domain split), MIDI sources, and two speech synthesisers.
-apt_packages=(fluid-soundfont-gm fluid-soundfont-gs timgm6mb-soundfont
+apt_packages=(fluid-soundfont-gm timgm6mb-soundfont
     musescore-general-soundfont-lossless opl3-soundfont csound-soundfont timidity freepats
     mma planetblupi-music-midi espeak-ng flite sox)
 missing=()
