@@ -7,8 +7,9 @@
 //! basic. Reads DATA/train; prints one line: frames, seconds, frames per second. One thread.
 
 use rand::SeedableRng;
+use saex::dataset::discover;
 use saex::model::ModelConfig;
-use saex::train::data::{discover, FrameMaker};
+use saex::train::sampler::FrameMaker;
 use saex::train::Augment;
 use std::path::Path;
 use std::time::Instant;

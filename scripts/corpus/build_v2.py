@@ -361,9 +361,11 @@ class TrackMaker:
         midi_path = os.path.join(stage, f"{name}.mid")
         grooves = self.grooves_of(domain)
         if kind == "multipart":
-            # Instrumental works (no lyric language) get their top part sung 3 times in 5.
-            language = "it" if rng.random() < 0.6 else None
-            track = pieces.make_multipart(piece, rng, midi_path, sing_language=language)
+            # Vocal works are sung 9 times in 10; instrumental works (no lyric language) get
+            # their top part sung on syllables 3 times in 4.
+            language = "it" if rng.random() < 0.75 else None
+            track = pieces.make_multipart(piece, rng, midi_path, sing_language=language,
+                                          sing_probability=0.9)
         elif kind == "folk":
             track = pieces.make_folk(piece, rng, midi_path, stage, grooves)
         elif kind == "groove":
@@ -424,7 +426,7 @@ class TrackMaker:
         bars = info.get("chords")
         beats = beats_of(info, self.grooves)
         spq = 60.0 / bpm if bpm else None
-        if kind == "groove" and rng.random() < 0.85:
+        if kind == "groove" and rng.random() < 0.9:
             notes, rests = groove_melody(rng, bars, beats, spq)
             track.vocals, track.language = notes, rng.choice(SYLLABLE_LANGUAGES)
             info["vocals"] = {"part": "generated melody", "lyrics": "drawn syllables"}

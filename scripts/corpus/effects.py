@@ -325,7 +325,7 @@ def draw_master(rng):
         "glue": {"threshold_db": round(rng.uniform(-22, -10), 2),
                  "ratio": round(rng.uniform(1.5, 3.0), 2), "attack_ms": round(rng.uniform(10, 30), 1),
                  "release_ms": round(rng.uniform(100, 400), 1)},
-        "loudness_db": round(rng.uniform(-18, -10), 2),
+        "loudness_db": round(rng.uniform(-16, -8), 2),
         "ceiling": 0.89,  # -1 dBFS
     }
 

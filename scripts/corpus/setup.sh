@@ -1,7 +1,7 @@
 # Sourced by make-corpus.sh and make-demo.sh: installs the tools the corpus needs and sets
 #   corpus_python  the Python of the corpus virtual environment (music21, numpy, scipy,
 #                  soundfile, mido)
-#   saex_bin       the release build of saex (for `saex render`)
+#   saex_bin       a copy of the release build of saex (for `saex render`)
 # Needs `repo` and `cache_root` set by the caller.
 
 # SoundFonts (every General MIDI one Debian ships as SF2), timidity with freepats (a second
@@ -43,4 +43,9 @@ corpus_python="$venv/bin/python"
 # .cargo/config.toml says; exporting LIBTORCH here would rebuild tch), then a release build.
 "$repo/scripts/setup-libtorch.sh" >/dev/null
 (cd "$repo" && cargo build --release --quiet --bin saex) >&2
-saex_bin="$repo/target/release/saex"
+# The build renders with a copy, so that rebuilding the checkout while a long build runs does
+# not swap the renderer under it (or remove it for a moment).
+mkdir -p "$cache_root/corpus-tools"
+saex_bin="$cache_root/corpus-tools/saex"
+cp "$repo/target/release/saex" "$saex_bin.tmp$$"
+mv -f "$saex_bin.tmp$$" "$saex_bin"

@@ -147,41 +147,45 @@ impl AudioReader {
         Ok(out)
     }
 
-    /// Moves to frame `frame` (from the start of the stream), so that the next [`Self::read`]
-    /// starts there. Compressed streams seek in the container (FLAC: its seek table, or a
-    /// search over its frames) and decode only from the packet holding `frame`; WAV reads up to
-    /// it when it lies ahead. A frame at or past the end leaves the stream at its end.
-    pub fn seek(&mut self, frame: u64) -> Result<()> {
-        let frame = match self.info.nb_frames {
-            Some(total) => frame.min(total),
-            None => frame,
-        };
-        match &mut self.source {
-            Source::Codec(codec) if self.info.nb_frames.is_some_and(|n| frame < n) => {
-                codec.seek(&self.path, frame, self.info.nb_channels)?;
-                self.frames_read = frame;
-            }
-            _ => {
-                if frame < self.frames_read {
-                    return Err(Error::file(
-                        &self.path,
-                        format!(
-                            "cannot seek back to frame {frame} from {}",
-                            self.frames_read
-                        ),
-                    ));
-                }
-                let mut to_skip = frame - self.frames_read;
-                while to_skip > 0 {
-                    let block = self.read(to_skip.min(1 << 16) as usize)?;
-                    if block[0].is_empty() {
-                        break;
-                    }
-                    to_skip -= block[0].len() as u64;
-                }
-            }
+    /// Skips up to `nb_frames` frames: a seek in WAV data; compressed streams that say their
+    /// length seek in their container (FLAC: its seek table, or a search over its frames) and
+    /// decode only from the packet holding the new position; others decode and drop. Returns
+    /// the frames skipped (fewer only at the end of the stream).
+    pub fn skip(&mut self, nb_frames: u64) -> Result<u64> {
+        if let Source::Wav(wav) = &mut self.source {
+            let n = nb_frames.min(wav.remaining / wav.bytes_per_frame as u64);
+            let bytes = n * wav.bytes_per_frame as u64;
+            wav.reader
+                .seek_relative(bytes as i64)
+                .map_err(|e| Error::io(&self.path, e))?;
+            wav.remaining -= bytes;
+            self.frames_read += n;
+            return Ok(n);
         }
-        Ok(())
+        if let (Source::Codec(codec), Some(total)) = (&mut self.source, self.info.nb_frames) {
+            let target = self.frames_read.saturating_add(nb_frames).min(total);
+            let n = target - self.frames_read;
+            if n == 0 {
+                return Ok(0);
+            }
+            if target < total {
+                codec.seek(&self.path, target, self.info.nb_channels)?;
+            } else {
+                codec.pending.clear();
+                codec.done = true;
+            }
+            self.frames_read = target;
+            return Ok(n);
+        }
+        let mut skipped = 0;
+        while skipped < nb_frames {
+            let block = self.read((nb_frames - skipped).min(1 << 16) as usize)?;
+            if block[0].is_empty() {
+                break;
+            }
+            skipped += block[0].len() as u64;
+        }
+        Ok(skipped)
     }
 
     /// Reads everything that is left into one buffer.
