@@ -15,10 +15,12 @@
 
 //!
 //! The jobs, one module each: [`settings`] (what a run is asked to do, declared once),
-//! [`sampler`] (excerpts of the [`crate::dataset`] tracks into magnitude frames), [`init`] (a new
-//! layer's weights), [`schedule`] (learning-rate decay and early stopping on a plateau), [`history`] (history.csv), [`plot`] (history.png), `checkpoint`
+//! [`sampler`] (excerpts of the [`crate::dataset`] tracks into magnitude frames), [`augment`]
+//! (per-stem effects), [`init`] (a new layer's weights), [`schedule`] (learning-rate decay and
+//! early stopping on a plateau), [`history`] (history.csv), [`plot`] (history.png), `checkpoint`
 //! (resuming), and the loop that drives them ([`train`]).
 
+pub mod augment;
 mod checkpoint;
 pub mod history;
 pub mod init;

@@ -21,6 +21,12 @@ pub struct Augment {
     pub gain: bool,
     /// Swap left and right of a stereo stem with probability 1/2, per stem.
     pub swap: bool,
+    /// A random EQ per stem (see [`super::augment`]).
+    pub eq: bool,
+    /// A random short reverb per stem.
+    pub reverb: bool,
+    /// A random speed change (pitch and tempo) per stem.
+    pub speed: bool,
 }
 
 impl Augment {
@@ -28,20 +34,42 @@ impl Augment {
         mix: false,
         gain: false,
         swap: false,
+        eq: false,
+        reverb: false,
+        speed: false,
     };
     pub const ALL: Augment = Augment {
         mix: true,
         gain: true,
         swap: true,
+        eq: true,
+        reverb: true,
+        speed: true,
     };
+
+    /// The per-stem effects that are on.
+    pub fn stem_effects(&self) -> super::augment::StemEffects {
+        super::augment::StemEffects {
+            eq: self.eq,
+            reverb: self.reverb,
+            speed: self.speed,
+        }
+    }
 
     /// The names of those that are on.
     pub fn names(&self) -> Vec<String> {
-        [(self.mix, "mix"), (self.gain, "gain"), (self.swap, "swap")]
-            .iter()
-            .filter(|(on, _)| *on)
-            .map(|(_, n)| n.to_string())
-            .collect()
+        [
+            (self.mix, "mix"),
+            (self.gain, "gain"),
+            (self.swap, "swap"),
+            (self.eq, "eq"),
+            (self.reverb, "reverb"),
+            (self.speed, "speed"),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, n)| n.to_string())
+        .collect()
     }
 }
 
@@ -60,7 +88,16 @@ impl TryFrom<Vec<String>> for Augment {
                 "mix" => augment.mix = true,
                 "gain" => augment.gain = true,
                 "swap" => augment.swap = true,
-                other => return Err(Error::mismatch("augmentation", "mix, gain or swap", other)),
+                "eq" => augment.eq = true,
+                "reverb" => augment.reverb = true,
+                "speed" => augment.speed = true,
+                other => {
+                    return Err(Error::mismatch(
+                        "augmentation",
+                        "mix, gain, swap, eq, reverb or speed",
+                        other,
+                    ))
+                }
             }
         }
         Ok(augment)
@@ -222,12 +259,18 @@ mod tests {
                 mix: true,
                 gain: false,
                 swap: true,
+                eq: false,
+                reverb: true,
+                speed: false,
             },
             seed: 7,
             ..TrainSettings::default()
         };
         let json = serde_json::to_value(&settings).unwrap();
-        assert_eq!(json["augment"], serde_json::json!(["mix", "swap"]));
+        assert_eq!(
+            json["augment"],
+            serde_json::json!(["mix", "swap", "reverb"])
+        );
         let back: TrainSettings = serde_json::from_value(json).unwrap();
         assert_eq!(back, settings);
         let old: TrainSettings = serde_json::from_str(r#"{"lr": 0.01, "augment": []}"#).unwrap();

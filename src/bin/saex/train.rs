@@ -101,6 +101,15 @@ pub struct Args {
     /// No random left/right swap per stem
     #[arg(long)]
     no_swap: bool,
+    /// No random EQ per stem
+    #[arg(long)]
+    no_eq: bool,
+    /// No random short reverb per stem
+    #[arg(long)]
+    no_reverb: bool,
+    /// No random speed (pitch and tempo) change per stem
+    #[arg(long)]
+    no_speed: bool,
     /// Storage precision of the saved weights: f16 or f32
     #[arg(long, default_value_t = model().dtype, value_parser = parse_dtype)]
     dtype: Dtype,
@@ -174,6 +183,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 mix: !args.no_mix,
                 gain: !args.no_gain,
                 swap: !args.no_swap,
+                eq: !args.no_eq,
+                reverb: !args.no_reverb,
+                speed: !args.no_speed,
             }
         },
         lr_patience: args.lr_patience,
