@@ -1,8 +1,20 @@
 #!/usr/bin/env bash
-# The README's test command: installs what the tests need (LibTorch once per machine), builds,
-# and runs every test of the workspace (unit, integration, CLI and doc tests).
+# The README's test command: installs what the tests need (LibTorch once per machine), checks
+# formatting and lints (warnings are errors), builds, and runs every test of the workspace
+# (unit, integration, CLI and doc tests). Arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 scripts/setup-libtorch.sh >/dev/null
+cargo fmt --all --check
+cargo clippy --release --locked --all-targets --quiet -- -D warnings
 cargo test --release --locked "$@" 2>&1
+
+# The corpus generator's checks (Python, tiny inputs), when its virtual environment exists
+# (scripts/corpus/setup.sh makes it; it needs Debian packages, so the Rust suite does not).
+corpus_python="${SAEX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/saex}/corpus-venv/bin/python"
+if [ $# -eq 0 ] && [ -x "$corpus_python" ]; then
+    "$corpus_python" scripts/corpus/test_corpus.py
+elif [ $# -eq 0 ]; then
+    echo "test.sh: corpus checks skipped (no corpus venv; run scripts/corpus/make-corpus.sh once)"
+fi

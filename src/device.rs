@@ -7,7 +7,7 @@ use tch::Device;
 
 /// Parses a device name. `auto` is the first CUDA device when LibTorch sees one, else the CPU;
 /// `cuda` is `cuda:0`. Asking for a CUDA device that is not there is an error, not a fallback.
-/// Any name but `cpu` first loads LibTorch's CUDA backend ([`load_cuda_backend`]).
+/// Any name but `cpu` first loads LibTorch's CUDA backend (`load_cuda_backend`).
 pub fn parse_device(name: &str) -> Result<Device> {
     let name = name.trim().to_ascii_lowercase();
     if name != "cpu" {

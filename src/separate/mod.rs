@@ -152,6 +152,38 @@ impl Separator {
         })
     }
 
+    /// Loads the model in each folder of `dirs` (config.json + model.safetensors) onto `device`
+    /// and builds a separator of them (see [`Separator::new`] for what must agree). Errors name
+    /// the folder.
+    ///
+    /// ```no_run
+    /// use saex::separate::{SeparateOptions, Separator};
+    /// # fn main() -> saex::Result<()> {
+    /// let separator = Separator::from_model_dirs(
+    ///     &["models/vocals", "models/bass"],
+    ///     tch::Device::Cpu,
+    ///     SeparateOptions::default(),
+    /// )?;
+    /// assert_eq!(separator.targets(), ["vocals", "bass"]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn from_model_dirs(
+        dirs: &[impl AsRef<Path>],
+        device: tch::Device,
+        options: SeparateOptions,
+    ) -> Result<Self> {
+        let mut estimators: Vec<Box<dyn Estimator>> = Vec::with_capacity(dirs.len());
+        for dir in dirs {
+            let dir = dir.as_ref();
+            let model = crate::model::Model::load(dir, device).map_err(|e| {
+                Error::Invalid(format!("cannot load the model in {}: {e}", dir.display()))
+            })?;
+            estimators.push(Box::new(ModelEstimator::new(model)?));
+        }
+        Separator::new(estimators, options)
+    }
+
     /// Makes every later separation check `stop` between blocks: once it is set (e.g. by a
     /// Ctrl-C handler), the separation ends with [`Error::Interrupted`] and, for
     /// [`Separator::separate_file`], leaves nothing at the output paths.
