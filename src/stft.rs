@@ -267,6 +267,9 @@ pub struct Istft {
     window: Arc<Vec<f32>>,
     /// The window squared, in f64, for the normalisation.
     window_square: Arc<Vec<f64>>,
+    /// Per `(n + n_fft / 2) % hop`: the window-square sum of a sample that every covering frame
+    /// reaches, summed in the order of [`IstftStream::window_square_sum`] (so bit-identical).
+    interior: Arc<Vec<f64>>,
     ifft: Arc<dyn ComplexToReal<f32>>,
 }
 
@@ -274,10 +277,22 @@ impl Istft {
     pub fn new(config: StftConfig) -> Self {
         let ifft = RealFftPlanner::<f32>::new().plan_fft_inverse(config.n_fft);
         let window = hann_window(config.n_fft);
+        let window_square: Vec<f64> = window.iter().map(|w| (*w as f32 as f64).powi(2)).collect();
+        let (n_fft, hop) = (config.n_fft, config.hop);
+        let interior = (0..hop)
+            .map(|r| {
+                (r..n_fft)
+                    .step_by(hop)
+                    .rev()
+                    .map(|j| window_square[j])
+                    .sum()
+            })
+            .collect();
         Istft {
             config,
             window: Arc::new(window.iter().map(|w| *w as f32).collect()),
-            window_square: Arc::new(window.iter().map(|w| (*w as f32 as f64).powi(2)).collect()),
+            window_square: Arc::new(window_square),
+            interior: Arc::new(interior),
             ifft,
         }
     }
@@ -475,6 +490,10 @@ impl IstftStream {
         let StftConfig { n_fft, hop } = self.istft.config;
         // Frame t covers [t*hop - n_fft/2, t*hop + n_fft/2).
         let shifted = n + n_fft / 2;
+        if shifted + 1 >= n_fft && shifted / hop < nb_frames {
+            // Every covering frame exists: the periodic sum (the same terms in the same order).
+            return self.istft.interior[shifted % hop];
+        }
         let first = (shifted + 1).saturating_sub(n_fft).div_ceil(hop);
         let last = (shifted / hop).min(nb_frames.saturating_sub(1));
         (first..=last)
@@ -601,6 +620,28 @@ mod tests {
                 }
                 inverse.finish(len, &mut y).unwrap();
                 assert_eq!(y, whole, "n_fft {n_fft} hop {hop} block {block}: ISTFT");
+            }
+        }
+    }
+
+    #[test]
+    fn periodic_normalisation_equals_the_sum() {
+        for (n_fft, hop) in [(64, 16), (64, 24), (256, 100), (4096, 1024)] {
+            let config = StftConfig::new(n_fft, hop).unwrap();
+            let stream = IstftStream::new(Istft::new(config));
+            let nb_frames = 40;
+            for n in 0..(nb_frames * hop) {
+                let shifted = n + n_fft / 2;
+                let first = (shifted + 1).saturating_sub(n_fft).div_ceil(hop);
+                let last = (shifted / hop).min(nb_frames - 1);
+                let direct: f64 = (first..=last)
+                    .map(|t| stream.istft.window_square[shifted - t * hop])
+                    .sum();
+                assert_eq!(
+                    stream.window_square_sum(n, nb_frames).to_bits(),
+                    direct.to_bits(),
+                    "n_fft {n_fft} hop {hop} sample {n}"
+                );
             }
         }
     }
