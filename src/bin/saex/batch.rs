@@ -2,7 +2,7 @@
 
 use crate::common::{set_threads, stop_on_ctrl_c, FormatArgs, ModelArgs};
 use clap::Args;
-use saex::batch::{total_seconds, BatchJob, FileOutcome, Shard, DEFAULT_TEMPLATE};
+use saex::batch::{default_jobs, total_seconds, BatchJob, FileOutcome, Shard, DEFAULT_TEMPLATE};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -33,6 +33,10 @@ pub struct BatchArgs {
     /// The number of shards when the index comes from JOB_COMPLETION_INDEX.
     #[arg(long, value_name = "N")]
     shards: Option<usize>,
+    /// Files separated at once (default: one per 4 cores, at least 1); the cores are shared
+    /// among them. Each holds its own copy of the models.
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
     /// Separate again even where the outputs exist.
     #[arg(long)]
     overwrite: bool,
@@ -58,7 +62,14 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
             Shard::from_env(|name| std::env::var(name).ok(), args.shards)?.unwrap_or(Shard::ALL)
         }
     };
-    let separator = args.model.separator()?.with_stop(stop);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = args.jobs.unwrap_or_else(|| default_jobs(cores)).max(1);
+    // LibTorch's threads are per calling thread: share the cores among the jobs.
+    tch::set_num_threads((cores / jobs).max(1) as i32);
+    let mut separators = (0..jobs)
+        .map(|_| Ok(args.model.separator()?.with_stop(stop.clone())))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+
     let job = BatchJob {
         input_dir: args.input.clone(),
         output_dir: args.output.clone(),
@@ -68,7 +79,7 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
         overwrite: args.overwrite,
         format: args.format.format,
     };
-    let plan = job.plan(&separator.targets())?;
+    let plan = job.plan(&separators[0].targets())?;
     std::fs::create_dir_all(&args.output).map_err(|e| saex::Error::io(&args.output, e))?;
     let total = total_seconds(&plan);
     let bar = saex::progress::bar(total.round() as u64, "s of audio", args.quiet);
@@ -79,39 +90,39 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
         plan.len()
     ));
     let mut done_seconds = 0.0;
-    let summary = job.run(
-        &separator,
-        &plan,
-        &mut |file, outcome| {
-            match outcome {
-                FileOutcome::Done { seconds_audio, .. } => {
-                    done_seconds += seconds_audio;
-                    if !args.quiet {
-                        bar.suspend(|| eprintln!("saex: done {}", file.input.display()));
-                    }
+    let started = std::time::Instant::now();
+    let summary = job.run_parallel(&mut separators, &plan, &mut |file, outcome| {
+        match outcome {
+            FileOutcome::Done { seconds_audio, .. } => {
+                done_seconds += seconds_audio;
+                if !args.quiet {
+                    bar.suspend(|| eprintln!("saex: done {}", file.input.display()));
                 }
-                FileOutcome::Skipped => {
-                    if !args.quiet {
-                        bar.suspend(|| {
-                            eprintln!("saex: skipped {} (finished)", file.input.display())
-                        });
-                    }
-                }
-                FileOutcome::Failed(saex::Error::Interrupted) => {}
-                FileOutcome::Failed(err) => bar.suspend(|| eprintln!("saex: error: {err}")),
             }
-            bar.set_position(done_seconds.round() as u64);
-        },
-        &mut |_| {},
-    );
+            FileOutcome::Skipped => {
+                if !args.quiet {
+                    bar.suspend(|| eprintln!("saex: skipped {} (finished)", file.input.display()));
+                }
+            }
+            FileOutcome::Failed(saex::Error::Interrupted) => {}
+            FileOutcome::Failed(err) => bar.suspend(|| eprintln!("saex: error: {err}")),
+        }
+        bar.set_position(done_seconds.round() as u64);
+    });
+    let wall = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
     eprintln!(
-        "saex: {} processed, {} skipped, {} failed; {:.3} h of audio at {:.1}x real time",
+        "saex: {} processed, {} skipped, {} failed; {:.3} h of audio at {:.1}x real time \
+         ({jobs} at once)",
         summary.processed,
         summary.skipped,
         summary.failed,
         summary.seconds_audio / 3600.0,
-        summary.realtime_factor()
+        if wall > 0.0 {
+            summary.seconds_audio / wall
+        } else {
+            0.0
+        }
     );
     if summary.interrupted {
         eprintln!(
