@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{Decoder, DecoderOptions, CODEC_TYPE_NULL};
 use symphonia::core::errors::Error as SymError;
-use symphonia::core::formats::{FormatOptions, FormatReader};
+use symphonia::core::formats::{FormatOptions, FormatReader, SeekMode, SeekTo};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
@@ -147,8 +147,10 @@ impl AudioReader {
         Ok(out)
     }
 
-    /// Skips up to `nb_frames` frames: a seek in WAV data, decoding and dropping them in other
-    /// formats. Returns the frames skipped (fewer only at the end of the stream).
+    /// Skips up to `nb_frames` frames: a seek in WAV data; compressed streams that say their
+    /// length seek in their container (FLAC: its seek table, or a search over its frames) and
+    /// decode only from the packet holding the new position; others decode and drop. Returns
+    /// the frames skipped (fewer only at the end of the stream).
     pub fn skip(&mut self, nb_frames: u64) -> Result<u64> {
         if let Source::Wav(wav) = &mut self.source {
             let n = nb_frames.min(wav.remaining / wav.bytes_per_frame as u64);
@@ -158,6 +160,21 @@ impl AudioReader {
                 .map_err(|e| Error::io(&self.path, e))?;
             wav.remaining -= bytes;
             self.frames_read += n;
+            return Ok(n);
+        }
+        if let (Source::Codec(codec), Some(total)) = (&mut self.source, self.info.nb_frames) {
+            let target = self.frames_read.saturating_add(nb_frames).min(total);
+            let n = target - self.frames_read;
+            if n == 0 {
+                return Ok(0);
+            }
+            if target < total {
+                codec.seek(&self.path, target, self.info.nb_channels)?;
+            } else {
+                codec.pending.clear();
+                codec.done = true;
+            }
+            self.frames_read = target;
             return Ok(n);
         }
         let mut skipped = 0;
@@ -436,6 +453,37 @@ impl CodecSource {
             self.pending.extend(buffer.samples());
             return Ok(());
         }
+    }
+
+    /// Seeks to `frame`: the container to the packet holding it, then the frames before it in
+    /// that packet decoded and dropped.
+    fn seek(&mut self, path: &Path, frame: u64, nb_channels: usize) -> Result<()> {
+        let seeked = self
+            .format
+            .seek(
+                SeekMode::Accurate,
+                SeekTo::TimeStamp {
+                    ts: frame,
+                    track_id: self.track_id,
+                },
+            )
+            .map_err(|e| Error::file(path, format!("cannot seek to frame {frame}: {e}")))?;
+        self.decoder.reset();
+        self.pending.clear();
+        self.done = false;
+        let mut skip = seeked.required_ts.saturating_sub(seeked.actual_ts) as usize * nb_channels;
+        while skip > 0 {
+            if self.pending.is_empty() {
+                self.decode_next(path)?;
+                if self.done {
+                    break;
+                }
+            }
+            let n = skip.min(self.pending.len());
+            self.pending.drain(..n);
+            skip -= n;
+        }
+        Ok(())
     }
 
     fn read(&mut self, path: &Path, out: &mut [Vec<f32>], max_frames: usize) -> Result<usize> {
