@@ -59,6 +59,9 @@ pub fn masks(kind: MaskKind, estimates: &[Tensor], mix: &Tensor) -> Vec<Tensor> 
         MaskKind::Wiener => {
             let mut sum = estimates[0].shallow_clone();
             let mut power = &estimates[0] * &estimates[0];
+            // Not `+=`: tch's AddAssign adds in place, and `sum` shares storage with
+            // estimates[0] (a shallow clone).
+            #[allow(clippy::assign_op_pattern)]
             for e in &estimates[1..] {
                 sum = sum + e;
                 power = power + e * e;
