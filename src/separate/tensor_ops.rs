@@ -57,14 +57,15 @@ pub fn masks(kind: MaskKind, estimates: &[Tensor], mix: &Tensor) -> Vec<Tensor> 
                 .collect()
         }
         MaskKind::Wiener => {
-            let mut sum = estimates[0].shallow_clone();
+            // A copy: the sums below are in place.
+            let mut sum = estimates[0].copy();
             let mut power = &estimates[0] * &estimates[0];
             // Not `+=`: tch's AddAssign adds in place, and `sum` shares storage with
             // estimates[0] (a shallow clone).
             #[allow(clippy::assign_op_pattern)]
             for e in &estimates[1..] {
-                sum = sum + e;
-                power = power + e * e;
+                sum += e;
+                power += e * e;
             }
             let residual = (mix - sum).clamp_min(0.0);
             let total = power + &residual * &residual;

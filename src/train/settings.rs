@@ -4,6 +4,7 @@
 
 use super::init::DEFAULT_RIDGE;
 use super::optim::OptimizerKind;
+use super::schedule::PlateauSettings;
 use crate::error::{Error, Result};
 use crate::model::{Init, ModelConfig};
 use serde::{Deserialize, Serialize};
@@ -128,6 +129,13 @@ pub struct TrainSettings {
     pub batch_size: usize,
     pub seed: u64,
     pub augment: Augment,
+    /// Epochs of a stage without a better validation loss before its learning rate is
+    /// multiplied by `lr_decay`; 0: never (see [`super::schedule`]).
+    pub lr_patience: usize,
+    /// The learning-rate decay factor on a plateau, in (0, 1).
+    pub lr_decay: f64,
+    /// Epochs of a stage without a better validation loss that end the stage early; 0: never.
+    pub early_stop: usize,
 }
 
 impl Default for TrainSettings {
@@ -146,11 +154,23 @@ impl Default for TrainSettings {
             batch_size: 256,
             seed: 0,
             augment: Augment::ALL,
+            lr_patience: 0,
+            lr_decay: 0.3,
+            early_stop: 0,
         }
     }
 }
 
 impl TrainSettings {
+    /// The plateau part of the settings.
+    pub fn plateau(&self) -> PlateauSettings {
+        PlateauSettings {
+            lr_patience: self.lr_patience,
+            lr_decay: self.lr_decay,
+            early_stop: self.early_stop,
+        }
+    }
+
     /// Checks every field against its constraint (`init` tells whether LS frames are needed);
     /// the message names the setting.
     pub fn validate(&self, init: Init) -> Result<()> {
@@ -183,6 +203,12 @@ impl TrainSettings {
             return Err(Error::Invalid(format!(
                 "excerpt seconds: expected > 0, got {}",
                 self.excerpt_seconds
+            )));
+        }
+        if !(self.lr_decay > 0.0 && self.lr_decay < 1.0) {
+            return Err(Error::Invalid(format!(
+                "learning-rate decay: expected a factor in (0, 1), got {}",
+                self.lr_decay
             )));
         }
         if !(self.ridge.is_finite() && self.ridge >= 0.0) {

@@ -69,6 +69,16 @@ pub struct Args {
     /// adam or sgd (with momentum 0.9)
     #[arg(long, default_value = settings().optimizer.name(), value_parser = parse_optimizer)]
     optimizer: OptimizerKind,
+    /// Epochs of a stage without a better validation loss before the learning rate is
+    /// multiplied by --lr-decay (0: never)
+    #[arg(long, default_value_t = settings().lr_patience)]
+    lr_patience: usize,
+    /// The learning-rate factor on a plateau, in (0, 1)
+    #[arg(long, default_value_t = settings().lr_decay)]
+    lr_decay: f64,
+    /// Epochs of a stage without a better validation loss that end the stage early (0: never)
+    #[arg(long, default_value_t = settings().early_stop)]
+    early_stop: usize,
     #[arg(long, default_value_t = settings().batch_size)]
     batch_size: usize,
     #[arg(long, default_value_t = settings().seed)]
@@ -178,6 +188,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 speed: !args.no_speed,
             }
         },
+        lr_patience: args.lr_patience,
+        lr_decay: args.lr_decay,
+        early_stop: args.early_stop,
     };
     options.device = device;
     options.resume = args.resume;
