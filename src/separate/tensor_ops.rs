@@ -60,9 +60,6 @@ pub fn masks(kind: MaskKind, estimates: &[Tensor], mix: &Tensor) -> Vec<Tensor> 
             // A copy: the sums below are in place.
             let mut sum = estimates[0].copy();
             let mut power = &estimates[0] * &estimates[0];
-            // Not `+=`: tch's AddAssign adds in place, and `sum` shares storage with
-            // estimates[0] (a shallow clone).
-            #[allow(clippy::assign_op_pattern)]
             for e in &estimates[1..] {
                 sum += e;
                 power += e * e;
