@@ -582,6 +582,11 @@ def _make(job):
         return job, entry, existed, None, cpu
     except pieces.SkipPiece as e:
         return job, None, False, str(e), 0.0
+    except (RuntimeError, ValueError, subprocess.CalledProcessError) as e:
+        # A tool failing on one piece (the same inputs fail the same way) costs that track,
+        # not the whole build: it is listed under "skipped" with the reason.
+        shutil.rmtree(os.path.join(_maker.out, ".staging", name), ignore_errors=True)
+        return job, None, False, f"{type(e).__name__}: {str(e)[-300:]}", 0.0
 
 
 def run(args):

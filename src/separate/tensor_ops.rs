@@ -1,5 +1,5 @@
 //! The tensor path's arithmetic: the same STFT, high-band extension, masks and windowed inverse
-//! frames as [`crate::stft`] and [`super::mask`], as LibTorch operations on whole batches, so
+//! frames as [`crate::stft`] and `super::mask`, as LibTorch operations on whole batches, so
 //! they run on the network's device (CUDA) without a round trip to the host.
 
 use super::mask::MaskKind;

@@ -3,9 +3,8 @@
 //! non-zero with a message naming the file, leave nothing partial at a final path and overwrite
 //! nothing that existed. docs/reliability.md lists every case and where it is tested.
 
-mod common;
-mod render_support;
-
+use crate::common;
+use crate::render_support;
 use assert_cmd::Command;
 use common::{saex, write_tones, Setup};
 use predicates::prelude::*;

@@ -1,17 +1,11 @@
 //! `saex extract` and `saex batch` through the binary: outputs, refusals and exit codes.
 
-mod common;
-
+use crate::common;
+use crate::common::data;
 use common::{saex, tiny_model, write_tones, Setup};
 use predicates::prelude::*;
 use saex::read_audio;
-use std::path::{Path, PathBuf};
-
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name)
-}
+use std::path::Path;
 
 #[test]
 fn version_and_help_run_without_library_path() {

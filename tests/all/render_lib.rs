@@ -2,8 +2,7 @@
 //! render, program changes move notes between stems, same inputs give the same bytes, and bad
 //! inputs give errors that name the file.
 
-mod render_support;
-
+use crate::render_support;
 use render_support::{silent_midi, song_midi, test_soundfont, CHANGE_SECS};
 use saex::render::{
     load_soundfont, render_song, render_track, render_tracks, RenderSettings, Song, StemMap,

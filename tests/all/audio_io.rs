@@ -1,14 +1,9 @@
 //! Decoding and encoding against known content: every WAV encoding, FLAC, MP3, Ogg Vorbis, and
 //! the refusals (missing, empty, truncated, not audio, NaN).
 
+use crate::common::data;
 use saex::{read_audio, write_wav, AudioBuffer, SampleFormat};
-use std::path::{Path, PathBuf};
-
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name)
-}
+use std::path::Path;
 
 /// A ramp that exercises the full range: `(nb_channels, nb_frames)` in [-1, 1).
 fn ramp(nb_channels: usize, nb_frames: usize) -> Vec<Vec<f32>> {

@@ -1,16 +1,11 @@
 //! `saex render` from the command line: the track-folder layout, the exit codes and the exact
 //! error messages.
 
-mod render_support;
-
-use assert_cmd::Command;
+use crate::common::saex;
+use crate::render_support;
 use predicates::prelude::*;
 use render_support::{song_midi, test_soundfont};
 use std::path::Path;
-
-fn saex() -> Command {
-    Command::cargo_bin("saex").unwrap()
-}
 
 fn setup(dir: &Path) {
     std::fs::write(dir.join("font.sf2"), test_soundfont()).unwrap();

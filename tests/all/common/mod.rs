@@ -154,3 +154,10 @@ pub fn write_tones(path: &Path, sample_rate: u32, nb_channels: usize, nb_frames:
     )
     .unwrap();
 }
+
+/// A file of `tests/data` (small fixtures shipped with the tests).
+pub fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}

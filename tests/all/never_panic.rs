@@ -3,14 +3,13 @@
 //! end in `Ok` or a typed error: never a panic, never a hang. Case counts are kept modest so that
 //! each property runs in seconds.
 
-mod common;
-mod render_support;
-
+use crate::common;
+use crate::common::data;
+use crate::render_support;
 use proptest::prelude::*;
 use saex::model::{Model, ModelConfig};
 use saex::render::{load_soundfont, Song};
 use saex::AudioReader;
-use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -29,12 +28,6 @@ fn bounded<T: Send + 'static>(what: String, f: impl FnOnce() -> T + Send + 'stat
         Err(RecvTimeoutError::Timeout) => panic!("{what}: no answer after {CASE_TIMEOUT:?}"),
         Err(RecvTimeoutError::Disconnected) => panic!("{what}: panicked"),
     }
-}
-
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name)
 }
 
 /// Valid files of every decoded format: (extension, bytes).

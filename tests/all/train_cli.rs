@@ -1,7 +1,6 @@
 //! `saex train` and `saex info` through the command line, on tiny generated stems.
 
-mod common;
-
+use crate::common;
 use assert_cmd::Command;
 use predicates::prelude::*;
 use saex::train::synth::{write_dataset, SynthSpec};

@@ -1,7 +1,7 @@
 //! `saex eval` end to end on small generated track folders: museval-format JSON, summary, the
 //! oracles, and the messages and exit code when some inputs are bad.
 
-use assert_cmd::Command;
+use crate::common::saex;
 use predicates::prelude::*;
 use saex::{write_wav, AudioBuffer, SampleFormat};
 use std::path::Path;
@@ -57,10 +57,6 @@ fn make_folders(root: &Path) {
         ];
         write(&root.join(format!("est/song{t}/vocals.wav")), estimate);
     }
-}
-
-fn saex() -> Command {
-    Command::cargo_bin("saex").unwrap()
 }
 
 #[test]
