@@ -17,7 +17,10 @@ pub mod separate;
 pub mod stft;
 pub mod train;
 
-pub use audio::{read_audio, write_wav, AudioBuffer, AudioReader, SampleFormat, WavWriter};
+pub use audio::{
+    read_audio, write_wav, AudioBuffer, AudioReader, AudioWriter, ClipMode, Container,
+    OutputFormat, SampleFormat, WavWriter,
+};
 pub use device::{device_name, parse_device};
 pub use error::{Error, Result};
 pub use model::{Model, ModelConfig};

@@ -7,6 +7,7 @@ mod common;
 mod eval;
 mod extract;
 mod info;
+mod output;
 mod render;
 mod train;
 
@@ -27,7 +28,8 @@ enum Command {
     Render(render::Args),
     /// Train a model layer by layer from paired stems
     Train(Box<train::Args>),
-    /// Print a model's configuration and training summary
+    /// Print a model's configuration and training summary (without --model: the default model
+    /// and where models are looked for)
     Info(info::Args),
     Eval(eval::Args),
 }
