@@ -505,3 +505,32 @@ fn residual_alone_is_karaoke() {
     names.retain(|n| n.ends_with(".wav"));
     assert_eq!(names, ["karaoke.wav", "song.wav"]);
 }
+
+/// Real pipes with sox on both ends (skipped where sox is not installed): sox's streaming
+/// header (data size 0x7FFFF000) is read to the end, and sox reads what saex writes.
+#[test]
+fn sox_pipes_in_and_out() {
+    if std::process::Command::new("sox")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: no sox");
+        return;
+    }
+    let s = Setup::new();
+    let script = format!(
+        "sox -n -r 22050 -c 2 -b 16 -t wav - synth 3 sine 440 | {} extract --quiet --device cpu \
+         --model {} --mix - --out - | sox -t wav - {}",
+        env!("CARGO_BIN_EXE_saex"),
+        s.path("vocals").display(),
+        s.path("out.wav").display()
+    );
+    let status = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = read_audio(s.path("out.wav")).unwrap();
+    assert_eq!((out.nb_channels(), out.nb_frames()), (2, 3 * 22050));
+}

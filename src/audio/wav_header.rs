@@ -17,6 +17,9 @@ const SUBTYPE_TAIL: [u8; 14] = [
     0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xaa, 0x00, 0x38, 0x9b, 0x71,
 ];
 
+/// The data size sox writes on a pipe, where it cannot come back to fill it in.
+const SOX_STREAM_LEN: u64 = 0x7FFF_F000;
+
 /// What the chunk walk learned from a header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct WavHeader {
@@ -88,7 +91,9 @@ pub(crate) fn read_wav_header<R: Read>(
                 return Err("data chunk before fmt chunk".into());
             };
             let available = file_len.map(|n| n.saturating_sub(pos));
-            let unknown = len == 0 || len == u32::MAX as u64;
+            // ffmpeg leaves 0xFFFFFFFF (or 0) on a pipe, sox 0x7FFFF000: "as long as it goes".
+            let unknown =
+                len == 0 || len == u32::MAX as u64 || (file_len.is_none() && len == SOX_STREAM_LEN);
             let len = match (rf64 && len == u32::MAX as u64, ds64_data_len) {
                 (true, Some(n)) => Some(n),
                 _ if unknown => None,
@@ -279,13 +284,15 @@ mod tests {
     /// A pipe from ffmpeg or sox says 0 or 0xFFFFFFFF: the samples run to the end.
     #[test]
     fn unknown_sizes_run_to_the_end() {
-        for claim in [0, u32::MAX] {
+        for claim in [0, u32::MAX, 0x7FFF_F000] {
             let bytes = wav_bytes(claim, 100);
             let n = bytes.len() as u64;
             let header = read_wav_header(&mut Cursor::new(bytes.clone()), None).unwrap();
             assert_eq!(header.data_len, None, "{claim}");
-            let header = read_wav_header(&mut Cursor::new(bytes), Some(n)).unwrap();
-            assert_eq!(header.data_len, Some(100), "{claim}");
+            if claim != 0x7FFF_F000 {
+                let header = read_wav_header(&mut Cursor::new(bytes), Some(n)).unwrap();
+                assert_eq!(header.data_len, Some(100), "{claim}");
+            }
         }
     }
 
