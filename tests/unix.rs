@@ -534,3 +534,30 @@ fn sox_pipes_in_and_out() {
     let out = read_audio(s.path("out.wav")).unwrap();
     assert_eq!((out.nb_channels(), out.nb_frames()), (2, 3 * 22050));
 }
+
+/// Item 14: completions and a man page from the same definitions as --help.
+#[test]
+fn completions_and_man_page() {
+    for (shell, needle) in [("bash", "--mix"), ("zsh", "--clip"), ("fish", "-l include")] {
+        let out = saex().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains(needle), "{shell}: no {needle}");
+    }
+    let out = saex().arg("man").output().unwrap();
+    assert!(out.status.success());
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        page.starts_with(".ie") && page.contains(".TH saex 1"),
+        "{}",
+        &page[..200]
+    );
+    for needle in [
+        "saex\\-extract",
+        "\\-\\-clip",
+        "\\-\\-include",
+        "\\-\\-n\\-fft",
+    ] {
+        assert!(page.contains(needle), "the man page lacks {needle}");
+    }
+}

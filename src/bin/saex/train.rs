@@ -33,13 +33,16 @@ pub struct Args {
     /// Output bins (lowest bins) = hidden width, at most n_fft/2+1
     #[arg(long, default_value_t = 513)]
     bins: usize,
+    /// STFT window length in samples (a power of two is fastest)
     #[arg(long, default_value_t = 2048)]
     n_fft: usize,
+    /// STFT hop in samples, at most n_fft
     #[arg(long, default_value_t = 512)]
     hop: usize,
     /// The model's sample rate (stems at other rates are resampled)
     #[arg(long, default_value_t = 44_100)]
     sample_rate: u32,
+    /// Epochs per layer-wise stage (one stage per layer, each adding a layer)
     #[arg(long, default_value_t = 10)]
     epochs_per_stage: usize,
     /// Epochs of fine-tuning all layers after the last stage (0: none)
@@ -60,6 +63,7 @@ pub struct Args {
     /// Length of each sampled excerpt in seconds
     #[arg(long, default_value_t = 6.0)]
     excerpt_seconds: f64,
+    /// Learning rate of the layer-wise stages
     #[arg(long, default_value_t = 1e-3)]
     lr: f64,
     /// Learning rate of fine-tuning [default: lr / 10]
@@ -68,8 +72,11 @@ pub struct Args {
     /// adam or sgd (with momentum 0.9)
     #[arg(long, default_value = "adam")]
     optimizer: String,
+    /// Frames per optimiser step
     #[arg(long, default_value_t = 256)]
     batch_size: usize,
+    /// Seed of every random choice (init, excerpts, augmentation): the same seed and data give
+    /// the same model
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// auto, cpu, cuda or cuda:N
