@@ -9,8 +9,8 @@
 
 use anyhow::Context;
 use plotters::style::RGBColor;
+use saex::train::history::{self, HistoryRow};
 use saex::train::plot::render_comparison;
-use saex::train::HistoryRow;
 use std::path::Path;
 
 const COLORS: [RGBColor; 5] = [
@@ -22,27 +22,7 @@ const COLORS: [RGBColor; 5] = [
 ];
 
 fn read_history(dir: &Path) -> anyhow::Result<Vec<HistoryRow>> {
-    let path = dir.join("history.csv");
-    let text = std::fs::read_to_string(&path).with_context(|| path.display().to_string())?;
-    text.lines()
-        .skip(1)
-        .map(|line| {
-            let f: Vec<&str> = line.split(',').collect();
-            anyhow::ensure!(f.len() == 6, "{}: bad line {line:?}", path.display());
-            Ok(HistoryRow {
-                stage: f[0].to_string(),
-                nb_layers: f[1].parse()?,
-                epoch: f[2].parse()?,
-                train_loss: if f[3].is_empty() {
-                    None
-                } else {
-                    Some(f[3].parse()?)
-                },
-                valid_loss: f[4].parse()?,
-                seconds: f[5].parse()?,
-            })
-        })
-        .collect()
+    Ok(history::read(&dir.join(history::HISTORY_CSV))?)
 }
 
 fn main() -> anyhow::Result<()> {

@@ -10,8 +10,7 @@ cargo build --release --locked --quiet --bin saex
 for target in ${TARGETS:-vocals bass drums}; do
     target/release/saex train --data "$corpus" --target "$target" --out "models/$target" \
         --seed 1 --device cpu --force
-    # The config records the data folder and the command as given; name the corpus by how it is
-    # made, not by where it happens to lie on the training machine.
-    sed -i "s|$corpus|\$SAEX_CACHE/corpus-v1|g" "models/$target/config.json"
+    # config.json names a corpus under the cache as $SAEX_CACHE/... (saex::locate::portable_path),
+    # by how it is made, not by where it lies on the training machine.
     target/release/saex info --model "models/$target" >/dev/null
 done

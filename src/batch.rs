@@ -442,23 +442,7 @@ impl BatchJob {
     ) -> BatchSummary {
         let mut summary = BatchSummary::default();
         for file in plan {
-            let outcome = if !self.overwrite && Self::is_finished(file) {
-                FileOutcome::Skipped
-            } else {
-                let start = Instant::now();
-                match self.separate_one(separator, file, progress) {
-                    Ok(report) => FileOutcome::Done {
-                        seconds_audio: report.duration_secs(),
-                        seconds: start.elapsed().as_secs_f64(),
-                        warnings: report
-                            .outputs
-                            .iter()
-                            .filter_map(|o| o.clipping_warning())
-                            .collect(),
-                    },
-                    Err(e) => FileOutcome::Failed(e),
-                }
-            };
+            let outcome = self.outcome(separator, file, progress);
             summary.add(&outcome);
             on_file(file, &outcome);
             if summary.interrupted {
@@ -466,6 +450,86 @@ impl BatchJob {
             }
         }
         summary
+    }
+
+    /// [`BatchJob::run`] with several files at once: one worker thread per separator, each
+    /// taking the next file of the plan, so `separators.len()` files are in flight (memory is
+    /// that many times one file's, still flat in the files' lengths). Outcomes reach `on_file`
+    /// on the calling thread as they come; outputs stay atomic (each file's outputs appear
+    /// complete or not at all) and a re-run skips finished files. After a stop request no
+    /// worker starts another file.
+    pub fn run_parallel(
+        &self,
+        separators: &mut [Separator],
+        plan: &[PlannedFile],
+        on_file: &mut dyn FnMut(&PlannedFile, &FileOutcome),
+    ) -> BatchSummary {
+        if separators.len() <= 1 || plan.len() <= 1 {
+            return match separators.first() {
+                Some(separator) => self.run(separator, plan, on_file, &mut |_| {}),
+                None => BatchSummary::default(),
+            };
+        }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let halt = std::sync::atomic::AtomicBool::new(false);
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, FileOutcome)>();
+        let mut summary = BatchSummary::default();
+        // LibTorch's thread count is per thread: the workers take the caller's.
+        let threads = tch::get_num_threads();
+        std::thread::scope(|scope| {
+            // `&mut`, so each worker holds its separator alone (a separator is not `Sync`).
+            for separator in separators.iter_mut() {
+                let (tx, next, halt) = (tx.clone(), &next, &halt);
+                scope.spawn(move || loop {
+                    tch::set_num_threads(threads);
+                    if halt.load(std::sync::atomic::Ordering::SeqCst) {
+                        break;
+                    }
+                    let index = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some(file) = plan.get(index) else {
+                        break;
+                    };
+                    let outcome = self.outcome(&*separator, file, &mut |_| {});
+                    if matches!(outcome, FileOutcome::Failed(Error::Interrupted)) {
+                        halt.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    if tx.send((index, outcome)).is_err() {
+                        break;
+                    }
+                });
+            }
+            drop(tx);
+            for (index, outcome) in rx {
+                summary.add(&outcome);
+                on_file(&plan[index], &outcome);
+            }
+        });
+        summary
+    }
+
+    /// Skips or separates one file.
+    fn outcome(
+        &self,
+        separator: &Separator,
+        file: &PlannedFile,
+        progress: &mut dyn FnMut(u64),
+    ) -> FileOutcome {
+        if !self.overwrite && Self::is_finished(file) {
+            return FileOutcome::Skipped;
+        }
+        let start = Instant::now();
+        match self.separate_one(separator, file, progress) {
+            Ok(report) => FileOutcome::Done {
+                seconds_audio: report.duration_secs(),
+                seconds: start.elapsed().as_secs_f64(),
+                warnings: report
+                    .outputs
+                    .iter()
+                    .filter_map(|o| o.clipping_warning())
+                    .collect(),
+            },
+            Err(e) => FileOutcome::Failed(e),
+        }
     }
 
     fn separate_one(
@@ -496,6 +560,13 @@ impl BatchJob {
         }
         result
     }
+}
+
+/// Files a batch separates at once by default on `cores` cores: one per 4 cores (at least one),
+/// since one file's pipeline keeps about 4 cores busy (its stages overlap and each splits its
+/// work over blocks of frames); more files at once only add memory.
+pub fn default_jobs(cores: usize) -> usize {
+    (cores / 4).max(1)
 }
 
 /// Seconds of audio in `files` as their headers tell (files whose length is unknown or that

@@ -1,23 +1,90 @@
-//! Network inputs from magnitude frames: each input row is 2C+1 consecutive frames centred on
-//! one frame, each cut to its lowest `nb_bins_in` bins.
+//! The network's input, one implementation for training and extraction: magnitudes of STFT
+//! frames ([`magnitudes_into`]) and context stacking, where each input row is 2C+1 consecutive
+//! frames centred on one frame, each cut to its lowest `nb_bins_in` bins.
+//!
+//! Extraction writes rows straight into the network's input tensor ([`stack_rows_into`]) on the
+//! CPU path, or stacks them on the device ([`stack_windows`]) on the tensor path; training
+//! gathers rows of a frame store on its device ([`context_gather`]). All of them copy the values
+//! that [`magnitudes_into`] computed, so the rows are bit for bit the same (tests pin it).
 
+use crate::stft::{Complex32, Spectrogram};
+use rayon::prelude::*;
 use tch::{Device, Kind, Tensor};
+
+/// Frames per parallel task.
+const FRAMES_PER_TASK: usize = 32;
+
+/// The magnitude of each value of `frames` (`(n, nb_bins)` row-major), cut to the first `keep`
+/// bins, into `out` (`(n, keep)`); in parallel over blocks of frames.
+pub fn magnitudes_into(frames: &[Complex32], nb_bins: usize, keep: usize, out: &mut [f32]) {
+    assert!(keep <= nb_bins && out.len() * nb_bins == frames.len() * keep);
+    out.par_chunks_mut(keep * FRAMES_PER_TASK)
+        .zip(frames.par_chunks(nb_bins * FRAMES_PER_TASK))
+        .for_each(|(out, frames)| {
+            for (o, f) in out.chunks_exact_mut(keep).zip(frames.chunks_exact(nb_bins)) {
+                for (m, x) in o.iter_mut().zip(f) {
+                    *m = x.norm();
+                }
+            }
+        });
+}
+
+/// Network input rows for the centre frames `centres` into `out` (`(centres.len(),
+/// (2C+1) * nb_bins_in)`), the layout of [`context_stack`]. `mags` holds frames
+/// `first ..` (`nb_bins` values each, at least `nb_bins_in`); frames below 0, at or beyond
+/// `nb_frames`, or outside `mags` are zeros. In parallel over blocks of rows.
+#[allow(clippy::too_many_arguments)]
+pub fn stack_rows_into(
+    mags: &[f32],
+    nb_bins: usize,
+    first: i64,
+    nb_frames: i64,
+    context: usize,
+    nb_bins_in: usize,
+    centres: std::ops::Range<i64>,
+    out: &mut [f32],
+) {
+    let width = (2 * context + 1) * nb_bins_in;
+    let stored = (mags.len() / nb_bins) as i64;
+    assert!(nb_bins_in <= nb_bins && out.len() == (centres.end - centres.start) as usize * width);
+    out.par_chunks_mut(width * FRAMES_PER_TASK)
+        .enumerate()
+        .for_each(|(task, rows)| {
+            for (i, row) in rows.chunks_exact_mut(width).enumerate() {
+                let centre = centres.start + (task * FRAMES_PER_TASK + i) as i64;
+                for (d, part) in row.chunks_exact_mut(nb_bins_in).enumerate() {
+                    let frame = centre + d as i64 - context as i64;
+                    let at = frame - first;
+                    if frame < 0 || frame >= nb_frames || at < 0 || at >= stored {
+                        part.fill(0.0);
+                    } else {
+                        let offset = at as usize * nb_bins;
+                        part.copy_from_slice(&mags[offset..offset + nb_bins_in]);
+                    }
+                }
+            }
+        });
+}
+
+/// `padded (..., nb_frames + 2C, nb_bins_in)` -> `(..., nb_frames, (2C+1) * nb_bins_in)`: row t
+/// holds padded frames `t ..= t + 2C` (in that order). Pure copying, on any device.
+pub fn stack_windows(padded: &Tensor, context: usize) -> Tensor {
+    let dim = padded.dim() as i64;
+    padded
+        .unfold(dim - 2, 2 * context as i64 + 1, 1)
+        .transpose(-1, -2)
+        .flatten(-2, -1)
+}
 
 /// `mags (nb_frames, nb_bins_total)` -> `(nb_frames, (2C+1) * nb_bins_in)`: row t holds frames
 /// `t-C ..= t+C` (in that order), each cut to its first `nb_bins_in` bins; frames outside
 /// `[0, nb_frames)` are zeros. Pure copying, so a block with C halo frames on each side gives
 /// bit-identical rows to the whole signal. Requires `nb_bins_in <= nb_bins_total`.
 pub fn context_stack(mags: &Tensor, context: usize, nb_bins_in: usize) -> Tensor {
-    let nb_frames = mags.size()[0];
     let cut = mags.narrow(1, 0, nb_bins_in as i64);
     let c = context as i64;
     let zeros = Tensor::zeros([c, nb_bins_in as i64], (cut.kind(), cut.device()));
-    let padded = Tensor::cat(&[&zeros, &cut, &zeros], 0);
-    // (nb_frames, nb_bins_in, 2C+1) -> (nb_frames, 2C+1, nb_bins_in) -> rows.
-    padded
-        .unfold(0, 2 * c + 1, 1)
-        .permute([0, 2, 1])
-        .reshape([nb_frames, (2 * c + 1) * nb_bins_in as i64])
+    stack_windows(&Tensor::cat(&[&zeros, &cut, &zeros], 0), context)
 }
 
 /// Rows for chosen centre frames of a frame store: `frames (nb_store, nb_bins_in)`,
@@ -36,13 +103,11 @@ pub fn context_gather(frames: &Tensor, centres: &Tensor, context: usize) -> Tens
 
 /// Magnitudes of a row-major `(nb_frames, nb_bins)` complex spectrogram, as an f32 tensor on
 /// `device` cut to its first `nb_bins_keep` bins: `(nb_frames, nb_bins_keep)`.
-pub fn magnitudes(spec: &crate::stft::Spectrogram, nb_bins_keep: usize, device: Device) -> Tensor {
+pub fn magnitudes(spec: &Spectrogram, nb_bins_keep: usize, device: Device) -> Tensor {
     let nb_frames = spec.nb_frames();
     let keep = nb_bins_keep.min(spec.nb_bins);
-    let mut out = Vec::with_capacity(nb_frames * keep);
-    for t in 0..nb_frames {
-        out.extend(spec.frame(t)[..keep].iter().map(|c| c.norm()));
-    }
+    let mut out = vec![0.0f32; nb_frames * keep];
+    magnitudes_into(&spec.data, spec.nb_bins, keep, &mut out);
     Tensor::from_slice(&out)
         .reshape([nb_frames as i64, keep as i64])
         .to_device(device)
@@ -78,6 +143,45 @@ mod tests {
         let block = context_stack(&mags.narrow(0, 10 - c as i64, 10 + 2 * c as i64), c, 7);
         let inner = block.narrow(0, c as i64, 10);
         assert!(inner.equal(&whole.narrow(0, 10, 10)));
+    }
+
+    #[test]
+    fn rows_into_match_the_tensor_stack() {
+        let spec = crate::stft::Stft::new(crate::stft::StftConfig::new(64, 16).unwrap()).forward(
+            &(0..700)
+                .map(|i| (i as f32 * 0.37).sin())
+                .collect::<Vec<_>>(),
+        );
+        let (nb_bins, nb_frames) = (spec.nb_bins, spec.nb_frames());
+        let whole = context_stack(&magnitudes(&spec, nb_bins, Device::Cpu), 3, 20);
+        let mut mags = vec![0.0f32; nb_frames * nb_bins];
+        magnitudes_into(&spec.data, nb_bins, nb_bins, &mut mags);
+        // Centres 5..30 from a store that starts at frame 2 and ends at frame 40 (all the
+        // neighbours of those centres), and the last centres with zeros beyond the end.
+        for (centres, first, last) in [
+            (5..30i64, 2i64, 40i64),
+            (30..nb_frames as i64, 27, nb_frames as i64),
+        ] {
+            let store = &mags[first as usize * nb_bins..last as usize * nb_bins];
+            let mut out = vec![1.0f32; (centres.end - centres.start) as usize * 7 * 20];
+            stack_rows_into(
+                store,
+                nb_bins,
+                first,
+                nb_frames as i64,
+                3,
+                20,
+                centres.clone(),
+                &mut out,
+            );
+            let expected: Vec<f32> = Vec::try_from(
+                whole
+                    .narrow(0, centres.start, centres.end - centres.start)
+                    .reshape([-1]),
+            )
+            .unwrap();
+            assert_eq!(out, expected, "centres {centres:?}");
+        }
     }
 
     #[test]

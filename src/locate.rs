@@ -90,6 +90,29 @@ pub fn shipped_models() -> Vec<String> {
     names
 }
 
+/// saex's cache folder: `$SAEX_CACHE`, else `$XDG_CACHE_HOME/saex`, else `$HOME/.cache/saex`
+/// (where the scripts put LibTorch and the corpus).
+pub fn cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("SAEX_CACHE") {
+        return Some(PathBuf::from(dir));
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        return Some(PathBuf::from(dir).join("saex"));
+    }
+    std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/saex"))
+}
+
+/// `path` as recorded in a model's config.json: under the [`cache_dir`] it is written
+/// `$SAEX_CACHE/...`, so that a model names its corpus by how it is made, not by where it lay
+/// on the machine that trained it; any other path as given.
+pub fn portable_path(path: &Path) -> String {
+    let portable = cache_dir().and_then(|cache| {
+        let rest = path.strip_prefix(&cache).ok()?;
+        Some(Path::new("$SAEX_CACHE").join(rest))
+    });
+    portable.as_deref().unwrap_or(path).display().to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,5 +126,15 @@ mod tests {
             .join("config.json")
             .is_file());
         assert!(shipped_models().contains(&"vocals".to_string()));
+    }
+
+    #[test]
+    fn paths_under_the_cache_are_written_portably() {
+        let cache = cache_dir().expect("HOME is set");
+        assert_eq!(
+            portable_path(&cache.join("corpus-v1/test")),
+            "$SAEX_CACHE/corpus-v1/test"
+        );
+        assert_eq!(portable_path(Path::new("data/x")), "data/x");
     }
 }

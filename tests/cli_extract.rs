@@ -279,4 +279,51 @@ fn eval_extracts_with_a_model_then_scores() {
         .stdout(predicate::str::contains("vocals").and(predicate::str::contains("accompaniment")));
     assert!(s.path("scores/test/song.json").is_file());
     assert!(s.path("scores/summary.json").is_file());
+
+    // --save-scores: both masks and both oracles, recorded in the model's config.json by saex
+    // and read back by `saex info` through the typed config.
+    saex()
+        .args(["eval", "--device", "cpu", "--save-scores", "--model"])
+        .arg(s.path("vocals"))
+        .arg("--data")
+        .arg(s.path("test"))
+        .arg("--out")
+        .arg(s.path("saved"))
+        .assert()
+        .success();
+    let config = saex::ModelConfig::read(&s.path("vocals/config.json")).unwrap();
+    let scores = config.scores.expect("scores in config.json");
+    assert_eq!(scores.data, s.path("test").display().to_string());
+    for method in saex::eval::SCORED_METHODS {
+        let m = &scores.methods[method];
+        assert_eq!(m.nb_tracks, 1, "{method}");
+        assert!(m.sdr("vocals").is_some(), "{method}: {m:?}");
+        assert!(m.sources.contains_key("accompaniment"), "{method}: {m:?}");
+        assert!(s
+            .path(&format!("saved/vocals-{method}/summary.json"))
+            .is_file());
+    }
+    // The recorded medians are those of each method's summary.
+    for method in saex::eval::SCORED_METHODS {
+        let path = s.path(&format!("saved/vocals-{method}/summary.json"));
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let vocals = summary["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["target"] == "vocals")
+            .unwrap();
+        assert_eq!(
+            vocals["metrics"]["SDR"].as_f64(),
+            scores.methods[method].sdr("vocals"),
+            "{method}"
+        );
+    }
+    saex()
+        .args(["info", "--model"])
+        .arg(s.path("vocals"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("irm_oracle vocals SDR"));
 }

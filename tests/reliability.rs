@@ -546,7 +546,7 @@ fn train_eval_and_render_name_bad_files() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
-            "song/bass.wav: sample 4000 is NaN",
+            "song/bass.wav: sample 4000 of channel 1 is NaN",
         ));
     assert!(!p("model").join("config.json").exists());
 

@@ -2,7 +2,9 @@
 //! known: lengths, rates and channels kept, masks, several targets, resampling, streaming equal
 //! to one-shot, and the file-level refusals.
 
-use saex::separate::{Estimator, EstimatorSpec, MaskKind, OutputFiles, SeparateOptions, Separator};
+use saex::separate::{
+    ComputePath, Estimator, EstimatorSpec, MaskKind, OutputFiles, SeparateOptions, Separator,
+};
 use saex::{read_audio, write_wav, AudioBuffer, SampleFormat, StftConfig};
 use tch::{Device, Tensor};
 
@@ -73,6 +75,7 @@ fn options(mask: MaskKind) -> SeparateOptions {
         mask,
         batch_frames: 16,
         block_frames: 999,
+        ..SeparateOptions::default()
     }
 }
 
@@ -161,6 +164,7 @@ fn streaming_gives_the_same_samples_as_one_shot() {
             mask: MaskKind::Wiener,
             batch_frames: 32,
             block_frames,
+            ..SeparateOptions::default()
         };
         let separator =
             Separator::new(vec![HalfCentre::boxed("vocals", 16000, 3, 40)], options).unwrap();
@@ -308,6 +312,7 @@ fn network_input_matches_the_training_layout() {
         mask: MaskKind::Ratio,
         batch_frames: 10,
         block_frames: 500,
+        ..SeparateOptions::default()
     };
     let separator = Separator::new(vec![Box::new(recorder)], options).unwrap();
     separator.separate(&mix).unwrap();
@@ -316,6 +321,124 @@ fn network_input_matches_the_training_layout() {
     let mags = saex::features::magnitudes(&stft, stft.nb_bins, Device::Cpu);
     let expected = saex::features::context_stack(&mags, 2, 48);
     assert_eq!(streamed.size(), expected.size());
-    let diff = (streamed - expected).abs().max().double_value(&[]);
-    assert_eq!(diff, 0.0);
+    assert!(
+        streamed.equal(&expected),
+        "not bit for bit the training layout"
+    );
+    // Training's own gather (src/train/data.rs) at every centre with whole context.
+    let frames = saex::features::magnitudes(&stft, 48, Device::Cpu);
+    let centres = Tensor::arange_start(
+        2,
+        stft.nb_frames() as i64 - 2,
+        (tch::Kind::Int64, Device::Cpu),
+    );
+    let gathered = saex::features::context_gather(&frames, &centres, 2);
+    assert!(gathered.equal(&streamed.index_select(0, &centres)));
+}
+
+/// A tiny network with fixed random weights (two layers, ReLU), so the masks vary.
+struct TinyNet {
+    spec: EstimatorSpec,
+    w1: Tensor,
+    w2: Tensor,
+}
+
+impl TinyNet {
+    fn boxed(target: &str, context: usize, seed: i64) -> Box<dyn Estimator> {
+        let spec = EstimatorSpec {
+            target: target.into(),
+            sample_rate: 16000,
+            stft: StftConfig::new(256, 64).unwrap(),
+            context,
+            nb_bins_in: 60,
+            nb_bins: 50,
+        };
+        let width = ((2 * context + 1) * 60) as i64;
+        // Deterministic "random" weights: the same in every run and thread.
+        let weights = |rows: i64, cols: i64, step: f64| {
+            (Tensor::arange(rows * cols, (tch::Kind::Float, Device::Cpu)) * step + seed as f64)
+                .sin()
+                .abs()
+                .view([rows, cols])
+        };
+        Box::new(TinyNet {
+            w1: weights(width, 32, 0.37) / width as f64,
+            w2: weights(32, 50, 0.11),
+            spec,
+        })
+    }
+}
+
+impl Estimator for TinyNet {
+    fn spec(&self) -> &EstimatorSpec {
+        &self.spec
+    }
+
+    fn device(&self) -> Device {
+        Device::Cpu
+    }
+
+    fn estimate(&self, input: &Tensor) -> saex::Result<Tensor> {
+        Ok(input.matmul(&self.w1).relu().matmul(&self.w2))
+    }
+}
+
+/// The tensor path (what runs on CUDA), here on the CPU, gives the CPU path's samples within
+/// one step of 16-bit audio, for both masks, two targets, resampling and the residual.
+#[test]
+fn tensor_path_matches_the_cpu_path() {
+    let mix = mixture(22050, 2, 30_000);
+    for mask in [MaskKind::Wiener, MaskKind::Ratio] {
+        let run = |path| {
+            let options = SeparateOptions {
+                mask,
+                batch_frames: 40,
+                block_frames: 4000,
+                path,
+            };
+            let models = vec![
+                TinyNet::boxed("vocals", 2, 1),
+                TinyNet::boxed("drums", 1, 2),
+            ];
+            Separator::new(models, options)
+                .unwrap()
+                .separate(&mix)
+                .unwrap()
+        };
+        let cpu = run(ComputePath::Cpu);
+        let tensor = run(ComputePath::Tensor);
+        let lsb = 1.0 / 32768.0;
+        for ((name, a), (_, b)) in cpu.targets.iter().zip(&tensor.targets) {
+            let err = max_error(a, b, 1.0);
+            assert!(err < lsb, "{mask:?} {name}: {err}");
+            assert!(
+                a.channels[0].iter().any(|x| x.abs() > 0.01),
+                "{name} is silent"
+            );
+        }
+        assert!(max_error(&cpu.residual, &tensor.residual, 1.0) < lsb);
+    }
+}
+
+/// Streaming through the concurrent stages is deterministic: blocks of every size and
+/// batches that do not divide the signal give the same samples, run after run, on both paths.
+#[test]
+fn streamed_tensor_path_equals_one_shot() {
+    let mix = mixture(16000, 2, 12_345);
+    let run = |block_frames| {
+        let options = SeparateOptions {
+            mask: MaskKind::Wiener,
+            batch_frames: 23,
+            block_frames,
+            path: ComputePath::Tensor,
+        };
+        let separator = Separator::new(vec![TinyNet::boxed("vocals", 3, 7)], options).unwrap();
+        separator.separate(&mix).unwrap()
+    };
+    let whole = run(usize::MAX / 2);
+    for block in [1, 500, 4096] {
+        let streamed = run(block);
+        assert_eq!(streamed.targets[0].1, whole.targets[0].1, "block {block}");
+        assert_eq!(streamed.residual, whole.residual, "block {block}");
+    }
 }

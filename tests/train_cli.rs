@@ -63,7 +63,7 @@ fn trains_a_three_layer_ls_model_and_reloads_it() {
         (c.nb_layers, c.nb_bins_in, c.nb_bins, c.context),
         (3, 64, 48, 2)
     );
-    assert_eq!(c.init, "ls");
+    assert_eq!(c.init, saex::model::Init::Ls);
     let summary = c.training.as_ref().expect("a training summary");
     assert_eq!((summary.nb_tracks_train, summary.nb_tracks_valid), (3, 1));
     assert_eq!(summary.epochs, 3 * 2 + 1);

@@ -50,6 +50,8 @@ struct WavSource {
     bytes_per_frame: usize,
     /// Bytes of whole frames left in the data chunk; `None`: to the end of the stream.
     remaining: Option<u64>,
+    /// A regular file (which can seek), not a stream.
+    seekable: bool,
     /// 1 / 2^(valid bits - 1) for integer samples.
     scale: f32,
     buffer: Vec<u8>,
@@ -164,6 +166,33 @@ impl AudioReader {
         Ok(out)
     }
 
+    /// Skips up to `nb_frames` frames: a seek in WAV data, decoding and dropping them in other
+    /// formats. Returns the frames skipped (fewer only at the end of the stream).
+    pub fn skip(&mut self, nb_frames: u64) -> Result<u64> {
+        if let Source::Wav(wav) = &mut self.source {
+            // A regular file seeks; a stream (standard input, a FIFO) reads and drops below.
+            if let (true, Some(remaining)) = (wav.seekable, wav.remaining) {
+                let n = nb_frames.min(remaining / wav.bytes_per_frame as u64);
+                let bytes = n * wav.bytes_per_frame as u64;
+                wav.reader
+                    .seek_relative(bytes as i64)
+                    .map_err(|e| Error::io(&self.path, e))?;
+                wav.remaining = Some(remaining - bytes);
+                self.frames_read += n;
+                return Ok(n);
+            }
+        }
+        let mut skipped = 0;
+        while skipped < nb_frames {
+            let block = self.read((nb_frames - skipped).min(1 << 16) as usize)?;
+            if block[0].is_empty() {
+                break;
+            }
+            skipped += block[0].len() as u64;
+        }
+        Ok(skipped)
+    }
+
     /// Reads everything that is left into one buffer.
     pub fn read_to_end(mut self) -> Result<AudioBuffer> {
         let mut channels = vec![Vec::new(); self.info.nb_channels];
@@ -268,6 +297,7 @@ fn open_wav(
             encoding,
             bytes_per_frame: bytes_per_frame as usize,
             remaining: header.data_len.map(|len| len - len % bytes_per_frame),
+            seekable: file_len.is_some(),
             scale: 1.0 / (1u64 << (bits.clamp(1, 32) - 1)) as f32,
             buffer: Vec::new(),
         }),

@@ -1,10 +1,9 @@
 //! Where estimates come from: a folder of files, an oracle ([`super::oracle`]), or a
 //! separation function run on each track's mixture (how trained models are scored).
 
-use super::track::{
-    is_residual_name, read_matching, residual_name, wav_files, Estimate, ReferenceTrack,
-};
+use super::track::{read_matching, Estimate, ReferenceTrack};
 use crate::audio::AudioBuffer;
+use crate::dataset::{audio_files, is_residual_name, residual_name, MIXTURE};
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -22,6 +21,14 @@ pub trait EstimateSource: Sync {
 
     /// One estimate per target in `targets` (the same order), each of which may fail alone.
     fn estimates(&self, track: &ReferenceTrack, targets: &[String]) -> Vec<Result<Estimate>>;
+}
+
+/// The `.wav` files of `dir` as `(file stem, path)`, sorted by name (estimates are WAV files).
+fn wav_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    Ok(audio_files(dir)?
+        .into_iter()
+        .filter(|(_, p)| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav")))
+        .collect())
 }
 
 /// Estimates stored as `<root>/<track>/<target>.wav`, with the residual optionally stored as
@@ -57,9 +64,7 @@ impl EstimateSource for FolderEstimates {
         let targets: Vec<String> = wav_files(&dir)?
             .into_iter()
             .map(|(name, _)| name)
-            .filter(|name| {
-                !is_residual_name(name) && name != super::track::MIXTURE && name != SAEX_RESIDUAL
-            })
+            .filter(|name| !is_residual_name(name) && name != MIXTURE && name != SAEX_RESIDUAL)
             .collect();
         if targets.is_empty() {
             return Err(Error::file(
@@ -165,4 +170,19 @@ where
             }
         }
     }
+}
+
+/// The estimates of a [`Separator`](crate::separate::Separator) run on each track's mixture,
+/// named `saex <targets> (<mask> mask)` in summaries. The separator is locked per track
+/// (tensors are not `Sync`), so tracks are separated one at a time.
+pub fn separator_source(separator: crate::separate::Separator, mask: &str) -> impl EstimateSource {
+    let targets: Vec<String> = separator.targets().iter().map(|t| t.to_string()).collect();
+    let name = format!("saex {} ({mask} mask)", targets.join("+"));
+    let separator = std::sync::Mutex::new(separator);
+    MixtureSeparation::new(name, targets, move |mix: &AudioBuffer| {
+        let separator = separator
+            .lock()
+            .map_err(|_| Error::Invalid("the separator failed on another track".into()))?;
+        Ok(separator.separate(mix)?.targets)
+    })
 }

@@ -5,15 +5,21 @@
 pub mod bss;
 mod correlation;
 pub mod estimates;
+mod folder;
 pub mod oracle;
 pub mod report;
 pub mod track;
 
+pub use crate::dataset::residual_name;
 pub use bss::{bss_eval_v4, bss_eval_v4_with, windows, BssConfig, Metrics, FILTERS_LEN};
-pub use estimates::{EstimateSource, FolderEstimates, MixtureSeparation};
+pub use estimates::{separator_source, EstimateSource, FolderEstimates, MixtureSeparation};
+pub use folder::{
+    evaluate_folder, score_model, today, FolderScores, MethodScores, ModelScores, SCORED_METHODS,
+    SCORES_METRIC,
+};
 pub use oracle::Oracle;
 pub use report::{museval_json, Summary};
-pub use track::{residual_name, score_target, Estimate, ReferenceTrack, TargetScores, TrackScores};
+pub use track::{score_target, Estimate, ReferenceTrack, TargetScores, TrackScores};
 
 use crate::error::{Error, Result};
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! windows per track, then median over tracks, as museval's `EvalStore`) as JSON and markdown.
 
 use super::track::TrackScores;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 
 /// The museval version whose metrics and JSON layout saex reproduces.
@@ -91,7 +91,7 @@ pub fn nan_median(values: &[f64]) -> f64 {
 }
 
 /// Aggregated metrics in dB (NaN where nothing was finite), serialised with `null` for NaN.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[allow(non_snake_case)]
 pub struct Aggregate {
     pub SDR: Option<f64>,

@@ -3,27 +3,9 @@
 
 use super::bss::{bss_eval_v4_with, BssConfig};
 use crate::audio::{read_audio, AudioBuffer};
+use crate::dataset::{is_residual_name, residual_name, TrackFiles};
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
-
-/// The file stem of the mixture in a track folder; it is not a source.
-pub const MIXTURE: &str = "mixture";
-
-/// The name under which the residual of `target` is scored and looked for among estimates:
-/// `accompaniment` for `vocals` (MUSDB18's name), `<target>_accompaniment` otherwise.
-pub fn residual_name(target: &str) -> String {
-    if target == "vocals" {
-        "accompaniment".to_string()
-    } else {
-        format!("{target}_accompaniment")
-    }
-}
-
-/// Whether a file stem names a residual rather than a target (`accompaniment`,
-/// `<target>_accompaniment`).
-pub fn is_residual_name(name: &str) -> bool {
-    name == "accompaniment" || name.ends_with("_accompaniment")
-}
 
 /// One stem or estimate and the file it came from (for messages).
 #[derive(Debug, Clone)]
@@ -33,11 +15,9 @@ pub struct Stem {
     pub audio: AudioBuffer,
 }
 
-/// A reference track folder in the MUSDB18-HQ layout: `<dir>/<stem>.wav` per source, and an
-/// optional `mixture.wav` (else the mixture is the sum of the stems). Residual files
-/// (`accompaniment.wav`, ...) are ignored beside other stems; a folder of one source and its
-/// residual (`vocals.wav` + `accompaniment.wav`, as some datasets ship) keeps the residual as
-/// the second stem, so that the target can be scored against it.
+/// A reference track folder read whole, as [`crate::dataset`] lays it out: sources, and the
+/// mixture (else the sum of the stems). A folder of one source and its residual keeps the
+/// residual as the second stem, so that the target can be scored against it.
 #[derive(Debug, Clone)]
 pub struct ReferenceTrack {
     pub name: String,
@@ -47,43 +27,6 @@ pub struct ReferenceTrack {
     pub stems: Vec<Stem>,
     /// `(nb_channels, nb_frames)`.
     pub mixture: AudioBuffer,
-}
-
-/// The `.wav` files of a folder as `(file stem, path)`, sorted by name.
-pub fn wav_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-        let path = entry.map_err(|e| Error::io(dir, e))?.path();
-        let is_wav = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("wav"));
-        if is_wav && path.is_file() {
-            if let Some(stem) = path.file_stem() {
-                files.push((stem.to_string_lossy().into_owned(), path));
-            }
-        }
-    }
-    files.sort();
-    Ok(files)
-}
-
-/// The sub-folders of `dir` (one per track), sorted by name.
-pub fn track_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut dirs = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-        let path = entry.map_err(|e| Error::io(dir, e))?.path();
-        if path.is_dir() {
-            dirs.push(path);
-        }
-    }
-    dirs.sort();
-    if dirs.is_empty() {
-        return Err(Error::file(
-            dir,
-            "no track folders: expected <track>/<target>.wav",
-        ));
-    }
-    Ok(dirs)
 }
 
 /// Reads `path` and checks it against an expected layout, naming the file on mismatch.
@@ -101,57 +44,30 @@ pub fn read_matching(path: &Path, like: Option<(&Path, &AudioBuffer)>) -> Result
 }
 
 impl ReferenceTrack {
-    /// Loads every stem of `dir`; all must share rate, channels and length.
+    /// Loads every stem of `dir` (see [`crate::dataset`] for the layout and the accompaniment
+    /// rule); all must share rate, channels and length exactly.
     pub fn load(dir: &Path) -> Result<Self> {
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let mut stems: Vec<Stem> = Vec::new();
-        let mut mixture = None;
-        let mut residuals = Vec::new();
-        for (stem, path) in wav_files(dir)? {
-            if is_residual_name(&stem) {
-                residuals.push((stem, path));
-                continue;
-            }
+        let files = TrackFiles::list(dir)?;
+        let mut stems: Vec<Stem> = Vec::with_capacity(files.stems.len());
+        for file in &files.stems {
             let like = stems.first().map(|s| (s.path.as_path(), &s.audio));
-            let audio = read_matching(&path, like)?;
-            if stem == MIXTURE {
-                mixture = Some((path, audio));
-            } else {
-                stems.push(Stem {
-                    name: stem,
-                    path,
-                    audio,
-                });
-            }
-        }
-        if let [only] = stems.as_slice() {
-            let wanted = residual_name(&only.name);
-            if let Some((name, path)) = residuals.into_iter().find(|(n, _)| *n == wanted) {
-                let audio = read_matching(&path, Some((only.path.as_path(), &only.audio)))?;
-                stems.push(Stem { name, path, audio });
-            }
+            let audio = read_matching(&file.path, like)?;
+            stems.push(Stem {
+                name: file.name.clone(),
+                path: file.path.clone(),
+                audio,
+            });
         }
         let Some(first) = stems.first() else {
             return Err(Error::file(dir, "no stems: expected <stem>.wav files"));
         };
-        let mixture = match mixture {
-            Some((path, audio)) => {
-                if let Some(reason) = layout_difference(&audio, &first.audio) {
-                    return Err(Error::file(
-                        path,
-                        format!("{reason} as {}", first.path.display()),
-                    ));
-                }
-                audio
-            }
+        let mixture = match &files.mixture {
+            Some(path) => read_matching(path, Some((first.path.as_path(), &first.audio)))?,
             None => sum_of(stems.iter().map(|s| &s.audio), &first.audio),
         };
         Ok(ReferenceTrack {
-            name,
-            dir: dir.to_path_buf(),
+            name: files.name,
+            dir: files.dir,
             sample_rate: first.audio.sample_rate,
             stems,
             mixture,
@@ -178,7 +94,8 @@ impl ReferenceTrack {
 
     /// The path a stem named `name` has or would have.
     pub fn stem_path(&self, name: &str) -> PathBuf {
-        self.dir.join(format!("{name}.wav"))
+        self.stem(name)
+            .map_or_else(|| self.dir.join(format!("{name}.wav")), |s| s.path.clone())
     }
 }
 

@@ -2,7 +2,9 @@
 //! on and how.
 
 use crate::error::{Error, Result};
+use crate::eval::ModelScores;
 use crate::stft::StftConfig;
+use crate::train::TrainSettings;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -12,11 +14,91 @@ pub const MODEL_FORMAT_VERSION: u32 = 1;
 /// Added to the per-frame norm before dividing (and multiplying back), so silent frames stay 0.
 pub const SCALING_EPS: f64 = 1e-6;
 
-/// The initialisations of a new layer.
-pub const INITS: [&str; 3] = ["ls", "identity", "random"];
+/// Declares a setting that is one of a few names: serialised as its name, parsed from it with
+/// an error listing the choices, shown as it.
+macro_rules! named_choice {
+    ($(#[$doc:meta])* $name:ident, $what:literal { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vdoc])* #[serde(rename = $text)] $variant,)+
+        }
 
-/// The storage precisions of `model.safetensors`.
-pub const DTYPES: [&str; 2] = ["f32", "f16"];
+        impl $name {
+            /// Every choice, in order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The name as written in config.json and on the command line.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+
+            /// The choice called `name`; an error lists the choices.
+            pub fn parse(name: &str) -> Result<Self> {
+                $name::ALL
+                    .iter()
+                    .copied()
+                    .find(|c| c.name() == name.trim())
+                    .ok_or_else(|| {
+                        let names: Vec<&str> = $name::ALL.iter().map(|c| c.name()).collect();
+                        Error::mismatch($what, names.join(", "), name)
+                    })
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self> {
+                $name::parse(s)
+            }
+        }
+    };
+}
+
+named_choice!(
+    /// How a new layer is initialised when training adds it (see [`crate::train::init`]).
+    Init, "init" {
+        /// Least squares on the current stack's outputs.
+        Ls = "ls",
+        /// The identity on the lowest bins (layer 1) or on every unit (later layers).
+        Identity = "identity",
+        /// Uniform in +-1/sqrt(fan_in).
+        Random = "random",
+    }
+);
+
+named_choice!(
+    /// The storage precision of `model.safetensors` (weights are f32 in memory).
+    Dtype, "dtype" {
+        F32 = "f32",
+        F16 = "f16",
+    }
+);
+
+named_choice!(
+    /// The STFT analysis and synthesis window.
+    Window, "window" {
+        Hann = "hann",
+    }
+);
+
+impl Dtype {
+    /// The tensor kind weights are stored in.
+    pub fn kind(self) -> tch::Kind {
+        match self {
+            Dtype::F32 => tch::Kind::Float,
+            Dtype::F16 => tch::Kind::Half,
+        }
+    }
+}
 
 /// A network's shapes and settings (`config.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,7 +110,7 @@ pub struct ModelConfig {
     pub n_fft: usize,
     pub hop: usize,
     /// The STFT window; only `hann` exists.
-    pub window: String,
+    pub window: Window,
     /// C: the input is the 2C+1 frames centred on frame t.
     pub context: usize,
     /// L_in <= n_fft/2+1: the lowest bins of each input frame.
@@ -39,21 +121,21 @@ pub struct ModelConfig {
     pub nb_layers: usize,
     /// Per-frame scaling: input / (norm + eps), output * (norm + eps).
     pub scaling: bool,
-    /// `ls`, `identity` or `random`.
-    pub init: String,
-    /// Storage precision of `model.safetensors`: `f32` or `f16` (always f32 in memory).
-    pub dtype: String,
+    /// How each layer was initialised in training.
+    pub init: Init,
+    /// Storage precision of `model.safetensors` (always f32 in memory).
+    pub dtype: Dtype,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub training: Option<TrainingSummary>,
     /// The command line that trained the model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
-    /// Evaluation results, filled in later.
+    /// Evaluation results, filled in by `saex eval --model DIR --save-scores`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scores: Option<serde_json::Value>,
+    pub scores: Option<ModelScores>,
 }
 
-/// What a model was trained on and how it went.
+/// What a model was trained on, how (the [`TrainSettings`] as they were), and how it went.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainingSummary {
     /// The data folder as given on the command line.
@@ -62,18 +144,8 @@ pub struct TrainingSummary {
     pub nb_tracks_valid: usize,
     /// `valid` when DATA/valid exists, else how the validation tracks were chosen.
     pub valid_source: String,
-    pub epochs_per_stage: usize,
-    pub finetune_epochs: usize,
-    pub frames_per_epoch: usize,
-    pub ls_frames: usize,
-    pub excerpt_seconds: f64,
-    pub optimizer: String,
-    pub lr: f64,
-    pub finetune_lr: f64,
-    pub batch_size: usize,
-    pub seed: u64,
-    /// The augmentations that were on: `mix`, `gain`, `swap`.
-    pub augment: Vec<String>,
+    #[serde(flatten)]
+    pub settings: TrainSettings,
     /// Epochs actually run (all stages).
     pub epochs: usize,
     /// Training frames per second (forward + backward + update).
@@ -99,14 +171,14 @@ impl ModelConfig {
             sample_rate: 44_100,
             n_fft: 2048,
             hop: 512,
-            window: "hann".to_string(),
+            window: Window::Hann,
             context: 3,
             nb_bins_in: 513,
             nb_bins: 513,
             nb_layers: 3,
             scaling: true,
-            init: "ls".to_string(),
-            dtype: "f16".to_string(),
+            init: Init::Ls,
+            dtype: Dtype::F16,
             training: None,
             command: None,
             scores: None,
@@ -153,13 +225,6 @@ impl ModelConfig {
         }
         crate::audio::check_layout(self.sample_rate, 1)?;
         let stft = self.stft_config()?;
-        if self.window != "hann" {
-            return Err(Error::mismatch(
-                "window",
-                "\"hann\"",
-                format!("{:?}", self.window),
-            ));
-        }
         let max_bins = stft.nb_bins();
         if self.nb_bins_in == 0 || self.nb_bins_in > max_bins {
             return Err(Error::mismatch(
@@ -180,16 +245,6 @@ impl ModelConfig {
         }
         if self.nb_layers == 0 || self.nb_layers > 64 {
             return Err(Error::mismatch("nb_layers", "1 ..= 64", self.nb_layers));
-        }
-        if !INITS.contains(&self.init.as_str()) {
-            return Err(Error::mismatch(
-                "init",
-                "ls, identity or random",
-                &self.init,
-            ));
-        }
-        if !DTYPES.contains(&self.dtype.as_str()) {
-            return Err(Error::mismatch("dtype", "f32 or f16", &self.dtype));
         }
         Ok(())
     }
@@ -249,9 +304,6 @@ mod tests {
             ("nb_bins_in", Box::new(|c| c.nb_bins_in = 1026)),
             ("nb_bins", Box::new(|c| c.nb_bins = 0)),
             ("nb_layers", Box::new(|c| c.nb_layers = 0)),
-            ("init", Box::new(|c| c.init = "xavier".into())),
-            ("dtype", Box::new(|c| c.dtype = "bf16".into())),
-            ("window", Box::new(|c| c.window = "hamming".into())),
             ("hop", Box::new(|c| c.hop = 0)),
             ("format version", Box::new(|c| c.format_version = 2)),
         ];
@@ -260,6 +312,25 @@ mod tests {
             breaks(&mut config);
             let err = config.validate().unwrap_err().to_string();
             assert!(err.contains(field), "{field}: {err}");
+        }
+    }
+
+    #[test]
+    fn unknown_names_are_refused_with_the_choices() {
+        let err = Init::parse("xavier").unwrap_err().to_string();
+        assert!(
+            err.contains("init") && err.contains("ls, identity, random"),
+            "{err}"
+        );
+        assert_eq!("f16".parse::<Dtype>().unwrap(), Dtype::F16);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        for (field, value) in [("init", "xavier"), ("dtype", "bf16"), ("window", "hamming")] {
+            let mut json = serde_json::to_value(ModelConfig::default_for("bass")).unwrap();
+            json[field] = value.into();
+            std::fs::write(&path, json.to_string()).unwrap();
+            let err = ModelConfig::read(&path).unwrap_err().to_string();
+            assert!(err.contains(value), "{field}: {err}");
         }
     }
 

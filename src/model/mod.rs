@@ -5,11 +5,13 @@ mod config;
 mod sae;
 mod store;
 
-pub use config::{ModelConfig, TrainingSummary, DTYPES, INITS, MODEL_FORMAT_VERSION, SCALING_EPS};
+pub use config::{
+    Dtype, Init, ModelConfig, TrainingSummary, Window, MODEL_FORMAT_VERSION, SCALING_EPS,
+};
 pub use store::{layer_names, CONFIG_FILE, WEIGHTS_FILE};
 
 pub(crate) use sae::Layer;
-pub(crate) use store::{read_tensors, write_tensors};
+pub(crate) use store::{read_tensors, take_layers, write_tensors};
 
 use crate::error::{Error, Result};
 use rand::{Rng, SeedableRng};
@@ -88,7 +90,7 @@ impl Model {
         let config = ModelConfig::read(&dir.join(CONFIG_FILE))?;
         let weights_path = dir.join(WEIGHTS_FILE);
         let tensors = read_tensors(&weights_path, device)?;
-        let layers = store::take_layers(&weights_path, &config, tensors)?;
+        let layers = store::take_model_layers(&weights_path, &config, tensors)?;
         let mut model = Model::empty(config.clone(), device)?;
         for (w, b) in layers {
             model.push_layer(w, b)?;
@@ -100,13 +102,19 @@ impl Model {
     /// Writes `dir/model.safetensors` (in `config.dtype`) and then `dir/config.json`, each
     /// atomically; creates `dir` when missing.
     pub fn save(&self, dir: &Path) -> Result<()> {
+        self.save_as(dir, &self.config)
+    }
+
+    /// [`Model::save`] with another config.json (its `dtype` says how the weights are stored),
+    /// e.g. the training summary so far. `config` must describe this network's shape.
+    pub(crate) fn save_as(&self, dir: &Path, config: &ModelConfig) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let kind = match self.config.dtype.as_str() {
-            "f16" => Kind::Half,
-            _ => Kind::Float,
-        };
-        write_tensors(&dir.join(WEIGHTS_FILE), &self.named_parameters(), kind)?;
-        self.config.write(&dir.join(CONFIG_FILE))
+        write_tensors(
+            &dir.join(WEIGHTS_FILE),
+            &self.named_parameters(),
+            config.dtype.kind(),
+        )?;
+        config.write(&dir.join(CONFIG_FILE))
     }
 
     pub fn device(&self) -> Device {
@@ -225,17 +233,17 @@ mod tests {
 
     #[test]
     fn save_load_round_trip_f32_and_f16() {
-        for dtype in ["f32", "f16"] {
+        for dtype in [Dtype::F32, Dtype::F16] {
             let dir = tempfile::tempdir().unwrap();
             let config = ModelConfig {
-                dtype: dtype.into(),
+                dtype,
                 ..tiny_config()
             };
             let model = Model::new(config, Device::Cpu).unwrap();
             model.save(dir.path()).unwrap();
             let loaded = Model::load(dir.path(), Device::Cpu).unwrap();
             assert_eq!(loaded.config, model.config);
-            let tol = if dtype == "f16" { 1e-3 } else { 0.0 };
+            let tol = if dtype == Dtype::F16 { 1e-3 } else { 0.0 };
             for ((name, a), (_, b)) in model
                 .named_parameters()
                 .iter()

@@ -66,21 +66,34 @@ pub(crate) fn read_tensors(path: &Path, device: Device) -> Result<BTreeMap<Strin
     Ok(out)
 }
 
-/// Takes the weights of every layer of `config` out of `tensors`, checking names, shapes and
-/// finiteness; anything left over is an error too. Returns `(weight, bias)` per layer.
+/// Takes the weights of layers `1 ..= nb_layers` of a network shaped as `config` out of
+/// `tensors` (read from `path`), checking names, shapes and finiteness; other tensors stay.
+/// Returns `(weight, bias)` per layer.
 pub(crate) fn take_layers(
+    path: &Path,
+    config: &ModelConfig,
+    nb_layers: usize,
+    tensors: &mut BTreeMap<String, Tensor>,
+) -> Result<Vec<(Tensor, Tensor)>> {
+    let mut layers = Vec::with_capacity(nb_layers);
+    for k in 1..=nb_layers {
+        let (nb_out, nb_in) = config.layer_shape(k);
+        let (w_name, b_name) = layer_names(k);
+        let weight = take_checked(path, tensors, &w_name, &[nb_out as i64, nb_in as i64])?;
+        let bias = take_checked(path, tensors, &b_name, &[nb_out as i64])?;
+        layers.push((weight, bias));
+    }
+    Ok(layers)
+}
+
+/// Takes every layer of `config` out of the weights file's `tensors`; anything left over is an
+/// error.
+pub(crate) fn take_model_layers(
     path: &Path,
     config: &ModelConfig,
     mut tensors: BTreeMap<String, Tensor>,
 ) -> Result<Vec<(Tensor, Tensor)>> {
-    let mut layers = Vec::with_capacity(config.nb_layers);
-    for k in 1..=config.nb_layers {
-        let (nb_out, nb_in) = config.layer_shape(k);
-        let (w_name, b_name) = layer_names(k);
-        let weight = take_checked(path, &mut tensors, &w_name, &[nb_out as i64, nb_in as i64])?;
-        let bias = take_checked(path, &mut tensors, &b_name, &[nb_out as i64])?;
-        layers.push((weight, bias));
-    }
+    let layers = take_layers(path, config, config.nb_layers, &mut tensors)?;
     if let Some(extra) = tensors.keys().next() {
         return Err(Error::file(
             path,

@@ -26,7 +26,7 @@ pub const VOCALS: &str = "vocals";
 /// The stem of the programs no family claims.
 pub const OTHER: &str = "other";
 /// The name of the sum of the stems in a track folder; no stem may take it.
-pub const MIXTURE: &str = "mixture";
+pub use crate::dataset::MIXTURE;
 /// The index of the General MIDI drum channel (channel 10).
 pub const DRUM_CHANNEL: u8 = 9;
 /// Track-name patterns that make a track the vocal line by default.

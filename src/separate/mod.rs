@@ -1,13 +1,17 @@
 //! Extraction: the whole pipeline from a mixture to one file per target (and the residual),
 //! streaming, so memory stays flat however long the input is.
 
+mod analysis;
 mod engine;
 mod estimator;
 mod mask;
 mod model_estimator;
 mod stages;
+mod synthesis;
+pub mod tensor_ops;
 
 pub use estimator::{Estimator, EstimatorSpec};
+
 pub use mask::{extend_high_band, frame_masks, MaskKind};
 pub use model_estimator::ModelEstimator;
 pub use stages::StageTimes;
@@ -24,10 +28,25 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct SeparateOptions {
     pub mask: MaskKind,
-    /// Frames per network batch and channel (larger: faster matrix products, more memory).
+    /// Frames per network batch and channel (larger: faster matrix products, more memory); 8
+    /// times as many on the tensor path on CUDA.
     pub batch_frames: usize,
     /// Input frames decoded per step.
     pub block_frames: usize,
+    /// Where the signal processing around the network runs.
+    pub path: ComputePath,
+}
+
+/// Where the STFT, features, masks and inverse STFT run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ComputePath {
+    /// The tensor path when the models are on a CUDA device, else the CPU path.
+    #[default]
+    Auto,
+    /// rayon on the CPU's cores, whatever the network's device.
+    Cpu,
+    /// LibTorch operations on the first model's device (also on the CPU, for tests).
+    Tensor,
 }
 
 impl Default for SeparateOptions {
@@ -36,6 +55,7 @@ impl Default for SeparateOptions {
             mask: MaskKind::Wiener,
             batch_frames: 512,
             block_frames: 1 << 16,
+            path: ComputePath::Auto,
         }
     }
 }
@@ -174,6 +194,38 @@ impl Separator {
         })
     }
 
+    /// Loads the model in each folder of `dirs` (config.json + model.safetensors) onto `device`
+    /// and builds a separator of them (see [`Separator::new`] for what must agree). Errors name
+    /// the folder.
+    ///
+    /// ```no_run
+    /// use saex::separate::{SeparateOptions, Separator};
+    /// # fn main() -> saex::Result<()> {
+    /// let separator = Separator::from_model_dirs(
+    ///     &["models/vocals", "models/bass"],
+    ///     tch::Device::Cpu,
+    ///     SeparateOptions::default(),
+    /// )?;
+    /// assert_eq!(separator.targets(), ["vocals", "bass"]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn from_model_dirs(
+        dirs: &[impl AsRef<Path>],
+        device: tch::Device,
+        options: SeparateOptions,
+    ) -> Result<Self> {
+        let mut estimators: Vec<Box<dyn Estimator>> = Vec::with_capacity(dirs.len());
+        for dir in dirs {
+            let dir = dir.as_ref();
+            let model = crate::model::Model::load(dir, device).map_err(|e| {
+                Error::Invalid(format!("cannot load the model in {}: {e}", dir.display()))
+            })?;
+            estimators.push(Box::new(ModelEstimator::new(model)?));
+        }
+        Separator::new(estimators, options)
+    }
+
     /// Makes every later separation check `stop` between blocks: once it is set (e.g. by a
     /// Ctrl-C handler), the separation ends with [`Error::Interrupted`] and, for
     /// [`Separator::separate_file`], leaves nothing at the output paths.
@@ -191,10 +243,22 @@ impl Separator {
     }
 
     fn engine(&self) -> Engine<'_> {
+        let device = self.estimators[0].device();
+        let tensor_device = match self.options.path {
+            ComputePath::Auto => analysis::tensor_path_by_default(device).then_some(device),
+            ComputePath::Cpu => None,
+            ComputePath::Tensor => Some(device),
+        };
+        // On a GPU, batches 8 times larger: fewer, fuller kernels and transfers.
+        let batch_frames = match tensor_device {
+            Some(d) if d.is_cuda() => self.options.batch_frames * 8,
+            _ => self.options.batch_frames,
+        };
         Engine {
+            tensor_device,
+            batch_frames,
             estimators: &self.estimators,
             mask: self.options.mask,
-            batch_frames: self.options.batch_frames,
             block_frames: self.options.block_frames,
             stop: self.stop.as_deref(),
         }

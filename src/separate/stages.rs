@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-/// Wall time spent in each stage of one run. Stages run one after another on the calling
-/// thread (each may use several threads inside), so their sum is the run's time less set-up.
+/// Busy time of each stage of one run. The stages run at once on their own threads (each may
+/// use several threads inside), so their sum may exceed the run's wall time.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct StageTimes {
     /// Reading and decoding the input.
@@ -43,6 +43,19 @@ impl StageTimes {
     /// The sum over the stages.
     pub fn total(&self) -> Duration {
         self.stages().iter().map(|(_, d)| *d).sum()
+    }
+}
+
+impl std::ops::AddAssign for StageTimes {
+    fn add_assign(&mut self, other: StageTimes) {
+        self.decode += other.decode;
+        self.resample += other.resample;
+        self.stft += other.stft;
+        self.features += other.features;
+        self.network += other.network;
+        self.mask += other.mask;
+        self.istft += other.istft;
+        self.encode += other.encode;
     }
 }
 

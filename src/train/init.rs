@@ -7,7 +7,7 @@
 //! after the fact loses no precision; the system is solved with LibTorch's Cholesky
 //! factorisation (falling back to a general solve). The weights `w_n` make the regression
 //! minimise exactly the training loss of the new layer when per-frame scaling is on (see
-//! [`crate::train`]); without scaling they are all 1.
+//! [`crate::train`](mod@crate::train)); without scaling they are all 1.
 
 use crate::error::{Error, Result};
 use crate::model::ModelConfig;

@@ -13,15 +13,24 @@
 //! weights, optimizer state and position after every epoch, so `resume` continues a killed run
 //! and reaches the same weights as an uninterrupted one.
 
-pub mod data;
+//!
+//! The jobs, one module each: [`settings`] (what a run is asked to do, declared once),
+//! [`sampler`] (excerpts of the [`crate::dataset`] tracks into magnitude frames), [`init`] (a new
+//! layer's weights), [`history`] (history.csv), [`plot`] (history.png), `checkpoint`
+//! (resuming), and the loop that drives them ([`train`]).
+
+mod checkpoint;
+pub mod history;
 pub mod init;
 mod optim;
 pub mod plot;
+pub mod sampler;
+pub mod settings;
 pub mod synth;
 mod trainer;
 
-pub use data::Augment;
+pub use checkpoint::CHECKPOINT_DIR;
+pub use history::{HistoryRow, HISTORY_CSV};
 pub use optim::OptimizerKind;
-pub use trainer::{
-    train, HistoryRow, TrainOptions, TrainReport, CHECKPOINT_DIR, HISTORY_CSV, HISTORY_PNG,
-};
+pub use settings::{Augment, Fingerprint, TrainSettings};
+pub use trainer::{train, TrainOptions, TrainReport, HISTORY_PNG};

@@ -4,7 +4,7 @@
 //! Blue: training loss; red: validation loss; grey verticals: a layer was added (or
 //! fine-tuning began).
 
-use super::trainer::HistoryRow;
+use super::history::HistoryRow;
 use crate::error::{Error, Result};
 use plotters::prelude::*;
 use std::path::Path;

@@ -1,54 +1,39 @@
-//! The training loop: stages, epochs, validation, best model, checkpoints, history.
+//! The training loop: stages, epochs, validation, the best model, and the calls that keep the
+//! history ([`super::history`]) and the checkpoint ([`super::checkpoint`]) up to date.
 
-use super::data::{self, Augment, Dataset, FrameMaker, FrameSet};
+use super::checkpoint::{self, RunState};
+use super::history::{self, HistoryRow, HISTORY_CSV};
 use super::init::{identity_layer, LsAccumulator};
-use super::optim::{Optimizer, OptimizerKind};
+use super::optim::Optimizer;
 use super::plot;
+use super::sampler::{FrameMaker, FrameSet};
+use super::settings::{Augment, Fingerprint, TrainSettings};
+use crate::dataset::{self, Dataset};
 use crate::error::{Error, Result};
-use crate::model::{self, Model, ModelConfig, TrainingSummary, CONFIG_FILE};
+use crate::model::{self, Init, Model, ModelConfig, TrainingSummary, CONFIG_FILE};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
-/// The checkpoint folder inside the output folder.
-pub const CHECKPOINT_DIR: &str = "checkpoint";
-pub const HISTORY_CSV: &str = "history.csv";
 pub const HISTORY_PNG: &str = "history.png";
-const STATE_FILE: &str = "state.json";
 /// Frames per forward pass in validation and least-squares accumulation.
 const EVAL_BATCH: i64 = 4096;
 
-/// Everything `saex train` needs.
+/// Everything `saex train` needs: what to read and write, the model's shape, the settings, and
+/// how to run.
 #[derive(Debug, Clone)]
 pub struct TrainOptions {
-    /// The data folder (`DATA/train/<track>/<stem>.wav`, ...).
+    /// The data folder (`DATA/train/<track>/<stem>.wav`, ...; see [`crate::dataset`]).
     pub data: PathBuf,
     /// The model folder to write.
     pub out: PathBuf,
     /// Target, shapes, number of layers K, init and storage dtype of the model to train.
     pub model: ModelConfig,
-    pub epochs_per_stage: usize,
-    pub finetune_epochs: usize,
-    /// Training frames sampled per epoch: bounds memory (see [`data::FrameMaker::sample`]).
-    pub frames_per_epoch: usize,
-    /// Validation frames (fixed excerpts from the middle of each validation track).
-    pub valid_frames: usize,
-    /// Frames the least-squares init accumulates, sampled without augmentation.
-    pub ls_frames: usize,
-    /// Relative ridge of the least-squares init (see [`super::init`]).
-    pub ridge: f64,
-    pub excerpt_seconds: f64,
-    pub optimizer: OptimizerKind,
-    pub lr: f64,
-    pub finetune_lr: f64,
-    pub batch_size: usize,
-    pub seed: u64,
-    pub augment: Augment,
+    pub settings: TrainSettings,
     pub device: Device,
     /// Continue from `out/checkpoint`.
     pub resume: bool,
@@ -62,25 +47,13 @@ pub struct TrainOptions {
 }
 
 impl TrainOptions {
-    /// Defaults for `target` on `data` into `out`.
+    /// Default model and settings for `target` on `data` into `out`.
     pub fn new(data: PathBuf, out: PathBuf, target: &str) -> Self {
         TrainOptions {
             data,
             out,
             model: ModelConfig::default_for(target),
-            epochs_per_stage: 10,
-            finetune_epochs: 10,
-            frames_per_epoch: 32_768,
-            valid_frames: 8192,
-            ls_frames: 32_768,
-            ridge: super::init::DEFAULT_RIDGE,
-            excerpt_seconds: 6.0,
-            optimizer: OptimizerKind::Adam,
-            lr: 1e-3,
-            finetune_lr: 1e-4,
-            batch_size: 256,
-            seed: 0,
-            augment: Augment::ALL,
+            settings: TrainSettings::default(),
             device: Device::Cpu,
             resume: false,
             force: false,
@@ -94,86 +67,21 @@ impl TrainOptions {
         let mut config = self.model.clone();
         config.training = None;
         config.validate()?;
-        let positive = [
-            ("frames per epoch", self.frames_per_epoch),
-            ("validation frames", self.valid_frames),
-            ("batch size", self.batch_size),
-        ];
-        for (what, value) in positive {
-            if value == 0 {
-                return Err(Error::Invalid(format!(
-                    "{what}: expected at least 1, got 0"
-                )));
-            }
-        }
-        if self.model.init == "ls" && self.ls_frames == 0 {
-            return Err(Error::Invalid(
-                "ls frames: expected at least 1 with --init ls".into(),
-            ));
-        }
-        for (what, value) in [
-            ("learning rate", self.lr),
-            ("fine-tuning learning rate", self.finetune_lr),
-        ] {
-            if !(value.is_finite() && value > 0.0) {
-                return Err(Error::Invalid(format!("{what}: expected > 0, got {value}")));
-            }
-        }
-        if !(self.excerpt_seconds.is_finite() && self.excerpt_seconds > 0.0) {
-            return Err(Error::Invalid(format!(
-                "excerpt seconds: expected > 0, got {}",
-                self.excerpt_seconds
-            )));
-        }
-        if !(self.ridge.is_finite() && self.ridge >= 0.0) {
-            return Err(Error::Invalid(format!(
-                "ridge: expected >= 0, got {}",
-                self.ridge
-            )));
-        }
-        Ok(())
+        self.settings.validate(self.model.init)
     }
 
     /// The settings a resumed run must share with the checkpoint.
     fn fingerprint(&self) -> serde_json::Value {
-        let mut model = self.model.clone();
-        model.training = None;
-        model.command = None;
-        model.scores = None;
-        serde_json::json!({
-            "model": model,
-            "epochs_per_stage": self.epochs_per_stage,
-            "finetune_epochs": self.finetune_epochs,
-            "frames_per_epoch": self.frames_per_epoch,
-            "valid_frames": self.valid_frames,
-            "ls_frames": self.ls_frames,
-            "ridge": self.ridge,
-            "excerpt_seconds": self.excerpt_seconds,
-            "optimizer": self.optimizer,
-            "lr": self.lr,
-            "finetune_lr": self.finetune_lr,
-            "batch_size": self.batch_size,
-            "seed": self.seed,
-            "augment": self.augment,
-        })
+        Fingerprint::new(&self.model, &self.settings).to_value()
     }
 
     fn nb_stages(&self) -> usize {
-        self.model.nb_layers + usize::from(self.finetune_epochs > 0)
+        self.model.nb_layers + usize::from(self.settings.finetune_epochs > 0)
     }
-}
 
-/// One line of history.csv. Epoch 0 of a stage is the model right after the new layer's init
-/// (no training loss).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HistoryRow {
-    /// `1` ..= `K`, or `finetune`.
-    pub stage: String,
-    pub nb_layers: usize,
-    pub epoch: usize,
-    pub train_loss: Option<f64>,
-    pub valid_loss: f64,
-    pub seconds: f64,
+    fn checkpoint_dir(&self) -> PathBuf {
+        checkpoint::dir(&self.out)
+    }
 }
 
 /// What a finished run reports.
@@ -191,62 +99,35 @@ pub struct TrainReport {
     pub nb_tracks_valid: usize,
 }
 
-/// Where a run stands; saved in `checkpoint/state.json` after every epoch.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct RunState {
-    fingerprint: serde_json::Value,
-    /// 1-based; `K + 1` is fine-tuning.
-    stage: usize,
-    /// Epochs finished in `stage`.
-    epochs_done: usize,
-    nb_layers: usize,
-    optimizer_steps: u64,
-    history: Vec<HistoryRow>,
-    best_valid_loss: Option<f64>,
-    best_at: String,
-    best_nb_layers: usize,
-    epochs: usize,
-    seconds: f64,
-    train_seconds: f64,
-    train_frames: u64,
-    init_seconds: f64,
-    /// The checkpoint's tensor file inside `checkpoint/`.
-    tensors_file: String,
-}
-
 /// Trains a model as `options` say. `stop` is polled between batches (Ctrl-C): when it is set,
 /// the partial epoch is dropped, the checkpoint of the last finished epoch stays, and the call
 /// returns [`Error::Interrupted`].
 pub fn train(options: &TrainOptions, stop: &AtomicBool) -> Result<TrainReport> {
     options.validate()?;
     let session_start = Instant::now();
-    let data = data::discover(&options.data, &options.model.target)?;
+    let data = dataset::discover(&options.data, &options.model.target)?;
     prepare_out(options)?;
     let maker = FrameMaker::new(&options.model, options.device)?;
-    let valid = maker.fixed(&data.valid, &data.target, options.valid_frames)?;
+    let valid = maker.fixed(&data.valid, &data.target, options.settings.valid_frames)?;
 
     let mut model = Model::empty(options.model.clone(), options.device)?;
     model.config.training = None;
     let mut state = if options.resume {
-        load_checkpoint(options, &mut model)?
+        let dir = options.checkpoint_dir();
+        let state = checkpoint::load(&dir, &options.fingerprint(), &mut model)?;
+        log(
+            options,
+            format_args!(
+                "resuming from {}: stage {}, {} epoch(s) done in it, {} layer(s)",
+                dir.display(),
+                state.stage,
+                state.epochs_done,
+                state.nb_layers
+            ),
+        );
+        state
     } else {
-        RunState {
-            fingerprint: options.fingerprint(),
-            stage: 1,
-            epochs_done: 0,
-            nb_layers: 0,
-            optimizer_steps: 0,
-            history: Vec::new(),
-            best_valid_loss: None,
-            best_at: String::new(),
-            best_nb_layers: 0,
-            epochs: 0,
-            seconds: 0.0,
-            train_seconds: 0.0,
-            train_frames: 0,
-            init_seconds: 0.0,
-            tensors_file: String::new(),
-        }
+        RunState::new(options.fingerprint())
     };
     let seconds_before = state.seconds;
     let mut session_epochs = 0;
@@ -260,9 +141,12 @@ pub fn train(options: &TrainOptions, stop: &AtomicBool) -> Result<TrainReport> {
             stage.to_string()
         };
         let (nb_epochs, lr) = if stage > k_max {
-            (options.finetune_epochs, options.finetune_lr)
+            (
+                options.settings.finetune_epochs,
+                options.settings.finetune_lr,
+            )
         } else {
-            (options.epochs_per_stage, options.lr)
+            (options.settings.epochs_per_stage, options.settings.lr)
         };
         let resumed_mid_stage =
             stage == stage_start && (state.epochs_done > 0 || state.nb_layers >= stage.min(k_max));
@@ -303,26 +187,24 @@ pub fn train(options: &TrainOptions, stop: &AtomicBool) -> Result<TrainReport> {
                 seconds_before,
                 &session_start,
             )?;
-            save_checkpoint(options, &model, None, &state)?;
+            checkpoint::save(&options.checkpoint_dir(), &model, None, &state)?;
         }
-        let mut optimizer = Optimizer::new(options.optimizer, model.named_parameters());
+        let mut optimizer = Optimizer::new(options.settings.optimizer, model.named_parameters());
         if resumed_mid_stage && state.epochs_done > 0 {
-            let mut tensors = model::read_tensors(
-                &checkpoint_dir(options).join(&state.tensors_file),
-                options.device,
-            )?;
+            let mut tensors =
+                checkpoint::tensors(&options.checkpoint_dir(), &state, options.device)?;
             optimizer.restore(&mut tensors, state.optimizer_steps)?;
         }
         for epoch in state.epochs_done + 1..=nb_epochs {
             let epoch_start = Instant::now();
-            let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+            let mut rng = ChaCha8Rng::seed_from_u64(options.settings.seed);
             rng.set_stream((stage as u64) << 32 | epoch as u64);
             let frames = maker.sample(
                 &data.train,
                 &data.target,
-                options.frames_per_epoch,
-                options.excerpt_seconds,
-                options.augment,
+                options.settings.frames_per_epoch,
+                options.settings.excerpt_seconds,
+                options.settings.augment,
                 &mut rng,
             )?;
             let bar_label = format!("stage {stage_name} epoch {epoch}/{nb_epochs}");
@@ -364,7 +246,7 @@ pub fn train(options: &TrainOptions, stop: &AtomicBool) -> Result<TrainReport> {
                 seconds_before,
                 &session_start,
             )?;
-            save_checkpoint(options, &model, Some(&optimizer), &state)?;
+            checkpoint::save(&options.checkpoint_dir(), &model, Some(&optimizer), &state)?;
             session_epochs += 1;
             if options
                 .stop_after_epochs
@@ -384,14 +266,14 @@ pub fn train(options: &TrainOptions, stop: &AtomicBool) -> Result<TrainReport> {
     config.command = options.command.clone();
     config.write(&config_path)?;
     write_history(options, &state.history)?;
-    let dir = checkpoint_dir(options);
+    let dir = options.checkpoint_dir();
     std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     Ok(TrainReport {
         out: options.out.clone(),
         best_valid_loss,
         best_at: state.best_at.clone(),
         epochs: state.epochs,
-        frames_per_second: frames_per_second(&state),
+        frames_per_second: state.frames_per_second(),
         init_seconds: state.init_seconds,
         seconds: state.seconds,
         history: state.history,
@@ -406,23 +288,11 @@ fn log(options: &TrainOptions, message: std::fmt::Arguments) {
     }
 }
 
-fn frames_per_second(state: &RunState) -> f64 {
-    if state.train_seconds > 0.0 {
-        state.train_frames as f64 / state.train_seconds
-    } else {
-        0.0
-    }
-}
-
-fn checkpoint_dir(options: &TrainOptions) -> PathBuf {
-    options.out.join(CHECKPOINT_DIR)
-}
-
 /// Creates the output folder and refuses to clobber a model or an unfinished run by accident.
 fn prepare_out(options: &TrainOptions) -> Result<()> {
     let out = &options.out;
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let state = checkpoint_dir(options).join(STATE_FILE);
+    let state = options.checkpoint_dir().join(checkpoint::STATE_FILE);
     if options.resume {
         if !state.is_file() {
             return Err(Error::file(
@@ -444,7 +314,7 @@ fn prepare_out(options: &TrainOptions) -> Result<()> {
             "already holds a model: choose another --out, or replace it with --force",
         ));
     }
-    let dir = checkpoint_dir(options);
+    let dir = options.checkpoint_dir();
     if dir.exists() {
         std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     }
@@ -461,10 +331,12 @@ fn add_layer(
     let k = model.config.nb_layers + 1;
     let mut shape_config = options.model.clone();
     shape_config.nb_layers = k;
-    let (weight, bias) = match options.model.init.as_str() {
-        "identity" => identity_layer(&shape_config, k, options.device),
-        "random" => model::random_layer(&shape_config, k, options.seed, options.device)?,
-        _ => least_squares_layer(options, data, maker, model)?,
+    let (weight, bias) = match options.model.init {
+        Init::Identity => identity_layer(&shape_config, k, options.device),
+        Init::Random => {
+            model::random_layer(&shape_config, k, options.settings.seed, options.device)?
+        }
+        Init::Ls => least_squares_layer(options, data, maker, model)?,
     };
     model.push_layer(weight, bias)
 }
@@ -485,16 +357,17 @@ fn least_squares_layer(
     };
     let start = Instant::now();
     let mut acc = LsAccumulator::new(dim_in, options.model.nb_bins, options.device);
-    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+    let settings = &options.settings;
+    let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
     rng.set_stream(u64::MAX - k as u64);
-    let mut remaining = options.ls_frames;
+    let mut remaining = settings.ls_frames;
     while remaining > 0 {
-        let chunk = remaining.min(options.frames_per_epoch);
+        let chunk = remaining.min(settings.frames_per_epoch);
         let frames = maker.sample(
             &data.train,
             &data.target,
             chunk,
-            options.excerpt_seconds,
+            settings.excerpt_seconds,
             Augment::NONE,
             &mut rng,
         )?;
@@ -509,7 +382,7 @@ fn least_squares_layer(
         remaining -= chunk;
     }
     let accumulated = start.elapsed().as_secs_f64();
-    let solved = acc.solve(options.ridge)?;
+    let solved = acc.solve(settings.ridge)?;
     log(options, format_args!(
         "layer {k}: least squares over {} frames of {dim_in} inputs: {accumulated:.2} s sampling and accumulating, {:.2} s solving",
         acc.nb_rows(),
@@ -545,7 +418,7 @@ fn run_epoch(
     bar.set_message(label.to_string());
     let start = Instant::now();
     let mut loss_sum = 0.0;
-    for picks in order.split(options.batch_size as i64, 0) {
+    for picks in order.split(options.settings.batch_size as i64, 0) {
         if stop.load(Ordering::SeqCst) {
             bar.abandon();
             return Err(Error::Interrupted);
@@ -616,58 +489,23 @@ fn record(
         let mut config = model.config.clone();
         config.training = Some(summary(options, data, state));
         config.command = options.command.clone();
-        Snapshot { config, model }.save(&options.out)?;
+        model.save_as(&options.out, &config)?;
     }
     write_history(options, &state.history)?;
     state.seconds = seconds_before + session_start.elapsed().as_secs_f64();
     Ok(())
 }
 
-/// A model with a different config.json (the training summary so far).
-struct Snapshot<'a> {
-    config: ModelConfig,
-    model: &'a Model,
-}
-
-impl Snapshot<'_> {
-    fn save(&self, dir: &Path) -> Result<()> {
-        let kind = if self.config.dtype == "f16" {
-            Kind::Half
-        } else {
-            Kind::Float
-        };
-        model::write_tensors(
-            &dir.join(model::WEIGHTS_FILE),
-            &self.model.named_parameters(),
-            kind,
-        )?;
-        self.config.write(&dir.join(CONFIG_FILE))
-    }
-}
-
+/// The training summary of config.json: the settings as they are, and the run so far.
 fn summary(options: &TrainOptions, data: &Dataset, state: &RunState) -> TrainingSummary {
     TrainingSummary {
-        data: options.data.display().to_string(),
+        data: crate::locate::portable_path(&options.data),
         nb_tracks_train: data.train.len(),
         nb_tracks_valid: data.valid.len(),
         valid_source: data.valid_source.clone(),
-        epochs_per_stage: options.epochs_per_stage,
-        finetune_epochs: options.finetune_epochs,
-        frames_per_epoch: options.frames_per_epoch,
-        ls_frames: if options.model.init == "ls" {
-            options.ls_frames
-        } else {
-            0
-        },
-        excerpt_seconds: options.excerpt_seconds,
-        optimizer: options.optimizer.name().to_string(),
-        lr: options.lr,
-        finetune_lr: options.finetune_lr,
-        batch_size: options.batch_size,
-        seed: options.seed,
-        augment: options.augment.names(),
+        settings: options.settings.clone(),
         epochs: state.epochs,
-        frames_per_second: (frames_per_second(state) * 10.0).round() / 10.0,
+        frames_per_second: (state.frames_per_second() * 10.0).round() / 10.0,
         best_valid_loss: state.best_valid_loss.unwrap_or(f64::NAN),
         best_at: state.best_at.clone(),
         init_seconds: (state.init_seconds * 1000.0).round() / 1000.0,
@@ -677,118 +515,7 @@ fn summary(options: &TrainOptions, data: &Dataset, state: &RunState) -> Training
     }
 }
 
-fn write_history(options: &TrainOptions, history: &[HistoryRow]) -> Result<()> {
-    let mut csv = String::from("stage,nb_layers,epoch,train_loss,valid_loss,seconds\n");
-    for row in history {
-        let train = row
-            .train_loss
-            .map(|l| format!("{l:.8e}"))
-            .unwrap_or_default();
-        csv.push_str(&format!(
-            "{},{},{},{train},{:.8e},{:.3}\n",
-            row.stage, row.nb_layers, row.epoch, row.valid_loss, row.seconds
-        ));
-    }
-    crate::atomic::write_bytes(&options.out.join(HISTORY_CSV), csv.as_bytes())?;
-    plot::write_history_png(&options.out.join(HISTORY_PNG), history)
-}
-
-/// Writes the tensors (weights and optimizer state) under a new name, then `state.json`
-/// pointing at them, then removes older tensor files: a kill at any point leaves a consistent
-/// checkpoint.
-fn save_checkpoint(
-    options: &TrainOptions,
-    model: &Model,
-    optimizer: Option<&Optimizer>,
-    state: &RunState,
-) -> Result<()> {
-    let dir = checkpoint_dir(options);
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    let mut state = state.clone();
-    state.tensors_file = format!(
-        "tensors-{:04}-{:04}-{:04}.safetensors",
-        state.stage, state.epochs_done, state.epochs
-    );
-    let mut tensors = model.named_parameters();
-    if let Some(optimizer) = optimizer {
-        tensors.extend(optimizer.state());
-    }
-    model::write_tensors(&dir.join(&state.tensors_file), &tensors, Kind::Float)?;
-    let text = serde_json::to_string_pretty(&state)
-        .map_err(|e| Error::Invalid(format!("checkpoint state: {e}")))?;
-    crate::atomic::write_bytes(&dir.join(STATE_FILE), text.as_bytes())?;
-    for entry in std::fs::read_dir(&dir)
-        .map_err(|e| Error::io(&dir, e))?
-        .flatten()
-    {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with("tensors-") && name != state.tensors_file {
-            std::fs::remove_file(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
-        }
-    }
-    Ok(())
-}
-
-/// Reads `checkpoint/state.json`, checks that it matches `options`, and restores the layers.
-fn load_checkpoint(options: &TrainOptions, model: &mut Model) -> Result<RunState> {
-    let dir = checkpoint_dir(options);
-    let path = dir.join(STATE_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let state: RunState = serde_json::from_str(&text)
-        .map_err(|e| Error::file(&path, format!("not a saex checkpoint: {e}")))?;
-    let now = options.fingerprint();
-    if state.fingerprint != now {
-        let differing = differing_keys(&state.fingerprint, &now);
-        return Err(Error::file(
-            &path,
-            format!("was made with other settings ({}); resume with the same flags or start over with --force", differing.join("; ")),
-        ));
-    }
-    let tensors_path = dir.join(&state.tensors_file);
-    let mut tensors = model::read_tensors(&tensors_path, options.device)?;
-    for k in 1..=state.nb_layers {
-        let (w_name, b_name) = model::layer_names(k);
-        let mut take = |name: &str| {
-            tensors
-                .remove(name)
-                .ok_or_else(|| Error::file(&tensors_path, format!("tensor {name} is missing")))
-        };
-        let (w, b) = (take(&w_name)?, take(&b_name)?);
-        model
-            .push_layer(w, b)
-            .map_err(|e| Error::file(&tensors_path, e.to_string()))?;
-    }
-    log(
-        options,
-        format_args!(
-            "resuming from {}: stage {}, {} epoch(s) done in it, {} layer(s)",
-            dir.display(),
-            state.stage,
-            state.epochs_done,
-            state.nb_layers
-        ),
-    );
-    Ok(state)
-}
-
-fn differing_keys(a: &serde_json::Value, b: &serde_json::Value) -> Vec<String> {
-    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
-        return vec!["format".into()];
-    };
-    let mut out = Vec::new();
-    for (key, va) in a {
-        let vb = b.get(key).unwrap_or(&serde_json::Value::Null);
-        if va != vb {
-            if let (Some(_), Some(_)) = (va.as_object(), vb.as_object()) {
-                out.extend(
-                    differing_keys(va, vb)
-                        .into_iter()
-                        .map(|k| format!("{key}.{k}")),
-                );
-            } else {
-                out.push(format!("{key}: checkpoint {va}, now {vb}"));
-            }
-        }
-    }
-    out
+fn write_history(options: &TrainOptions, rows: &[HistoryRow]) -> Result<()> {
+    history::write(&options.out.join(HISTORY_CSV), rows)?;
+    plot::write_history_png(&options.out.join(HISTORY_PNG), rows)
 }

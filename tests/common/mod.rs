@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use assert_cmd::Command;
-use saex::model::{Model, ModelConfig, MODEL_FORMAT_VERSION};
+use saex::model::{Dtype, Init, Model, ModelConfig, Window, MODEL_FORMAT_VERSION};
 use saex::{write_wav, AudioBuffer, SampleFormat};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -112,14 +112,14 @@ pub fn tiny_model(dir: &Path, target: &str) {
         sample_rate: 22050,
         n_fft: 256,
         hop: 64,
-        window: "hann".into(),
+        window: Window::Hann,
         context: 1,
         nb_bins_in: 48,
         nb_bins: 48,
         nb_layers: 2,
         scaling: true,
-        init: "random".into(),
-        dtype: "f32".into(),
+        init: Init::Random,
+        dtype: Dtype::F32,
         training: None,
         command: None,
         scores: None,

@@ -3,7 +3,7 @@
 use crate::common::{set_threads, stop_on_ctrl_c, ModelArgs};
 use crate::output::OutputArgs;
 use clap::Args;
-use saex::batch::{total_seconds, BatchJob, FileOutcome, Shard, DEFAULT_TEMPLATE};
+use saex::batch::{default_jobs, total_seconds, BatchJob, FileOutcome, Shard, DEFAULT_TEMPLATE};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -45,6 +45,10 @@ pub struct BatchArgs {
     /// The number of shards when the index comes from JOB_COMPLETION_INDEX.
     #[arg(long, value_name = "N")]
     shards: Option<usize>,
+    /// Files separated at once (default: one per 4 cores, at least 1); the cores are shared
+    /// among them. Each holds its own copy of the models.
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
     /// Separate again even where the outputs exist.
     #[arg(long)]
     overwrite: bool,
@@ -102,8 +106,14 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(1));
     }
-    let separator = args.model.separator()?.with_stop(stop);
-    let plan = job.plan(&separator.targets())?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = args.jobs.unwrap_or_else(|| default_jobs(cores)).max(1);
+    // LibTorch's threads are per calling thread: share the cores among the jobs.
+    tch::set_num_threads((cores / jobs).max(1) as i32);
+    let mut separators = (0..jobs)
+        .map(|_| Ok(args.model.separator()?.with_stop(stop.clone())))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let plan = job.plan(&separators[0].targets())?;
     std::fs::create_dir_all(&args.output).map_err(|e| saex::Error::io(&args.output, e))?;
     let total = total_seconds(&plan);
     let bar = saex::progress::bar(total.round() as u64, "s of audio", args.quiet);
@@ -118,40 +128,35 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
         )
     });
     let mut done_seconds = 0.0;
-    let summary = job.run(
-        &separator,
-        &plan,
-        &mut |file, outcome| {
-            match outcome {
-                FileOutcome::Done {
-                    seconds_audio,
-                    warnings,
-                    ..
-                } => {
-                    done_seconds += seconds_audio;
-                    bar.suspend(|| {
-                        for warning in warnings {
-                            eprintln!("saex: warning: {warning}");
-                        }
-                        if !args.quiet {
-                            eprintln!("saex: done {}", file.input.display());
-                        }
-                    });
-                }
-                FileOutcome::Skipped => {
-                    if !args.quiet {
-                        bar.suspend(|| {
-                            eprintln!("saex: skipped {} (finished)", file.input.display())
-                        });
+    let started = std::time::Instant::now();
+    let summary = job.run_parallel(&mut separators, &plan, &mut |file, outcome| {
+        match outcome {
+            FileOutcome::Done {
+                seconds_audio,
+                warnings,
+                ..
+            } => {
+                done_seconds += seconds_audio;
+                bar.suspend(|| {
+                    for warning in warnings {
+                        eprintln!("saex: warning: {warning}");
                     }
-                }
-                FileOutcome::Failed(saex::Error::Interrupted) => {}
-                FileOutcome::Failed(err) => bar.suspend(|| eprintln!("saex: error: {err}")),
+                    if !args.quiet {
+                        eprintln!("saex: done {}", file.input.display());
+                    }
+                });
             }
-            bar.set_position(done_seconds.round() as u64);
-        },
-        &mut |_| {},
-    );
+            FileOutcome::Skipped => {
+                if !args.quiet {
+                    bar.suspend(|| eprintln!("saex: skipped {} (finished)", file.input.display()));
+                }
+            }
+            FileOutcome::Failed(saex::Error::Interrupted) => {}
+            FileOutcome::Failed(err) => bar.suspend(|| eprintln!("saex: error: {err}")),
+        }
+        bar.set_position(done_seconds.round() as u64);
+    });
+    let wall = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
     let mut line = format!(
         "saex: {} processed, {} skipped, {} failed",
@@ -160,11 +165,11 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
     if !found.unsupported.is_empty() {
         line += &format!(", {} unsupported", found.unsupported.len());
     }
-    if summary.processed > 0 {
+    if summary.processed > 0 && wall > 0.0 {
         line += &format!(
-            "; {} of audio at {:.1}x real time",
+            "; {} of audio at {:.1}x real time ({jobs} at once)",
             duration(summary.seconds_audio),
-            summary.realtime_factor()
+            summary.seconds_audio / wall
         );
     }
     eprintln!("{line}");

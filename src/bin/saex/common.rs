@@ -3,8 +3,7 @@
 use anyhow::Context;
 use clap::Args;
 use saex::locate::{find_model, DEFAULT_MODEL};
-use saex::model::Model;
-use saex::separate::{Estimator, MaskKind, ModelEstimator, SeparateOptions, Separator};
+use saex::separate::{MaskKind, SeparateOptions, Separator};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -46,18 +45,12 @@ impl ModelArgs {
                 .map(|m| saex::locate::resolve_model(m))
                 .collect::<saex::Result<Vec<_>>>()?
         };
-        let mut estimators: Vec<Box<dyn Estimator>> = Vec::with_capacity(dirs.len());
-        for dir in &dirs {
-            let model = Model::load(dir, device)
-                .with_context(|| format!("cannot load the model in {}", dir.display()))?;
-            estimators.push(Box::new(ModelEstimator::new(model)?));
-        }
         let options = SeparateOptions {
             mask: self.mask,
             batch_frames: self.batch_frames,
             ..SeparateOptions::default()
         };
-        Ok(Separator::new(estimators, options)?)
+        Ok(Separator::from_model_dirs(&dirs, device, options)?)
     }
 }
 

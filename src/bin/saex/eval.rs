@@ -1,15 +1,17 @@
 //! `saex eval`: BSS Eval v4 (museval-exact) of estimates against reference stems, or of the
-//! oracle baselines computed from the stems.
+//! oracle baselines computed from the stems; with `--save-scores`, a model's scores recorded in
+//! its config.json.
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::Args as ClapArgs;
-use saex::eval::report::Failure;
-use saex::eval::track::track_dirs;
 use saex::eval::{
-    evaluate_track, museval_json, EstimateSource, FolderEstimates, MixtureSeparation, Oracle,
-    Summary, TrackScores,
+    evaluate_folder, score_model, separator_source, today, EstimateSource, FolderEstimates,
+    FolderScores, MethodScores, ModelScores, Oracle, SCORES_METRIC,
 };
-use std::path::{Path, PathBuf};
+use saex::model::{ModelConfig, CONFIG_FILE};
+use saex::separate::{MaskKind, SeparateOptions, Separator};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(ClapArgs)]
@@ -24,7 +26,8 @@ use std::process::ExitCode;
                   saex batch --in DATA/test --out separated/ --include '*/mixture.wav' \
                   --filename '{folder}/{target}.wav' --residual accompaniment\n  \
                   saex eval --reference DATA/test --estimate separated/ --out eval/\n  \
-                  saex eval --data DATA/test --oracle irm --out eval-irm/"
+                  saex eval --data DATA/test --oracle irm --out eval-irm/\n  \
+                  saex eval --data DATA/test --model models/vocals --save-scores"
 )]
 pub struct Args {
     /// Reference folder: <track>/<stem>.wav (and optionally mixture.wav).
@@ -52,138 +55,114 @@ pub struct Args {
     /// Only these targets (comma-separated); default: every target found.
     #[arg(long, value_delimiter = ',')]
     targets: Option<Vec<String>>,
-    /// Folder for <subset>/<track>.json (museval format), summary.md and summary.json.
+    /// Folder for <subset>/<track>.json (museval format), summary.md and summary.json (with
+    /// --save-scores: one such folder per method, <target>-<method>).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Score one --model on --data with both masks, beside the IRM oracle and the mixture, and
+    /// record the medians under "scores" in the model's config.json.
+    #[arg(long, requires = "models", conflicts_with_all = ["mask", "targets"])]
+    save_scores: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.save_scores {
+        return save_scores(&args);
+    }
     let (reference_root, source): (PathBuf, Box<dyn EstimateSource>) =
         match (&args.reference, &args.estimate, &args.data, &args.oracle) {
             (Some(r), Some(e), None, None) => (r.clone(), Box::new(FolderEstimates::new(e))),
             (None, None, Some(d), Some(o)) => (d.clone(), Box::new(Oracle::parse(o)?)),
             (None, None, Some(d), None) if !args.models.is_empty() => {
-                (d.clone(), model_source(&args)?)
+                let mask = MaskKind::parse(&args.mask)?;
+                (
+                    d.clone(),
+                    Box::new(separator_source(separator(&args, mask)?, &args.mask)),
+                )
             }
             _ => bail!(
                 "give --reference DIR --estimate DIR, --data DIR --oracle irm|mixture, or --data DIR --model DIR"
             ),
         };
     // Tracks: those the estimates folder holds, or every track of the data folder.
-    let track_names: Vec<PathBuf> = match &args.estimate {
-        Some(e) => track_dirs(e)?,
-        None => track_dirs(&reference_root)?,
-    };
-    if let Some(out) = &args.out {
-        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    }
-    let subset = reference_root
-        .file_name()
-        .map_or_else(|| "test".into(), |n| n.to_string_lossy().into_owned());
+    let tracks_from = args.estimate.as_ref().unwrap_or(&reference_root);
+    let scores = evaluate_folder(
+        &reference_root,
+        tracks_from,
+        source.as_ref(),
+        args.targets.as_deref(),
+        args.out.as_deref(),
+        &mut |line| eprintln!("{line}"),
+    )?;
+    finish(&scores)
+}
 
-    let mut tracks: Vec<TrackScores> = Vec::new();
-    let mut failures = Vec::new();
-    let mut skipped = Vec::new();
-    for dir in &track_names {
-        let name = dir
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        let reference_dir = reference_root.join(&name);
-        let started = std::time::Instant::now();
-        match evaluate_track(&reference_dir, source.as_ref(), args.targets.as_deref()) {
-            Ok(outcome) => {
-                for reason in &outcome.skipped {
-                    eprintln!("saex: {name}: {reason}");
-                    skipped.push(Failure {
-                        track: name.clone(),
-                        error: reason.clone(),
-                    });
-                }
-                for e in &outcome.errors {
-                    eprintln!("saex: {name}: {e}");
-                    failures.push(Failure {
-                        track: name.clone(),
-                        error: e.to_string(),
-                    });
-                }
-                if !outcome.scores.targets.is_empty() {
-                    if let Some(out) = &args.out {
-                        write_track_json(out, &subset, &outcome.scores)?;
-                    }
-                    eprintln!(
-                        "scored {name}: {} ({:.1} s)",
-                        outcome
-                            .scores
-                            .targets
-                            .iter()
-                            .map(|t| t.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        started.elapsed().as_secs_f64()
-                    );
-                    tracks.push(outcome.scores);
-                }
-            }
-            Err(e) => {
-                eprintln!("saex: {name}: {e}");
-                failures.push(Failure {
-                    track: name,
-                    error: e.to_string(),
-                });
-            }
-        }
-    }
-
-    let mut summary = Summary::new(&source.name(), &tracks, failures);
-    summary.skipped = skipped;
-    let markdown = summary.to_markdown();
-    if let Some(out) = &args.out {
-        saex::atomic::write_bytes(&out.join("summary.md"), markdown.as_bytes())?;
-        saex::atomic::write_bytes(&out.join("summary.json"), summary.to_json().as_bytes())?;
-    }
-    print!("{markdown}");
-    if tracks.is_empty() {
+/// Prints the summary; the exit code says whether anything failed.
+fn finish(scores: &FolderScores) -> anyhow::Result<ExitCode> {
+    print!("{}", scores.summary.to_markdown());
+    if scores.tracks.is_empty() {
         bail!("no track could be scored");
     }
-    Ok(if summary.failures.is_empty() {
+    Ok(if scores.summary.failures.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
 }
 
-/// Extraction with the given models as the estimate source (one separation per track).
-fn model_source(args: &Args) -> anyhow::Result<Box<dyn EstimateSource>> {
+/// The separator of every --model with `mask`.
+fn separator(args: &Args, mask: MaskKind) -> anyhow::Result<Separator> {
     crate::common::set_threads();
-    let model_args = crate::common::ModelArgs {
-        models: args.models.clone(),
-        mask: saex::separate::MaskKind::parse(&args.mask)?,
-        device: args.device.clone(),
-        batch_frames: saex::separate::SeparateOptions::default().batch_frames,
+    let options = SeparateOptions {
+        mask,
+        ..SeparateOptions::default()
     };
-    let separator = model_args.separator()?;
-    let targets: Vec<String> = separator.targets().iter().map(|t| t.to_string()).collect();
-    let name = format!("saex {} ({} mask)", targets.join("+"), args.mask);
-    // Tensors are not Sync: the lock lets the scorer call the separator from any thread.
-    let separator = std::sync::Mutex::new(separator);
-    Ok(Box::new(MixtureSeparation::new(
-        name,
-        targets,
-        move |mix| {
-            let separator = separator.lock().map_err(|_| {
-                saex::Error::Invalid("the separator failed on another track".into())
-            })?;
-            Ok(separator.separate(mix)?.targets)
-        },
-    )))
+    let device = saex::parse_device(&args.device)?;
+    Ok(Separator::from_model_dirs(&args.models, device, options)?)
 }
 
-fn write_track_json(out: &Path, subset: &str, scores: &TrackScores) -> anyhow::Result<()> {
-    let dir = out.join(subset);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join(format!("{}.json", scores.name));
-    saex::atomic::write_bytes(&path, museval_json(scores).as_bytes())?;
-    Ok(())
+/// `--save-scores`: every method of the model's target, recorded in its config.json.
+fn save_scores(args: &Args) -> anyhow::Result<ExitCode> {
+    let (Some(data), [model_dir]) = (&args.data, args.models.as_slice()) else {
+        bail!("--save-scores scores one model: give --data DIR and one --model DIR");
+    };
+    let config_path = model_dir.join(CONFIG_FILE);
+    let mut config = ModelConfig::read(&config_path)?;
+    let target = config.target.clone();
+    let mut separations: Vec<(&str, Box<dyn EstimateSource>)> = Vec::new();
+    for (name, mask) in [("wiener", MaskKind::Wiener), ("ratio", MaskKind::Ratio)] {
+        separations.push((
+            name,
+            Box::new(separator_source(separator(args, mask)?, name)),
+        ));
+    }
+    let results = score_model(
+        data,
+        &target,
+        separations,
+        args.out.as_deref(),
+        &mut |line| eprintln!("{line}"),
+    )?;
+    let mut methods = BTreeMap::new();
+    for (method, scores) in &results {
+        print!("{method}: {}", scores.summary.to_markdown());
+        let Some(m) = MethodScores::from_summary(&scores.summary, &target) else {
+            bail!("{method}: no track of {} could be scored", data.display());
+        };
+        methods.insert(method.clone(), m);
+    }
+    config.scores = Some(ModelScores {
+        data: saex::locate::portable_path(data),
+        metric: SCORES_METRIC.to_string(),
+        date: today(),
+        methods,
+        command: format!(
+            "saex eval --data {} --model {} --save-scores",
+            saex::locate::portable_path(data),
+            model_dir.display()
+        ),
+    });
+    config.write(&config_path)?;
+    eprintln!("scores of {target} saved in {}", config_path.display());
+    Ok(ExitCode::SUCCESS)
 }

@@ -2,6 +2,7 @@
 //! its weights.
 
 use clap::Args as ClapArgs;
+use saex::eval::{ModelScores, SCORED_METHODS};
 use saex::Model;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -69,6 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     match &c.training {
         Some(t) => {
+            let s = &t.settings;
             println!("training:");
             println!(
                 "  data: {} ({} train tracks, {} valid tracks: {})",
@@ -77,25 +79,29 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             println!(
                 "  epochs: {} ({} per stage, {} fine-tuning), {} frames each, excerpts of {} s",
                 t.epochs,
-                t.epochs_per_stage,
-                t.finetune_epochs,
-                t.frames_per_epoch,
-                t.excerpt_seconds
+                s.epochs_per_stage,
+                s.finetune_epochs,
+                s.frames_per_epoch,
+                s.excerpt_seconds
             );
             println!(
                 "  optimizer: {} lr {} (fine-tuning {}), batch {}, seed {}",
-                t.optimizer, t.lr, t.finetune_lr, t.batch_size, t.seed
+                s.optimizer.name(),
+                s.lr,
+                s.finetune_lr,
+                s.batch_size,
+                s.seed
             );
             println!(
                 "  augmentation: {}",
-                if t.augment.is_empty() {
+                if s.augment.names().is_empty() {
                     "none".to_string()
                 } else {
-                    t.augment.join(", ")
+                    s.augment.names().join(", ")
                 }
             );
-            if t.ls_frames > 0 {
-                println!("  least-squares init: {} frames per layer", t.ls_frames);
+            if c.init == saex::model::Init::Ls && s.ls_frames > 0 {
+                println!("  least-squares init: {} frames per layer", s.ls_frames);
             }
             println!(
                 "  best valid loss: {:.6} at stage/epoch {}",
@@ -131,22 +137,24 @@ fn print_search_path() {
     println!();
 }
 
-/// The target's median SDR per method when `scores` has the layout that
-/// scripts/score-default-models.sh writes, else the JSON as it is.
-fn print_scores(target: &str, scores: &serde_json::Value) {
-    let sdr = |method: &str| scores[method][target]["SDR"].as_f64();
-    let methods = ["wiener", "ratio", "irm_oracle", "mixture"];
-    if methods.iter().all(|m| sdr(m).is_none()) {
-        println!("scores: {scores}");
-        return;
-    }
-    if let Some(data) = scores["data"].as_str() {
-        println!("scores on {data}:");
-    }
-    for method in methods {
-        if let Some(v) = sdr(method) {
-            let tracks = scores[method]["nb_tracks"].as_u64().unwrap_or(0);
-            println!("  {method:<10} {target} SDR {v:6.2} dB ({tracks} tracks)");
+/// The target's median SDR per method.
+fn print_scores(target: &str, scores: &ModelScores) {
+    println!("scores on {}:", scores.data);
+    let known = SCORED_METHODS.iter().map(|m| m.to_string());
+    let others = scores
+        .methods
+        .keys()
+        .filter(|m| !SCORED_METHODS.contains(&m.as_str()))
+        .cloned();
+    for method in known.chain(others) {
+        if let Some(m) = scores.methods.get(&method) {
+            match m.sdr(target) {
+                Some(v) => println!(
+                    "  {method:<10} {target} SDR {v:6.2} dB ({} tracks)",
+                    m.nb_tracks
+                ),
+                None => println!("  {method:<10} {target} SDR n/a ({} tracks)", m.nb_tracks),
+            }
         }
     }
 }

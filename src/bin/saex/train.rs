@@ -2,7 +2,8 @@
 
 use crate::common::{set_threads, stop_on_ctrl_c};
 use clap::Args as ClapArgs;
-use saex::train::{train, Augment, OptimizerKind, TrainOptions};
+use saex::model::{Dtype, Init, ModelConfig};
+use saex::train::{train, Augment, OptimizerKind, TrainOptions, TrainSettings};
 use saex::{parse_device, Error};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,65 +20,65 @@ pub struct Args {
     #[arg(long)]
     out: PathBuf,
     /// Number of layers K
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = model().nb_layers)]
     layers: usize,
     /// Initialisation of each new layer: ls, identity or random
-    #[arg(long, default_value = "ls")]
-    init: String,
+    #[arg(long, default_value_t = model().init, value_parser = parse_init)]
+    init: Init,
     /// Context C: the input is the 2C+1 frames centred on each frame
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = model().context)]
     context: usize,
     /// Input bins per frame (lowest bins), at most n_fft/2+1
-    #[arg(long, default_value_t = 513)]
+    #[arg(long, default_value_t = model().nb_bins_in)]
     bins_in: usize,
     /// Output bins (lowest bins) = hidden width, at most n_fft/2+1
-    #[arg(long, default_value_t = 513)]
+    #[arg(long, default_value_t = model().nb_bins)]
     bins: usize,
     /// STFT window length in samples (a power of two is fastest)
-    #[arg(long, default_value_t = 2048)]
+    #[arg(long, default_value_t = model().n_fft)]
     n_fft: usize,
     /// STFT hop in samples, at most n_fft
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = model().hop)]
     hop: usize,
     /// The model's sample rate (stems at other rates are resampled)
-    #[arg(long, default_value_t = 44_100)]
+    #[arg(long, default_value_t = model().sample_rate)]
     sample_rate: u32,
     /// Epochs per layer-wise stage (one stage per layer, each adding a layer)
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = settings().epochs_per_stage)]
     epochs_per_stage: usize,
     /// Epochs of fine-tuning all layers after the last stage (0: none)
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = settings().finetune_epochs)]
     finetune_epochs: usize,
     /// Training frames sampled per epoch; memory is about frames x (bins-in + bins) x 4 bytes
-    #[arg(long, default_value_t = 32_768)]
+    #[arg(long, default_value_t = settings().frames_per_epoch)]
     frames_per_epoch: usize,
     /// Validation frames (fixed excerpts of the validation tracks)
-    #[arg(long, default_value_t = 8192)]
+    #[arg(long, default_value_t = settings().valid_frames)]
     valid_frames: usize,
     /// Frames the least-squares init accumulates per layer
-    #[arg(long, default_value_t = 32_768)]
+    #[arg(long, default_value_t = settings().ls_frames)]
     ls_frames: usize,
     /// Ridge of the least-squares init, relative to the mean input variance
-    #[arg(long, default_value_t = saex::train::init::DEFAULT_RIDGE)]
+    #[arg(long, default_value_t = settings().ridge)]
     ridge: f64,
     /// Length of each sampled excerpt in seconds
-    #[arg(long, default_value_t = 6.0)]
+    #[arg(long, default_value_t = settings().excerpt_seconds)]
     excerpt_seconds: f64,
     /// Learning rate of the layer-wise stages
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = settings().lr)]
     lr: f64,
     /// Learning rate of fine-tuning [default: lr / 10]
     #[arg(long)]
     finetune_lr: Option<f64>,
     /// adam or sgd (with momentum 0.9)
-    #[arg(long, default_value = "adam")]
-    optimizer: String,
+    #[arg(long, default_value = settings().optimizer.name(), value_parser = parse_optimizer)]
+    optimizer: OptimizerKind,
     /// Frames per optimiser step
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = settings().batch_size)]
     batch_size: usize,
     /// Seed of every random choice (init, excerpts, augmentation): the same seed and data give
     /// the same model
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = settings().seed)]
     seed: u64,
     /// auto, cpu, cuda or cuda:N
     #[arg(long, default_value = "auto")]
@@ -98,8 +99,8 @@ pub struct Args {
     #[arg(long)]
     no_swap: bool,
     /// Storage precision of the saved weights: f16 or f32
-    #[arg(long, default_value = "f16")]
-    dtype: String,
+    #[arg(long, default_value_t = model().dtype, value_parser = parse_dtype)]
+    dtype: Dtype,
     /// Continue the unfinished run in OUT/checkpoint
     #[arg(long)]
     resume: bool,
@@ -114,12 +115,34 @@ pub struct Args {
     stop_after_epochs: Option<usize>,
 }
 
+/// The defaults of the model's shape (the target does not change them).
+fn model() -> ModelConfig {
+    ModelConfig::default_for("")
+}
+
+/// The defaults of the settings.
+fn settings() -> TrainSettings {
+    TrainSettings::default()
+}
+
+fn parse_init(s: &str) -> Result<Init, String> {
+    Init::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_dtype(s: &str) -> Result<Dtype, String> {
+    Dtype::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_optimizer(s: &str) -> Result<OptimizerKind, String> {
+    OptimizerKind::parse(s).map_err(|e| e.to_string())
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let device = parse_device(&args.device)?;
     let mut options = TrainOptions::new(args.data.clone(), args.out.clone(), &args.target);
     let model = &mut options.model;
     model.nb_layers = args.layers;
-    model.init = args.init.clone();
+    model.init = args.init;
     model.context = args.context;
     model.nb_bins_in = args.bins_in;
     model.nb_bins = args.bins;
@@ -127,27 +150,29 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     model.hop = args.hop;
     model.sample_rate = args.sample_rate;
     model.scaling = !args.no_scaling;
-    model.dtype = args.dtype.clone();
-    options.epochs_per_stage = args.epochs_per_stage;
-    options.finetune_epochs = args.finetune_epochs;
-    options.frames_per_epoch = args.frames_per_epoch;
-    options.valid_frames = args.valid_frames;
-    options.ls_frames = args.ls_frames;
-    options.ridge = args.ridge;
-    options.excerpt_seconds = args.excerpt_seconds;
-    options.lr = args.lr;
-    options.finetune_lr = args.finetune_lr.unwrap_or(args.lr / 10.0);
-    options.optimizer = OptimizerKind::parse(&args.optimizer)?;
-    options.batch_size = args.batch_size;
-    options.seed = args.seed;
-    options.augment = if args.no_augment {
-        Augment::NONE
-    } else {
-        Augment {
-            mix: !args.no_mix,
-            gain: !args.no_gain,
-            swap: !args.no_swap,
-        }
+    model.dtype = args.dtype;
+    options.settings = TrainSettings {
+        epochs_per_stage: args.epochs_per_stage,
+        finetune_epochs: args.finetune_epochs,
+        frames_per_epoch: args.frames_per_epoch,
+        valid_frames: args.valid_frames,
+        ls_frames: args.ls_frames,
+        ridge: args.ridge,
+        excerpt_seconds: args.excerpt_seconds,
+        optimizer: args.optimizer,
+        lr: args.lr,
+        finetune_lr: args.finetune_lr.unwrap_or(args.lr / 10.0),
+        batch_size: args.batch_size,
+        seed: args.seed,
+        augment: if args.no_augment {
+            Augment::NONE
+        } else {
+            Augment {
+                mix: !args.no_mix,
+                gain: !args.no_gain,
+                swap: !args.no_swap,
+            }
+        },
     };
     options.device = device;
     options.resume = args.resume;
@@ -187,9 +212,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The command line as typed (arguments with spaces quoted).
+/// The command line as typed (arguments with spaces quoted, paths under saex's cache written
+/// `$SAEX_CACHE/...`).
 fn command_line() -> String {
     std::env::args()
+        .map(|a| saex::locate::portable_path(std::path::Path::new(&a)))
         .map(|a| {
             if a.contains(char::is_whitespace) {
                 format!("{a:?}")

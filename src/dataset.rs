@@ -1,0 +1,532 @@
+//! Track folders in the MUSDB18-HQ layout, read the same way by training, evaluation and
+//! rendering:
+//!
+//! ```text
+//! DATA/<split>/<track>/mixture.wav  vocals.wav  bass.wav  ...   (any stem names; mixture optional)
+//! ```
+//!
+//! - **Stems** are the audio files of a track folder (every format in [`AUDIO_EXTENSIONS`]),
+//!   named by their file stem; two files with one stem name are an error.
+//! - **The mixture** is `mixture.<ext>` ([`MIXTURE`]); without it, the mixture is the sum of the
+//!   stems.
+//! - **The accompaniment rule**: residual files (`accompaniment`, `<target>_accompaniment`, see
+//!   [`residual_name`]) are ignored beside other stems, so they are never summed into a mix
+//!   twice; a folder of one source and its residual (`vocals` + `accompaniment`, as some
+//!   datasets ship) keeps the residual as its second stem.
+//! - **Agreement**: stems of one track share sample rate and channel count, and their lengths
+//!   differ by at most [`MAX_LENGTH_MISMATCH`] samples ([`Track::open`] cuts to the shortest;
+//!   evaluation, which compares sample by sample, asks for equal lengths).
+//! - **Excerpts** are read through [`AudioReader`] with a seek ([`read_excerpt`]): one decoder for
+//!   every path from disk to the network.
+
+use crate::audio::AudioReader;
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// The file stem of the mixture in a track folder; it is not a source, and no stem may take it.
+pub const MIXTURE: &str = "mixture";
+
+/// The audio file extensions read as stems (compared case-insensitively).
+pub const AUDIO_EXTENSIONS: [&str; 4] = ["wav", "flac", "mp3", "ogg"];
+
+/// Stems of one track may differ in length by at most this many samples (the track is cut to
+/// the shortest); more means the stems do not belong together.
+pub const MAX_LENGTH_MISMATCH: u64 = 64;
+
+/// The name under which the residual of `target` is scored, looked for among estimates and
+/// kept as a stem: `accompaniment` for `vocals` (MUSDB18's name), `<target>_accompaniment`
+/// otherwise.
+pub fn residual_name(target: &str) -> String {
+    if target == "vocals" {
+        "accompaniment".to_string()
+    } else {
+        format!("{target}_accompaniment")
+    }
+}
+
+/// Whether a file stem names a residual rather than a source (`accompaniment`,
+/// `<target>_accompaniment`).
+pub fn is_residual_name(name: &str) -> bool {
+    name == "accompaniment" || name.ends_with("_accompaniment")
+}
+
+/// Whether `path` has one of the [`AUDIO_EXTENSIONS`].
+pub fn is_audio_path(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// The audio files of a folder as `(file stem, path)`, sorted by name; a file stem that appears
+/// twice (`vocals.wav` and `vocals.flac`) is an error naming both files.
+pub fn audio_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let path = entry.map_err(|e| Error::io(dir, e))?.path();
+        if is_audio_path(&path) && path.is_file() {
+            if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
+                files.push((stem.to_string(), path));
+            }
+        }
+    }
+    files.sort();
+    for pair in files.windows(2) {
+        if pair[0].0 == pair[1].0 {
+            return Err(Error::file(
+                &pair[1].1,
+                format!(
+                    "stem {:?} appears twice (also {})",
+                    pair[0].0,
+                    pair[0].1.display()
+                ),
+            ));
+        }
+    }
+    Ok(files)
+}
+
+/// The sub-folders of `dir` (one per track), sorted by name; none is an error naming `dir`.
+pub fn track_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
+    let dirs = sub_dirs(dir)?;
+    if dirs.is_empty() {
+        return Err(Error::file(
+            dir,
+            "no track folders: expected <track>/<stem>.wav",
+        ));
+    }
+    Ok(dirs)
+}
+
+/// The sub-folders of `dir`, sorted by name (none when `dir` is not a folder).
+pub(crate) fn sub_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut dirs = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let path = entry.map_err(|e| Error::io(dir, e))?.path();
+        if path.is_dir() {
+            dirs.push(path);
+        }
+    }
+    dirs.sort();
+    Ok(dirs)
+}
+
+/// One stem file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StemFile {
+    pub name: String,
+    pub path: PathBuf,
+}
+
+/// The files of a track folder after the naming and accompaniment rules (see the module docs),
+/// before any audio is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackFiles {
+    pub name: String,
+    pub dir: PathBuf,
+    /// The sources sorted by name, then the residual kept by the accompaniment rule, if any.
+    pub stems: Vec<StemFile>,
+    pub mixture: Option<PathBuf>,
+}
+
+impl TrackFiles {
+    /// Lists the stems of the track folder `dir`.
+    pub fn list(dir: &Path) -> Result<Self> {
+        let mut stems = Vec::new();
+        let mut mixture = None;
+        let mut residuals = Vec::new();
+        for (name, path) in audio_files(dir)? {
+            if name == MIXTURE {
+                mixture = Some(path);
+            } else if is_residual_name(&name) {
+                residuals.push(StemFile { name, path });
+            } else {
+                stems.push(StemFile { name, path });
+            }
+        }
+        if let [only] = stems.as_slice() {
+            let wanted = residual_name(&only.name);
+            if let Some(residual) = residuals.into_iter().find(|r| r.name == wanted) {
+                stems.push(residual);
+            }
+        }
+        Ok(TrackFiles {
+            name: dir
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned(),
+            dir: dir.to_path_buf(),
+            stems,
+            mixture,
+        })
+    }
+
+    pub fn stem(&self, name: &str) -> Option<&StemFile> {
+        self.stems.iter().find(|s| s.name == name)
+    }
+
+    /// The stem names in order.
+    pub fn stem_names(&self) -> Vec<&str> {
+        self.stems.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    /// The path the stem `name` has, or would have as a WAV file (for messages).
+    pub fn stem_path(&self, name: &str) -> PathBuf {
+        self.stem(name)
+            .map_or_else(|| self.dir.join(format!("{name}.wav")), |s| s.path.clone())
+    }
+}
+
+/// A track folder whose stems agree in sample rate, channels and length (read from the headers;
+/// no audio is decoded where the container states its length).
+#[derive(Debug, Clone)]
+pub struct Track {
+    pub files: TrackFiles,
+    pub sample_rate: u32,
+    pub nb_channels: usize,
+    /// Samples per channel (the shortest stem's length).
+    pub nb_samples: u64,
+}
+
+impl Track {
+    /// Lists the track folder `dir` and checks that it holds `target` and that its stems and
+    /// mixture agree (lengths at most [`MAX_LENGTH_MISMATCH`] apart). Errors name the track and
+    /// the file.
+    pub fn open(dir: &Path, target: &str) -> Result<Track> {
+        let files = TrackFiles::list(dir)?;
+        let Some(target_file) = files.stem(target) else {
+            let found = files.stem_names();
+            return Err(Error::file(
+                dir,
+                format!(
+                    "no target stem {target:?} (stems found: {})",
+                    if found.is_empty() {
+                        "none".to_string()
+                    } else {
+                        found.join(", ")
+                    }
+                ),
+            ));
+        };
+        // The target first, so that messages compare the other files with it.
+        let others = files
+            .stems
+            .iter()
+            .filter(|s| s.name != target)
+            .map(|s| &s.path);
+        let mut reference: Option<(&Path, u32, usize, u64)> = None;
+        let mut nb_samples = u64::MAX;
+        for path in std::iter::once(&target_file.path)
+            .chain(others)
+            .chain(files.mixture.iter())
+        {
+            let (rate, channels, len) = header_info(path)?;
+            match reference {
+                None => reference = Some((path, rate, channels, len)),
+                Some((first, r0, c0, l0)) => {
+                    let first_name = first.file_name().unwrap_or_default().to_string_lossy();
+                    if rate != r0 {
+                        return Err(Error::file(
+                            path,
+                            format!("sample rate {rate} Hz, expected {r0} Hz like {first_name}"),
+                        ));
+                    }
+                    if channels != c0 {
+                        return Err(Error::file(
+                            path,
+                            format!("{channels} channels, expected {c0} like {first_name}"),
+                        ));
+                    }
+                    if len.abs_diff(l0) > MAX_LENGTH_MISMATCH {
+                        return Err(Error::file(
+                            path,
+                            format!("{len} samples, expected {l0} like {first_name} (at most {MAX_LENGTH_MISMATCH} apart)"),
+                        ));
+                    }
+                }
+            }
+            nb_samples = nb_samples.min(len);
+        }
+        let (_, sample_rate, nb_channels, _) = reference.expect("the target stem exists");
+        Ok(Track {
+            files,
+            sample_rate,
+            nb_channels,
+            nb_samples,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.files.name
+    }
+
+    pub fn stems(&self) -> &[StemFile] {
+        &self.files.stems
+    }
+
+    pub fn stem(&self, name: &str) -> Option<&StemFile> {
+        self.files.stem(name)
+    }
+
+    pub fn mixture(&self) -> Option<&Path> {
+        self.files.mixture.as_deref()
+    }
+
+    /// The stems other than `target`.
+    pub fn others<'a>(&'a self, target: &'a str) -> impl Iterator<Item = &'a StemFile> + 'a {
+        self.files.stems.iter().filter(move |s| s.name != target)
+    }
+}
+
+/// The training and validation tracks of a data folder for one target.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    pub target: String,
+    pub train: Vec<Track>,
+    pub valid: Vec<Track>,
+    /// `valid` (DATA/valid), `held out from train` (every 8th), or `train` (one track only).
+    pub valid_source: String,
+}
+
+/// Finds and checks every track of `root/train` (and `root/valid` when present) for `target`.
+/// Without `root/valid`, every 8th training track validates. Errors say which track and which
+/// stem is wrong.
+pub fn discover(root: &Path, target: &str) -> Result<Dataset> {
+    if !root.is_dir() {
+        return Err(Error::file(
+            root,
+            "not a folder (expected DATA/train/<track>/<stem>.wav)",
+        ));
+    }
+    let train_dir = root.join("train");
+    let mut train = open_split(&train_dir, target)?;
+    if train.is_empty() {
+        return Err(Error::file(
+            &train_dir,
+            "no track folders (expected train/<track>/<stem>.wav)",
+        ));
+    }
+    let valid = open_split(&root.join("valid"), target)?;
+    let (valid, valid_source) = if !valid.is_empty() {
+        (valid, "valid".to_string())
+    } else if train.len() >= 2 {
+        // Every 8th track (at least one) validates; the rest train.
+        let mut valid = Vec::new();
+        let mut kept = Vec::new();
+        let nb_valid = train.len().div_ceil(8);
+        let step = train.len() / nb_valid;
+        for (i, track) in train.into_iter().enumerate() {
+            if (i + 1) % step == 0 && valid.len() < nb_valid {
+                valid.push(track);
+            } else {
+                kept.push(track);
+            }
+        }
+        train = kept;
+        (valid, "held out from train (every 8th track)".to_string())
+    } else {
+        (
+            train.clone(),
+            "train (only one track: validation is not independent)".to_string(),
+        )
+    };
+    Ok(Dataset {
+        target: target.to_string(),
+        train,
+        valid,
+        valid_source,
+    })
+}
+
+/// Every track folder of `dir` (none when `dir` does not exist), checked for `target`.
+fn open_split(dir: &Path, target: &str) -> Result<Vec<Track>> {
+    sub_dirs(dir)?
+        .iter()
+        .map(|d| Track::open(d, target))
+        .collect()
+}
+
+/// `(sample rate, channels, samples per channel)` of a file; decodes it to count when the
+/// container does not say. An empty stream is an error.
+fn header_info(path: &Path) -> Result<(u32, usize, u64)> {
+    let reader = AudioReader::open(path)?;
+    let info = reader.info();
+    let len = match info.nb_frames {
+        Some(n) => n,
+        None => reader.read_to_end()?.nb_frames() as u64,
+    };
+    if len == 0 {
+        return Err(Error::file(path, "holds no samples"));
+    }
+    Ok((info.sample_rate, info.nb_channels, len))
+}
+
+/// Reads `len` samples per channel of `path` from sample `start` on: `(nb_channels, len)`,
+/// zero-padded past the end. WAV data is seeked to; other formats are decoded up to `start`.
+pub fn read_excerpt(path: &Path, start: u64, len: usize) -> Result<Vec<Vec<f32>>> {
+    let mut reader = AudioReader::open(path)?;
+    reader.skip(start)?;
+    let mut out = vec![Vec::with_capacity(len); reader.info().nb_channels];
+    while out[0].len() < len {
+        let block = reader.read(len - out[0].len())?;
+        if block[0].is_empty() {
+            break;
+        }
+        for (o, b) in out.iter_mut().zip(block) {
+            o.extend_from_slice(&b);
+        }
+    }
+    for ch in &mut out {
+        ch.resize(len, 0.0);
+    }
+    Ok(out)
+}
+
+/// The sum of stems as `nb_channels` channels `(nb_channels, len)`, in the order given; a stem
+/// with other channels contributes its channel `c % its channels` to channel `c`.
+pub fn sum_stems(stems: &[Vec<Vec<f32>>], nb_channels: usize) -> Vec<Vec<f32>> {
+    let len = stems[0][0].len();
+    let mut out = vec![vec![0.0f32; len]; nb_channels];
+    for stem in stems {
+        for (c, o) in out.iter_mut().enumerate() {
+            for (x, s) in o.iter_mut().zip(&stem[c % stem.len()]) {
+                *x += s;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audio::{read_audio, write_wav, AudioBuffer, SampleFormat};
+
+    fn tone(freq: f32, rate: u32, len: usize) -> Vec<f32> {
+        (0..len)
+            .map(|i| 0.3 * (2.0 * std::f32::consts::PI * freq * i as f32 / rate as f32).sin())
+            .collect()
+    }
+
+    fn write(dir: &Path, name: &str, len: usize) {
+        std::fs::create_dir_all(dir).unwrap();
+        let audio = AudioBuffer::new(8000, vec![tone(300.0, 8000, len); 2]).unwrap();
+        write_wav(dir.join(name), &audio, SampleFormat::Pcm16).unwrap();
+    }
+
+    #[test]
+    fn accompaniment_is_ignored_beside_stems_and_kept_beside_one_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let track = dir.path().join("t");
+        for name in ["vocals.wav", "bass.wav", "accompaniment.wav", "mixture.wav"] {
+            write(&track, name, 800);
+        }
+        let files = TrackFiles::list(&track).unwrap();
+        assert_eq!(files.stem_names(), ["bass", "vocals"]);
+        assert_eq!(files.mixture, Some(track.join("mixture.wav")));
+
+        std::fs::remove_file(track.join("bass.wav")).unwrap();
+        let files = TrackFiles::list(&track).unwrap();
+        assert_eq!(files.stem_names(), ["vocals", "accompaniment"]);
+        let opened = Track::open(&track, "vocals").unwrap();
+        assert_eq!(opened.others("vocals").count(), 1);
+    }
+
+    #[test]
+    fn a_stem_in_two_formats_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "vocals.wav", 100);
+        std::fs::copy(dir.path().join("vocals.wav"), dir.path().join("vocals.WAV")).unwrap();
+        let err = audio_files(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("appears twice"), "{err}");
+    }
+
+    #[test]
+    fn excerpts_match_the_whole_file_and_pad_with_zeros() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.wav");
+        let audio =
+            AudioBuffer::new(8000, vec![tone(300.0, 8000, 1000), tone(500.0, 8000, 1000)]).unwrap();
+        for format in [
+            SampleFormat::Pcm16,
+            SampleFormat::Pcm24,
+            SampleFormat::Float32,
+        ] {
+            write_wav(&path, &audio, format).unwrap();
+            let whole = read_audio(&path).unwrap();
+            let part = read_excerpt(&path, 900, 200).unwrap();
+            assert_eq!(part[1][..100], whole.channels[1][900..], "{format:?}");
+            assert!(part[0][100..].iter().all(|&x| x == 0.0), "{format:?}");
+            let past = read_excerpt(&path, 5000, 10).unwrap();
+            assert_eq!(past, vec![vec![0.0; 10]; 2], "{format:?}");
+        }
+    }
+
+    fn write_track(dir: &Path, stems: &[(&str, u32, usize, usize)]) {
+        std::fs::create_dir_all(dir).unwrap();
+        for (i, (name, rate, channels, len)) in stems.iter().enumerate() {
+            let ch = (0..*channels)
+                .map(|c| tone(200.0 * (i + c + 1) as f32, *rate, *len))
+                .collect();
+            write_wav(
+                dir.join(format!("{name}.wav")),
+                &AudioBuffer::new(*rate, ch).unwrap(),
+                SampleFormat::Float32,
+            )
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn discovery_names_the_wrong_track_and_stem() {
+        let root = tempfile::tempdir().unwrap();
+        write_track(
+            &root.path().join("train/a"),
+            &[("vocals", 8000, 2, 4000), ("bass", 8000, 2, 4010)],
+        );
+        write_track(
+            &root.path().join("train/b"),
+            &[("vocals", 8000, 2, 4000), ("bass", 8000, 1, 4000)],
+        );
+        let err = discover(root.path(), "vocals").unwrap_err().to_string();
+        assert!(
+            err.contains("train/b/bass.wav") && err.contains("1 channels, expected 2"),
+            "{err}"
+        );
+
+        write_track(
+            &root.path().join("train/b"),
+            &[("vocals", 8000, 2, 4000), ("bass", 16000, 2, 4000)],
+        );
+        let err = discover(root.path(), "vocals").unwrap_err().to_string();
+        assert!(
+            err.contains("train/b/bass.wav")
+                && err.contains("sample rate 16000 Hz, expected 8000 Hz like vocals.wav"),
+            "{err}"
+        );
+
+        write_track(
+            &root.path().join("train/b"),
+            &[("vocals", 8000, 2, 4000), ("bass", 8000, 2, 3000)],
+        );
+        let err = discover(root.path(), "vocals").unwrap_err().to_string();
+        assert!(err.contains("3000 samples, expected"), "{err}");
+
+        write_track(&root.path().join("train/b"), &[("bass", 8000, 2, 4000)]);
+        std::fs::remove_file(root.path().join("train/b/vocals.wav")).unwrap();
+        let err = discover(root.path(), "vocals").unwrap_err().to_string();
+        assert!(
+            err.contains("train/b")
+                && err.contains("no target stem \"vocals\" (stems found: bass)"),
+            "{err}"
+        );
+
+        write_track(&root.path().join("train/b"), &[("vocals", 8000, 2, 4000)]);
+        let data = discover(root.path(), "vocals").unwrap();
+        assert_eq!((data.train.len(), data.valid.len()), (1, 1));
+        assert_eq!(data.train[0].nb_samples, 4000);
+    }
+}

@@ -1,0 +1,250 @@
+//! Scoring a whole data folder with one estimate source, and the scores a model keeps in its
+//! config.json ([`ModelScores`]).
+
+use super::estimates::EstimateSource;
+use super::report::{museval_json, Aggregate, Failure, Summary};
+use super::track::TrackScores;
+use super::{evaluate_track, Oracle};
+use crate::dataset::{residual_name, track_dirs};
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// What scoring a folder gave: the summary over tracks (failures and skipped targets
+/// included) and every track's scores.
+#[derive(Debug, Clone)]
+pub struct FolderScores {
+    pub summary: Summary,
+    pub tracks: Vec<TrackScores>,
+}
+
+/// Scores the tracks of `reference_root` (`<track>/<stem>.wav`, see [`crate::dataset`]) with
+/// estimates from `source`: every track folder of `tracks_from` (the estimates folder, or the
+/// references themselves), every target the source offers or only those in `only`. With `out`,
+/// writes `out/<subset>/<track>.json` (museval's format; the subset is the reference folder's
+/// name), `out/summary.md` and `out/summary.json`. `log` receives one line per track scored,
+/// failed or skipped. A track that fails is reported in the summary and the others go on.
+pub fn evaluate_folder(
+    reference_root: &Path,
+    tracks_from: &Path,
+    source: &dyn EstimateSource,
+    only: Option<&[String]>,
+    out: Option<&Path>,
+    log: &mut dyn FnMut(&str),
+) -> Result<FolderScores> {
+    let dirs = track_dirs(tracks_from)?;
+    if let Some(out) = out {
+        std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    }
+    let subset = reference_root
+        .file_name()
+        .map_or_else(|| "test".into(), |n| n.to_string_lossy().into_owned());
+    let mut tracks: Vec<TrackScores> = Vec::new();
+    let mut failures = Vec::new();
+    let mut skipped = Vec::new();
+    for dir in &dirs {
+        let name = dir
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let started = std::time::Instant::now();
+        match evaluate_track(&reference_root.join(&name), source, only) {
+            Ok(outcome) => {
+                for reason in outcome.skipped {
+                    log(&format!("saex: {name}: {reason}"));
+                    skipped.push(Failure {
+                        track: name.clone(),
+                        error: reason,
+                    });
+                }
+                for e in &outcome.errors {
+                    log(&format!("saex: {name}: {e}"));
+                    failures.push(Failure {
+                        track: name.clone(),
+                        error: e.to_string(),
+                    });
+                }
+                if !outcome.scores.targets.is_empty() {
+                    if let Some(out) = out {
+                        let dir = out.join(&subset);
+                        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+                        let path = dir.join(format!("{}.json", outcome.scores.name));
+                        crate::atomic::write_bytes(
+                            &path,
+                            museval_json(&outcome.scores).as_bytes(),
+                        )?;
+                    }
+                    let names: Vec<&str> = outcome
+                        .scores
+                        .targets
+                        .iter()
+                        .map(|t| t.name.as_str())
+                        .collect();
+                    log(&format!(
+                        "scored {name}: {} ({:.1} s)",
+                        names.join(", "),
+                        started.elapsed().as_secs_f64()
+                    ));
+                    tracks.push(outcome.scores);
+                }
+            }
+            Err(e) => {
+                log(&format!("saex: {name}: {e}"));
+                failures.push(Failure {
+                    track: name,
+                    error: e.to_string(),
+                });
+            }
+        }
+    }
+    let mut summary = Summary::new(&source.name(), &tracks, failures);
+    summary.skipped = skipped;
+    if let Some(out) = out {
+        crate::atomic::write_bytes(&out.join("summary.md"), summary.to_markdown().as_bytes())?;
+        crate::atomic::write_bytes(&out.join("summary.json"), summary.to_json().as_bytes())?;
+    }
+    Ok(FolderScores { summary, tracks })
+}
+
+/// One method's scores of one target: the median over tracks of the target and of its
+/// residual (keyed by their names), the tracks scored, and the tracks skipped because the
+/// target is silent in them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MethodScores {
+    pub nb_tracks: usize,
+    #[serde(default)]
+    pub skipped: usize,
+    #[serde(flatten)]
+    pub sources: BTreeMap<String, Aggregate>,
+}
+
+impl MethodScores {
+    /// `target`'s and its residual's medians in `summary`; `None` when `target` was not scored.
+    pub fn from_summary(summary: &Summary, target: &str) -> Option<Self> {
+        let found = summary.targets.iter().find(|t| t.target == target)?;
+        let residual = residual_name(target);
+        let mut sources = BTreeMap::from([(target.to_string(), found.metrics)]);
+        if let Some(r) = summary.targets.iter().find(|t| t.target == residual) {
+            sources.insert(residual, r.metrics);
+        }
+        Some(MethodScores {
+            nb_tracks: found.nb_tracks,
+            skipped: summary
+                .skipped
+                .iter()
+                .filter(|s| s.error.starts_with(&format!("{target}:")))
+                .count(),
+            sources,
+        })
+    }
+
+    /// The target's median SDR.
+    pub fn sdr(&self, target: &str) -> Option<f64> {
+        self.sources.get(target).and_then(|m| m.SDR)
+    }
+}
+
+/// The methods a model is scored with, in the order they are reported: the model with each
+/// mask, then the oracle ceiling and the mixture floor.
+pub const SCORED_METHODS: [&str; 4] = ["wiener", "ratio", "irm_oracle", "mixture"];
+
+/// How a model scores on a data folder (`scores` in config.json), written by
+/// `saex eval --data DIR --model MODEL --save-scores`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelScores {
+    /// The data folder (see [`crate::locate::portable_path`]).
+    pub data: String,
+    /// What the numbers are.
+    #[serde(default)]
+    pub metric: String,
+    /// The day the scores were computed, `YYYY-MM-DD` (UTC).
+    #[serde(default)]
+    pub date: String,
+    /// One entry per method of [`SCORED_METHODS`].
+    #[serde(flatten)]
+    pub methods: BTreeMap<String, MethodScores>,
+    /// The command that computed them.
+    #[serde(default)]
+    pub command: String,
+}
+
+/// The metric description recorded with [`ModelScores`].
+pub const SCORES_METRIC: &str = "BSS Eval v4 as museval 0.4.1 computes it: median over 1 s windows per track, median over tracks, dB; tracks whose target is silent are skipped";
+
+/// Every method of [`SCORED_METHODS`] for the target of a model: its separation with each mask
+/// (`separations`: `(mask name, source)`) and the two oracles.
+pub fn score_model(
+    data: &Path,
+    target: &str,
+    separations: Vec<(&str, Box<dyn EstimateSource>)>,
+    out: Option<&Path>,
+    log: &mut dyn FnMut(&str),
+) -> Result<Vec<(String, FolderScores)>> {
+    let mut sources = separations;
+    sources.push(("irm_oracle", Box::new(Oracle::Irm { power: 2.0 })));
+    sources.push(("mixture", Box::new(Oracle::Mixture)));
+    let only = [target.to_string()];
+    let mut results = Vec::new();
+    for (method, source) in sources {
+        let method_out = out.map(|o| o.join(format!("{target}-{method}")));
+        let scores = evaluate_folder(
+            data,
+            data,
+            source.as_ref(),
+            Some(&only),
+            method_out.as_deref(),
+            log,
+        )?;
+        results.push((method.to_string(), scores));
+    }
+    Ok(results)
+}
+
+/// Today's date (UTC) as `YYYY-MM-DD`.
+pub fn today() -> String {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400) as i64;
+    // Days since 1970-01-01 to a civil date (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_scores_read_as_typed_scores() {
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("models/vocals/config.json"),
+        )
+        .unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let scores: ModelScores = serde_json::from_value(value["scores"].clone()).unwrap();
+        for method in SCORED_METHODS {
+            let m = &scores.methods[method];
+            assert!(m.sdr("vocals").is_some(), "{method}");
+            assert!(m.sources.contains_key("accompaniment"), "{method}");
+        }
+        let again = serde_json::to_value(&scores).unwrap();
+        assert_eq!(again, value["scores"]);
+    }
+
+    #[test]
+    fn today_is_a_date() {
+        let d = today();
+        assert_eq!(d.len(), 10, "{d}");
+        assert!(d.starts_with("20"), "{d}");
+    }
+}

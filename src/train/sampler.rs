@@ -1,0 +1,423 @@
+//! The data sampler: excerpts of the tracks of a [`Dataset`](crate::dataset::Dataset), augmented,
+//! cut into the magnitude frames the network trains on, within a frame budget.
+
+use super::settings::Augment;
+use crate::audio::{resample, AudioBuffer};
+use crate::dataset::{read_excerpt, sum_stems, Track};
+use crate::error::{Error, Result};
+use crate::features;
+use crate::model::ModelConfig;
+use crate::stft::Stft;
+use rand::seq::SliceRandom;
+use rand::Rng;
+use std::path::Path;
+use tch::{Device, Kind, Tensor};
+
+/// Magnitude frames for training or validation, stored once and context-stacked per batch.
+pub struct FrameSet {
+    /// Mixture magnitudes `(nb_store, nb_bins_in)`.
+    pub mix: Tensor,
+    /// Target magnitudes `(nb_store, nb_bins)`.
+    pub target: Tensor,
+    /// Rows of `mix` that are centres (their C neighbours lie in the same excerpt): `(nb_centres,)`.
+    pub centres: Tensor,
+}
+
+impl FrameSet {
+    pub fn nb_centres(&self) -> usize {
+        self.centres.size()[0] as usize
+    }
+
+    /// Bytes held by the frames.
+    pub fn nb_bytes(&self) -> usize {
+        4 * (self.mix.numel() + self.target.numel()) + 8 * self.centres.numel()
+    }
+
+    /// Inputs `(batch, (2C+1) * nb_bins_in)` and targets `(batch, nb_bins)` of the centres at
+    /// positions `picks (batch,)` (i64 indices into `centres`).
+    pub fn batch(&self, picks: &Tensor, context: usize) -> (Tensor, Tensor) {
+        let rows = self.centres.index_select(0, picks);
+        (
+            features::context_gather(&self.mix, &rows, context),
+            self.target.index_select(0, &rows),
+        )
+    }
+}
+
+/// Cuts excerpts into magnitude frames for one model configuration.
+pub struct FrameMaker {
+    config: ModelConfig,
+    stft: Stft,
+    device: Device,
+    /// Frames at each excerpt edge whose windows reach past it (not used as centres).
+    edge: usize,
+}
+
+/// Builds a [`FrameSet`] excerpt by excerpt.
+struct FrameSetBuilder {
+    mix: Vec<f32>,
+    target: Vec<f32>,
+    centres: Vec<i64>,
+    nb_store: i64,
+}
+
+impl FrameMaker {
+    pub fn new(config: &ModelConfig, device: Device) -> Result<Self> {
+        let stft_config = config.stft_config()?;
+        Ok(FrameMaker {
+            config: config.clone(),
+            stft: Stft::new(stft_config),
+            device,
+            edge: (config.n_fft / 2).div_ceil(config.hop),
+        })
+    }
+
+    /// Frames of excerpt that are not usable as centres: `2 * (edge + C)`.
+    fn margin(&self) -> usize {
+        2 * (self.edge + self.config.context)
+    }
+
+    /// Samples (at the model rate) of an excerpt holding `nb_centres` centres.
+    fn excerpt_len(&self, nb_centres: usize) -> usize {
+        (nb_centres + self.margin()).saturating_sub(1) * self.config.hop
+    }
+
+    /// Centres in an excerpt of `len` samples at the model rate.
+    fn centres_in(&self, len: usize) -> usize {
+        self.stft
+            .config()
+            .nb_frames(len)
+            .saturating_sub(self.margin())
+    }
+
+    /// Reads `len_model` model-rate samples of `stem` from `start` (in the track's samples),
+    /// resampled to the model rate when the track's differs: `(nb_channels, len_model)`.
+    fn read(
+        &self,
+        track: &Track,
+        path: &Path,
+        start: u64,
+        len_model: usize,
+    ) -> Result<Vec<Vec<f32>>> {
+        let rate = self.config.sample_rate;
+        if track.sample_rate == rate {
+            return read_excerpt(path, start, len_model);
+        }
+        let len_src =
+            (len_model as u64 * track.sample_rate as u64).div_ceil(rate as u64) as usize + 1;
+        let raw = read_excerpt(path, start, len_src)?;
+        let mut out = resample(&AudioBuffer::new(track.sample_rate, raw)?, rate)
+            .map_err(|e| Error::file(path, e.to_string()))?
+            .channels;
+        for ch in &mut out {
+            ch.resize(len_model, 0.0);
+        }
+        Ok(out)
+    }
+
+    /// Appends one channel pair (mixture, target), at most `max_centres` centres of it.
+    fn push(
+        &self,
+        builder: &mut FrameSetBuilder,
+        mix: &[f32],
+        target: &[f32],
+        max_centres: usize,
+    ) -> usize {
+        let spec_mix = self.stft.forward(mix);
+        let spec_target = self.stft.forward(target);
+        let nb_frames = spec_mix.nb_frames();
+        let first = self.edge + self.config.context;
+        let nb_centres = nb_frames.saturating_sub(self.margin()).min(max_centres);
+        if nb_centres == 0 {
+            return 0;
+        }
+        // Keep the frames the chosen centres and their context need.
+        let keep = first + nb_centres + self.config.context;
+        let (l_in, l) = (self.config.nb_bins_in, self.config.nb_bins);
+        for t in 0..keep {
+            builder
+                .mix
+                .extend(spec_mix.frame(t)[..l_in].iter().map(|c| c.norm()));
+            builder
+                .target
+                .extend(spec_target.frame(t)[..l].iter().map(|c| c.norm()));
+        }
+        builder
+            .centres
+            .extend((0..nb_centres).map(|i| builder.nb_store + (first + i) as i64));
+        builder.nb_store += keep as i64;
+        nb_centres
+    }
+
+    fn finish(&self, builder: FrameSetBuilder) -> FrameSet {
+        let (l_in, l) = (self.config.nb_bins_in as i64, self.config.nb_bins as i64);
+        FrameSet {
+            mix: Tensor::from_slice(&builder.mix)
+                .reshape([builder.nb_store, l_in])
+                .to_device(self.device),
+            target: Tensor::from_slice(&builder.target)
+                .reshape([builder.nb_store, l])
+                .to_device(self.device),
+            centres: Tensor::from_slice(&builder.centres).to_device(self.device),
+        }
+    }
+
+    /// Samples `nb_centres` training frames from random excerpts of `excerpt_seconds` of
+    /// `tracks`, augmented as `augment` says, drawing every choice from `rng`. Memory:
+    /// about `(nb_centres + excerpts * (2 * (edge + C))) * (nb_bins_in + nb_bins) * 4` bytes.
+    pub fn sample(
+        &self,
+        tracks: &[Track],
+        target: &str,
+        nb_centres: usize,
+        excerpt_seconds: f64,
+        augment: Augment,
+        rng: &mut impl Rng,
+    ) -> Result<FrameSet> {
+        let rate = self.config.sample_rate as f64;
+        let want_len = ((excerpt_seconds * rate) as usize).max(self.excerpt_len(1));
+        let usable: Vec<&Track> = tracks
+            .iter()
+            .filter(|t| self.centres_in(self.model_len(t)) > 0)
+            .collect();
+        if usable.is_empty() {
+            return Err(Error::Invalid(format!(
+                "every track is shorter than one network input ({} samples at {} Hz)",
+                self.excerpt_len(1),
+                self.config.sample_rate
+            )));
+        }
+        let mut builder = FrameSetBuilder {
+            mix: Vec::new(),
+            target: Vec::new(),
+            centres: Vec::new(),
+            nb_store: 0,
+        };
+        let mut have = 0;
+        while have < nb_centres {
+            let track = *usable.choose(rng).expect("not empty");
+            let len = want_len.min(self.model_len(track));
+            let start = self.random_start(track, len, rng);
+            let mut stems = vec![self.stem_excerpt(track, target, start, len, augment, rng)?];
+            let use_mixture = augment == Augment::NONE && track.mixture().is_some();
+            if !use_mixture {
+                for other in track.others(target) {
+                    let (src, src_start) = if augment.mix {
+                        let holders: Vec<&Track> = usable
+                            .iter()
+                            .copied()
+                            .filter(|t| t.stem(&other.name).is_some() && self.model_len(t) >= len)
+                            .collect();
+                        match holders.choose(rng) {
+                            Some(t) => (*t, self.random_start(t, len, rng)),
+                            None => (track, start),
+                        }
+                    } else {
+                        (track, start)
+                    };
+                    stems.push(self.stem_excerpt(
+                        src,
+                        &other.name,
+                        src_start,
+                        len,
+                        augment,
+                        rng,
+                    )?);
+                }
+            }
+            let target_audio = &stems[0];
+            let mix = match (use_mixture, track.mixture()) {
+                (true, Some(path)) => self.read(track, path, start, len)?,
+                _ => sum_stems(&stems, track.nb_channels),
+            };
+            for (c, target_ch) in target_audio.iter().enumerate() {
+                if have >= nb_centres {
+                    break;
+                }
+                have += self.push(&mut builder, &mix[c], target_ch, nb_centres - have);
+            }
+        }
+        Ok(self.finish(builder))
+    }
+
+    /// Validation frames: one excerpt from the middle of each track, no augmentation, about
+    /// `nb_centres` in all. Deterministic.
+    pub fn fixed(&self, tracks: &[Track], target: &str, nb_centres: usize) -> Result<FrameSet> {
+        let mut builder = FrameSetBuilder {
+            mix: Vec::new(),
+            target: Vec::new(),
+            centres: Vec::new(),
+            nb_store: 0,
+        };
+        let per_channel =
+            nb_centres.div_ceil(tracks.iter().map(|t| t.nb_channels).sum::<usize>().max(1));
+        let mut have = 0;
+        for track in tracks {
+            let len = self.excerpt_len(per_channel).min(self.model_len(track));
+            let start_model = (self.model_len(track) - len) / 2;
+            let start =
+                start_model as u64 * track.sample_rate as u64 / self.config.sample_rate as u64;
+            let target_audio = self.read(
+                track,
+                &track.stem(target).expect("checked").path,
+                start,
+                len,
+            )?;
+            let mix = match track.mixture() {
+                Some(path) => self.read(track, path, start, len)?,
+                None => {
+                    let stems = track
+                        .stems()
+                        .iter()
+                        .map(|s| self.read(track, &s.path, start, len))
+                        .collect::<Result<Vec<_>>>()?;
+                    sum_stems(&stems, track.nb_channels)
+                }
+            };
+            for (c, target_ch) in target_audio.iter().enumerate() {
+                have += self.push(&mut builder, &mix[c], target_ch, per_channel);
+            }
+        }
+        if have == 0 {
+            return Err(Error::Invalid(format!(
+                "the validation tracks are shorter than one network input ({} samples at {} Hz)",
+                self.excerpt_len(1),
+                self.config.sample_rate
+            )));
+        }
+        Ok(self.finish(builder))
+    }
+
+    /// A track's length in model-rate samples.
+    fn model_len(&self, track: &Track) -> usize {
+        (track.nb_samples * self.config.sample_rate as u64 / track.sample_rate as u64) as usize
+    }
+
+    /// A random start (in the track's samples) for an excerpt of `len` model-rate samples.
+    fn random_start(&self, track: &Track, len: usize, rng: &mut impl Rng) -> u64 {
+        let room = self.model_len(track).saturating_sub(len) as u64;
+        let start_model = if room == 0 {
+            0
+        } else {
+            rng.gen_range(0..=room)
+        };
+        start_model * track.sample_rate as u64 / self.config.sample_rate as u64
+    }
+
+    /// One stem's excerpt with gain and channel swap applied: `(nb_channels, len)`.
+    fn stem_excerpt(
+        &self,
+        track: &Track,
+        stem: &str,
+        start: u64,
+        len: usize,
+        augment: Augment,
+        rng: &mut impl Rng,
+    ) -> Result<Vec<Vec<f32>>> {
+        let path = &track
+            .stem(stem)
+            .expect("the caller picked a track with this stem")
+            .path;
+        let mut audio = self.read(track, path, start, len)?;
+        if augment.gain {
+            let gain: f32 = rng.gen_range(0.25..=1.25);
+            audio.iter_mut().flatten().for_each(|x| *x *= gain);
+        }
+        if augment.swap && audio.len() == 2 && rng.gen_bool(0.5) {
+            audio.swap(0, 1);
+        }
+        Ok(audio)
+    }
+}
+
+/// Magnitudes of a whole signal: `(nb_frames, nb_bins_keep)` (helper for tests and tools).
+pub fn signal_magnitudes(
+    stft: &Stft,
+    signal: &[f32],
+    nb_bins_keep: usize,
+    device: Device,
+) -> Tensor {
+    features::magnitudes(&stft.forward(signal), nb_bins_keep, device).to_kind(Kind::Float)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audio::{write_wav, SampleFormat};
+    use crate::dataset::discover;
+    use rand::SeedableRng;
+
+    fn tone(freq: f32, rate: u32, len: usize, amp: f32) -> Vec<f32> {
+        (0..len)
+            .map(|i| amp * (2.0 * std::f32::consts::PI * freq * i as f32 / rate as f32).sin())
+            .collect()
+    }
+
+    fn write_track(dir: &Path, stems: &[(&str, u32, usize, usize)]) {
+        std::fs::create_dir_all(dir).unwrap();
+        for (i, (name, rate, channels, len)) in stems.iter().enumerate() {
+            let ch = (0..*channels)
+                .map(|c| tone(200.0 * (i + c + 1) as f32, *rate, *len, 0.3))
+                .collect();
+            write_wav(
+                dir.join(format!("{name}.wav")),
+                &AudioBuffer::new(*rate, ch).unwrap(),
+                SampleFormat::Float32,
+            )
+            .unwrap();
+        }
+    }
+
+    fn config() -> ModelConfig {
+        ModelConfig {
+            sample_rate: 8000,
+            n_fft: 64,
+            hop: 16,
+            context: 1,
+            nb_bins_in: 20,
+            nb_bins: 10,
+            ..ModelConfig::default_for("vocals")
+        }
+    }
+
+    #[test]
+    fn sampling_is_deterministic_within_budget_and_resamples() {
+        let root = tempfile::tempdir().unwrap();
+        for t in 0..3 {
+            write_track(
+                &root.path().join(format!("train/t{t}")),
+                &[
+                    ("vocals", 16000, 2, 9000 + 500 * t),
+                    ("drums", 16000, 2, 9000 + 500 * t),
+                    ("bass", 16000, 2, 9000 + 500 * t),
+                ],
+            );
+        }
+        let data = discover(root.path(), "vocals").unwrap();
+        let maker = FrameMaker::new(&config(), Device::Cpu).unwrap();
+        for augment in [Augment::NONE, Augment::ALL] {
+            let sample = |seed| {
+                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+                maker
+                    .sample(&data.train, "vocals", 700, 0.25, augment, &mut rng)
+                    .unwrap()
+            };
+            let (a, b, c) = (sample(1), sample(1), sample(2));
+            assert_eq!(a.nb_centres(), 700, "{augment:?}");
+            assert!(
+                a.mix.equal(&b.mix) && a.target.equal(&b.target),
+                "{augment:?}: same seed, different frames"
+            );
+            assert!(
+                !a.mix.equal(&c.mix),
+                "{augment:?}: different seeds, same frames"
+            );
+            assert_eq!(a.mix.size()[1], 20);
+            assert_eq!(a.target.size()[1], 10);
+            let (x, s) = a.batch(&Tensor::from_slice(&[0i64, 5, 699]), 1);
+            assert_eq!((x.size(), s.size()), (vec![3, 60], vec![3, 10]));
+        }
+        let valid = maker.fixed(&data.valid, "vocals", 100).unwrap();
+        assert!(valid.nb_centres() >= 100);
+    }
+}

@@ -1,0 +1,216 @@
+//! The settings of a training run, declared once: `saex train` takes its defaults from
+//! [`TrainSettings::default`], a checkpoint's fingerprint is the settings serialised with the
+//! model's shape, and the summary in config.json records them as they are.
+
+use super::init::DEFAULT_RIDGE;
+use super::optim::OptimizerKind;
+use crate::error::{Error, Result};
+use crate::model::{Init, ModelConfig};
+use serde::{Deserialize, Serialize};
+
+/// Which augmentations run on training excerpts (validation and LS frames never augment).
+/// Serialised as the list of those that are on, e.g. `["mix", "gain", "swap"]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "Vec<String>", try_from = "Vec<String>")]
+pub struct Augment {
+    /// The target of one track over the other stems of random other tracks, each at its own
+    /// random offset.
+    pub mix: bool,
+    /// A random gain in 0.25 ..= 1.25 per stem.
+    pub gain: bool,
+    /// Swap left and right of a stereo stem with probability 1/2, per stem.
+    pub swap: bool,
+}
+
+impl Augment {
+    pub const NONE: Augment = Augment {
+        mix: false,
+        gain: false,
+        swap: false,
+    };
+    pub const ALL: Augment = Augment {
+        mix: true,
+        gain: true,
+        swap: true,
+    };
+
+    /// The names of those that are on.
+    pub fn names(&self) -> Vec<String> {
+        [(self.mix, "mix"), (self.gain, "gain"), (self.swap, "swap")]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, n)| n.to_string())
+            .collect()
+    }
+}
+
+impl From<Augment> for Vec<String> {
+    fn from(augment: Augment) -> Self {
+        augment.names()
+    }
+}
+
+impl TryFrom<Vec<String>> for Augment {
+    type Error = Error;
+    fn try_from(names: Vec<String>) -> Result<Self> {
+        let mut augment = Augment::NONE;
+        for name in names {
+            match name.as_str() {
+                "mix" => augment.mix = true,
+                "gain" => augment.gain = true,
+                "swap" => augment.swap = true,
+                other => return Err(Error::mismatch("augmentation", "mix, gain or swap", other)),
+            }
+        }
+        Ok(augment)
+    }
+}
+
+/// How a model is trained (its shape is its [`ModelConfig`]). Fields missing from an older
+/// config.json take their defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrainSettings {
+    pub epochs_per_stage: usize,
+    /// Epochs of fine-tuning all layers after the last stage (0: none).
+    pub finetune_epochs: usize,
+    /// Training frames sampled per epoch: bounds memory (see
+    /// [`FrameMaker::sample`](super::sampler::FrameMaker::sample)).
+    pub frames_per_epoch: usize,
+    /// Validation frames (fixed excerpts from the middle of each validation track).
+    pub valid_frames: usize,
+    /// Frames the least-squares init accumulates per layer, sampled without augmentation.
+    pub ls_frames: usize,
+    /// Relative ridge of the least-squares init (see [`super::init`]).
+    pub ridge: f64,
+    /// Length of each sampled excerpt in seconds.
+    pub excerpt_seconds: f64,
+    pub optimizer: OptimizerKind,
+    pub lr: f64,
+    pub finetune_lr: f64,
+    pub batch_size: usize,
+    pub seed: u64,
+    pub augment: Augment,
+}
+
+impl Default for TrainSettings {
+    fn default() -> Self {
+        TrainSettings {
+            epochs_per_stage: 10,
+            finetune_epochs: 10,
+            frames_per_epoch: 32_768,
+            valid_frames: 8192,
+            ls_frames: 32_768,
+            ridge: DEFAULT_RIDGE,
+            excerpt_seconds: 6.0,
+            optimizer: OptimizerKind::Adam,
+            lr: 1e-3,
+            finetune_lr: 1e-4,
+            batch_size: 256,
+            seed: 0,
+            augment: Augment::ALL,
+        }
+    }
+}
+
+impl TrainSettings {
+    /// Checks every field against its constraint (`init` tells whether LS frames are needed);
+    /// the message names the setting.
+    pub fn validate(&self, init: Init) -> Result<()> {
+        let positive = [
+            ("frames per epoch", self.frames_per_epoch),
+            ("validation frames", self.valid_frames),
+            ("batch size", self.batch_size),
+        ];
+        for (what, value) in positive {
+            if value == 0 {
+                return Err(Error::Invalid(format!(
+                    "{what}: expected at least 1, got 0"
+                )));
+            }
+        }
+        if init == Init::Ls && self.ls_frames == 0 {
+            return Err(Error::Invalid(
+                "ls frames: expected at least 1 with --init ls".into(),
+            ));
+        }
+        for (what, value) in [
+            ("learning rate", self.lr),
+            ("fine-tuning learning rate", self.finetune_lr),
+        ] {
+            if !(value.is_finite() && value > 0.0) {
+                return Err(Error::Invalid(format!("{what}: expected > 0, got {value}")));
+            }
+        }
+        if !(self.excerpt_seconds.is_finite() && self.excerpt_seconds > 0.0) {
+            return Err(Error::Invalid(format!(
+                "excerpt seconds: expected > 0, got {}",
+                self.excerpt_seconds
+            )));
+        }
+        if !(self.ridge.is_finite() && self.ridge >= 0.0) {
+            return Err(Error::Invalid(format!(
+                "ridge: expected >= 0, got {}",
+                self.ridge
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// What a resumed run must share with its checkpoint: the model's shape and every setting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fingerprint {
+    /// The model's config without its training summary, command and scores.
+    pub model: ModelConfig,
+    #[serde(flatten)]
+    pub settings: TrainSettings,
+}
+
+impl Fingerprint {
+    pub fn new(model: &ModelConfig, settings: &TrainSettings) -> Self {
+        let mut model = model.clone();
+        model.training = None;
+        model.command = None;
+        model.scores = None;
+        Fingerprint {
+            model,
+            settings: settings.clone(),
+        }
+    }
+
+    /// As JSON, for storing and comparing key by key.
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("settings serialise to JSON")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_round_trip_and_old_summaries_take_defaults() {
+        let settings = TrainSettings {
+            augment: Augment {
+                mix: true,
+                gain: false,
+                swap: true,
+            },
+            seed: 7,
+            ..TrainSettings::default()
+        };
+        let json = serde_json::to_value(&settings).unwrap();
+        assert_eq!(json["augment"], serde_json::json!(["mix", "swap"]));
+        let back: TrainSettings = serde_json::from_value(json).unwrap();
+        assert_eq!(back, settings);
+        let old: TrainSettings = serde_json::from_str(r#"{"lr": 0.01, "augment": []}"#).unwrap();
+        assert_eq!(old.lr, 0.01);
+        assert_eq!(old.augment, Augment::NONE);
+        assert_eq!(old.batch_size, TrainSettings::default().batch_size);
+        let err = serde_json::from_str::<TrainSettings>(r#"{"augment": ["pitch"]}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("pitch"), "{err}");
+    }
+}
