@@ -22,7 +22,7 @@
 //! let outputs = OutputFiles {
 //!     targets: vec![out.join("vocals.wav")],
 //!     residual: Some(out.join("accompaniment.wav")),
-//!     format: SampleFormat::Pcm16,
+//!     format: SampleFormat::Pcm16.into(), // WAV by extension; or FLAC for a .flac name
 //! };
 //! let report = separator.separate_file(
 //!     "audio/demo/mixture.wav".as_ref(),

@@ -561,3 +561,62 @@ fn completions_and_man_page() {
         assert!(page.contains(needle), "the man page lacks {needle}");
     }
 }
+
+/// Item 9: positional inputs, several at once, named beside them or under --out-dir; a shipped
+/// model by name.
+#[test]
+fn positional_inputs_and_models_by_name() {
+    let s = Setup::new();
+    let a = s.path("a.wav");
+    let b = s.path("b.flac");
+    write_tones(&a, 22050, 1, 3000);
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tone.flac"),
+        &b,
+    )
+    .unwrap();
+    saex()
+        .args(["extract", "--quiet", "--device", "cpu", "--model"])
+        .arg(s.path("vocals"))
+        .arg(&a)
+        .arg(&b)
+        .assert()
+        .success();
+    assert!(s.path("a.vocals.wav").is_file() && s.path("b.vocals.wav").is_file());
+    saex()
+        .args(["extract", "--quiet", "--device", "cpu", "--model"])
+        .arg(s.path("vocals"))
+        .arg(&a)
+        .arg(&b)
+        .arg("--out-dir")
+        .arg(s.path("stems"))
+        .assert()
+        .success();
+    assert_eq!(listing(&s.path("stems/a")), ["residual.wav", "vocals.wav"]);
+    assert_eq!(listing(&s.path("stems/b")), ["residual.wav", "vocals.wav"]);
+    // Two inputs with one name collide before any work.
+    let c = s.path("a.flac");
+    std::fs::copy(&b, &c).unwrap();
+    saex()
+        .args(["extract", "--quiet", "--device", "cpu", "--model"])
+        .arg(s.path("vocals"))
+        .arg(&a)
+        .arg(&c)
+        .arg("--out-dir")
+        .arg(s.path("again"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("would both write"));
+    assert!(!s.path("again").exists());
+    // A shipped model by name.
+    saex()
+        .args([
+            "extract", "--quiet", "--device", "cpu", "--model", "vocals", "--mix",
+        ])
+        .arg(&a)
+        .arg("--out")
+        .arg(s.path("shipped.wav"))
+        .assert()
+        .success();
+    assert!(s.path("shipped.wav").is_file());
+}

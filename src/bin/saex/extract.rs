@@ -16,24 +16,26 @@ use std::time::Duration;
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
   saex extract --mix song.mp3 --out vocals.flac
+  saex extract a.mp3 b.flac                 (writes a.vocals.wav, b.vocals.wav beside them)
+  saex extract *.mp3 --model bass --out-dir stems/   (stems/<name>/bass.wav + residual.wav)
   saex extract --mix song.wav --out vocals.wav --residual karaoke.wav
   saex extract --mix song.wav --model models/vocals --model models/bass --out-dir stems/
   ffmpeg -i song.m4a -f wav - | saex extract --mix - --out - | ffplay -
   sox song.flac -t wav - | saex extract --mix - --out - --raw --format 24 > vocals.s24le")]
 pub struct ExtractArgs {
+    /// Mixtures to separate, several at once: each gives `<name>.<target>.wav` beside it, or
+    /// `<DIR>/<name>/<target>.wav` and `residual.wav` with --out-dir.
+    #[arg(value_name = "INPUT", conflicts_with_all = ["mix"])]
+    inputs: Vec<PathBuf>,
     /// The mixture to separate; - reads standard input (WAV, FLAC, MP3 or Ogg, as a stream).
-    #[arg(long, value_name = "FILE")]
-    mix: PathBuf,
-    /// Where the target goes (one model); - writes standard output (WAV with a streaming
-    /// header, or raw samples with --raw). A FIFO or a device is written in place.
-    #[arg(
-        long,
-        value_name = "FILE",
-        required_unless_present_any = ["out_dir", "residual"],
-        conflicts_with = "out_dir"
-    )]
+    #[arg(long, value_name = "FILE", required_unless_present = "inputs")]
+    mix: Option<PathBuf>,
+    /// Where the target goes (one model, one input); - writes standard output (WAV with a
+    /// streaming header, or raw samples with --raw). A FIFO or a device is written in place.
+    #[arg(long, value_name = "FILE", conflicts_with = "out_dir")]
     out: Option<PathBuf>,
-    /// Folder for `<target>.wav` of every model plus `residual.wav` (several models).
+    /// Folder for `<target>.wav` of every model plus `residual.wav` (several models); with
+    /// several inputs, one folder per input inside it.
     #[arg(long, value_name = "DIR")]
     out_dir: Option<PathBuf>,
     /// Also write the mix minus the target(s) here (what museval scores as accompaniment); alone,
@@ -61,49 +63,101 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
     let stop = stop_on_ctrl_c("")?;
     let separator = args.model.separator()?.with_stop(stop);
     let targets = separator.targets();
-    let outputs = match (&args.out, &args.out_dir) {
-        (out, None) => {
-            if targets.len() > 1 {
+    let ext = format.container.map_or("wav", |c| c.extension());
+    let folder_outputs = |dir: &Path, residual: Option<PathBuf>| OutputFiles {
+        targets: targets
+            .iter()
+            .map(|t| dir.join(format!("{t}.{ext}")))
+            .collect(),
+        residual: Some(residual.unwrap_or_else(|| dir.join(format!("residual.{ext}")))),
+        format,
+    };
+    let single = match (&args.mix, args.inputs.as_slice()) {
+        (Some(mix), _) => Some(mix.clone()),
+        (None, [one]) if args.out.is_some() || args.residual.is_some() => Some(one.clone()),
+        _ => None,
+    };
+    // (input, outputs) for every input.
+    let jobs: Vec<(PathBuf, OutputFiles)> = match single {
+        Some(mix) => {
+            let outputs = match (&args.out, &args.out_dir) {
+                (_, Some(dir)) => folder_outputs(dir, args.residual.clone()),
+                (None, None) if args.residual.is_none() => {
+                    bail!("give --out FILE, --out-dir DIR or --residual FILE")
+                }
+                (out, None) => {
+                    if targets.len() > 1 {
+                        bail!(
+                            "{} models give {} targets: use --out-dir DIR instead of --out",
+                            targets.len(),
+                            targets.len()
+                        );
+                    }
+                    OutputFiles {
+                        targets: out.iter().cloned().collect(),
+                        residual: args.residual.clone(),
+                        format,
+                    }
+                }
+            };
+            vec![(mix, outputs)]
+        }
+        None => {
+            if args.out.is_some() || args.residual.is_some() {
+                bail!("--out and --residual name one file: with several inputs use --out-dir DIR");
+            }
+            args.inputs
+                .iter()
+                .map(|input| {
+                    let name = input
+                        .file_stem()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    let outputs = match &args.out_dir {
+                        Some(dir) => folder_outputs(&dir.join(&name), None),
+                        None => {
+                            let dir = input.parent().unwrap_or(Path::new(""));
+                            OutputFiles {
+                                targets: targets
+                                    .iter()
+                                    .map(|t| dir.join(format!("{name}.{t}.{ext}")))
+                                    .collect(),
+                                residual: None,
+                                format,
+                            }
+                        }
+                    };
+                    (input.clone(), outputs)
+                })
+                .collect()
+        }
+    };
+    // Everything about the outputs is checked before any work: formats, collisions (within an
+    // input and across inputs), the inputs themselves.
+    let mut seen = std::collections::HashMap::new();
+    for (input, outputs) in &jobs {
+        outputs.check(Some(input))?;
+        for path in outputs.paths() {
+            let id = saex::atomic::identity(path);
+            if let Some(other) = seen.insert(id, input) {
                 bail!(
-                    "{} models give {} targets: use --out-dir DIR instead of --out",
-                    targets.len(),
-                    targets.len()
+                    "{} and {} would both write {}: give them other names or --out-dir",
+                    other.display(),
+                    input.display(),
+                    path.display()
                 );
             }
-            OutputFiles {
-                targets: out.iter().cloned().collect(),
-                residual: args.residual.clone(),
-                format,
-            }
         }
-        (None, Some(dir)) => {
-            let ext = format.container.map_or("wav", |c| c.extension());
-            OutputFiles {
-                targets: targets
-                    .iter()
-                    .map(|t| dir.join(format!("{t}.{ext}")))
-                    .collect(),
-                residual: Some(
-                    args.residual
-                        .clone()
-                        .unwrap_or_else(|| dir.join(format!("residual.{ext}"))),
-                ),
-                format,
-            }
-        }
-        _ => bail!("give either --out FILE or --out-dir DIR"),
-    };
-    // Everything about the outputs is checked before any work: formats, collisions, the input.
-    outputs.check(Some(&args.mix))?;
-    if outputs.paths().filter(|p| is_stdio(p)).count() > 1 {
+    }
+    if jobs
+        .iter()
+        .flat_map(|(_, o)| o.paths())
+        .filter(|p| is_stdio(p))
+        .count()
+        > 1
+    {
         bail!("only one output can go to standard output (-)");
     }
-    for path in outputs.paths() {
-        make_folder_for(path)?;
-    }
-    let started = std::time::Instant::now();
-    let reader = saex::AudioReader::open(&args.mix)?;
-    let length = reader.info();
     if !args.quiet {
         eprintln!(
             "saex: extracting {} with {}",
@@ -111,17 +165,49 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
             describe_models(&args.model.models)
         );
     }
-    let bar = saex::progress::bar(length.nb_frames.unwrap_or(0), "frames", args.quiet);
-    bar.set_message(format!("extracting {}", targets.join(", ")));
-    let result = separator.separate_reader(reader, &outputs, &mut |done| bar.set_position(done));
-    bar.finish_and_clear();
-    let report = match result {
-        Err(saex::Error::Interrupted) => {
-            eprintln!("saex: interrupted; nothing was written");
-            return Ok(ExitCode::from(130));
+    let mut failed = 0;
+    for (input, outputs) in &jobs {
+        match extract_one(&separator, input, outputs, &args) {
+            Ok(()) => {}
+            Err(e) if matches!(e.downcast_ref(), Some(saex::Error::Interrupted)) => {
+                eprintln!(
+                    "saex: interrupted; nothing was written for {}",
+                    input.display()
+                );
+                return Ok(ExitCode::from(130));
+            }
+            Err(e) if jobs.len() > 1 => {
+                eprintln!("saex: error: {e:#}");
+                failed += 1;
+            }
+            Err(e) => return Err(e),
         }
-        other => other?,
-    };
+    }
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Separates one input into its outputs, with progress and messages.
+fn extract_one(
+    separator: &saex::Separator,
+    input: &Path,
+    outputs: &OutputFiles,
+    args: &ExtractArgs,
+) -> anyhow::Result<()> {
+    for path in outputs.paths() {
+        make_folder_for(path)?;
+    }
+    let started = std::time::Instant::now();
+    let reader = saex::AudioReader::open(input)?;
+    let length = reader.info();
+    let bar = saex::progress::bar(length.nb_frames.unwrap_or(0), "frames", args.quiet);
+    bar.set_message(format!("extracting {}", separator.targets().join(", ")));
+    let result = separator.separate_reader(reader, outputs, &mut |done| bar.set_position(done));
+    bar.finish_and_clear();
+    let report = result?;
     for written in &report.outputs {
         if let Some(warning) = written.clipping_warning() {
             eprintln!("saex: warning: {warning}");
@@ -141,7 +227,7 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
     if args.timings {
         print_timings(&report.stages, started.elapsed(), report.duration_secs());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// Which models run: the folders given, or the shipped default and where it was found.
