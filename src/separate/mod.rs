@@ -157,10 +157,18 @@ impl Separator {
                 return Err(Error::mismatch(
                     format!("sample rate and STFT of the {} model", spec.target),
                     format!(
-                        "{} Hz, {:?} (as the {} model)",
-                        first.sample_rate, first.stft, first.target
+                        "{} Hz, n_fft {}, hop {} (as the {} model)",
+                        first.sample_rate,
+                        first.stft.n_fft(),
+                        first.stft.hop(),
+                        first.target
                     ),
-                    format!("{} Hz, {:?}", spec.sample_rate, spec.stft),
+                    format!(
+                        "{} Hz, n_fft {}, hop {}",
+                        spec.sample_rate,
+                        spec.stft.n_fft(),
+                        spec.stft.hop()
+                    ),
                 ));
             }
             let nb_bins = spec.stft.nb_bins();
