@@ -9,3 +9,12 @@ scripts/setup-libtorch.sh >/dev/null
 cargo fmt --all --check
 cargo clippy --release --locked --all-targets --quiet -- -D warnings
 cargo test --release --locked "$@" 2>&1
+
+# The corpus generator's checks (Python, tiny inputs), when its virtual environment exists
+# (scripts/corpus/setup.sh makes it; it needs Debian packages, so the Rust suite does not).
+corpus_python="${SAEX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/saex}/corpus-venv/bin/python"
+if [ $# -eq 0 ] && [ -x "$corpus_python" ]; then
+    "$corpus_python" scripts/corpus/test_corpus.py
+elif [ $# -eq 0 ]; then
+    echo "test.sh: corpus checks skipped (no corpus venv; run scripts/corpus/make-corpus.sh once)"
+fi

@@ -365,7 +365,8 @@ fn header_info(path: &Path) -> Result<(u32, usize, u64)> {
 }
 
 /// Reads `len` samples per channel of `path` from sample `start` on: `(nb_channels, len)`,
-/// zero-padded past the end. WAV data is seeked to; other formats are decoded up to `start`.
+/// zero-padded past the end. WAV data and FLAC (any stream that says its length) are seeked to
+/// (see [`AudioReader::skip`]); other formats are decoded up to `start`.
 pub fn read_excerpt(path: &Path, start: u64, len: usize) -> Result<Vec<Vec<f32>>> {
     let mut reader = AudioReader::open(path)?;
     reader.skip(start)?;

@@ -187,3 +187,26 @@ fn writing_into_a_missing_folder_fails_and_leaves_nothing() {
         .to_string();
     assert!(err.contains("out.wav"), "{err}");
 }
+
+#[test]
+fn skipping_in_a_flac_file_reads_the_same_frames_as_decoding_from_the_start() {
+    let whole = read_audio(data("tone.flac")).unwrap();
+    for start in [0u64, 1, 4095, 4096, 4097, 30_000, 44_000] {
+        let mut reader = saex::audio::AudioReader::open(data("tone.flac")).unwrap();
+        assert_eq!(reader.skip(start).unwrap(), start);
+        let block = reader.read(100).unwrap();
+        let end = (start as usize + 100).min(44_100);
+        for (got, all) in block.iter().zip(&whole.channels) {
+            assert_eq!(
+                got.as_slice(),
+                &all[start as usize..end],
+                "from frame {start}"
+            );
+        }
+    }
+    // At the end: nothing left, no error.
+    let mut reader = saex::audio::AudioReader::open(data("tone.flac")).unwrap();
+    reader.skip(30_000).unwrap();
+    assert_eq!(reader.skip(20_000).unwrap(), 14_100);
+    assert!(reader.read(10).unwrap()[0].is_empty());
+}

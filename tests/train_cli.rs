@@ -210,3 +210,70 @@ fn info_names_a_broken_model() {
         .code(2)
         .stderr(predicate::str::contains("config.json"));
 }
+
+#[test]
+fn a_plateau_decays_the_learning_rate_and_ends_stages_early_also_across_a_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    dataset(&data, 1);
+    // At a learning rate of 1e-12 no epoch improves the validation loss by the relative
+    // threshold: every stage decays after one epoch and ends after two.
+    let plateau = |out: &Path| {
+        let mut cmd = Command::cargo_bin("saex").unwrap();
+        cmd.args(["train", "--data"])
+            .arg(&data)
+            .arg("--out")
+            .arg(out)
+            .args(common::TINY_TRAIN)
+            .args(["--layers", "3", "--frames-per-epoch", "1500", "--seed", "3"])
+            .args(["--epochs-per-stage", "5", "--finetune-epochs", "4"])
+            .args(["--lr", "1e-12", "--lr-patience", "1", "--early-stop", "2"]);
+        cmd
+    };
+    let whole = dir.path().join("whole");
+    plateau(&whole)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "stage 1: no better validation loss in 1 epoch(s): learning rate now 3.000e-13",
+        ))
+        .stderr(predicate::str::contains(
+            "stage finetune: no better validation loss in 2 epoch(s): stage ends early",
+        ));
+    let history = |p: &Path| std::fs::read_to_string(p.join("history.csv")).unwrap();
+    let epochs = |csv: String| -> Vec<String> {
+        csv.lines()
+            .skip(1)
+            .map(|l| l.split(',').take(3).collect::<Vec<_>>().join(","))
+            .collect()
+    };
+    let expected: Vec<String> = [
+        "1,1,0",
+        "1,1,1",
+        "1,1,2",
+        "2,2,0",
+        "2,2,1",
+        "2,2,2",
+        "3,3,0",
+        "3,3,1",
+        "3,3,2",
+        "finetune,3,1",
+        "finetune,3,2",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    assert_eq!(epochs(history(&whole)), expected);
+
+    // Stopped right after stage 2 ended early, a resumed run goes on with stage 3.
+    let parts = dir.path().join("parts");
+    plateau(&parts)
+        .args(["--quiet", "--stop-after-epochs", "4"])
+        .assert()
+        .code(130);
+    plateau(&parts)
+        .args(["--quiet", "--resume"])
+        .assert()
+        .success();
+    assert_eq!(epochs(history(&parts)), expected);
+}

@@ -20,6 +20,10 @@ OTHER_MELODIC = [
     for p in list(range(16, 24)) + list(range(40, 52)) + [55] + list(range(56, 96))
     if p not in (47, 55)  # timpani and orchestra hit are not melodic voices
 ]
+# corpus-v1 replaced the voice programs (choir aahs, voice oohs, synth voice) by other ensemble
+# programs; corpus-v2 keeps them (redrawn among themselves): they belong in the vocals stem,
+# as MUSDB18's vocals hold all vocals. Set once by the builder before drawing.
+KEEP_VOICES = False
 # Programs kept as they are when a MIDI file uses them: chromatic percussion, sound effects.
 UNCHANGED = set(range(8, 16)) | set(range(96, 128))
 
@@ -48,6 +52,8 @@ def draw_similar(rng, program):
     eight (strings stay strings, brass stays brass). Choirs become another ensemble program."""
     if program in UNCHANGED:
         return program
+    if KEEP_VOICES and program in CHOIR:
+        return rng.choice(list(CHOIR))
     for programs in FAMILY_RANGES.values():
         if program in programs:
             return rng.choice(list(programs))

@@ -160,3 +160,74 @@ def redraw_and_save(path, rng):
     report = redraw_programs(midi, rng)
     save_atomic(midi, path)
     return report
+
+
+def append_part(path, name, program, notes, velocity):
+    """Adds a part to the MIDI file at `path` (in place) on a channel no message uses yet:
+    `notes` [(start, length, pitch)] in quarter notes of the file's tempo. Returns the channel
+    (0-based), or None when all 15 melodic channels are taken."""
+    midi = mido.MidiFile(path)
+    used = {m.channel for t in midi.tracks for m in t if hasattr(m, "channel")}
+    free = [c for c in range(16) if c != gm.DRUM_CHANNEL and c not in used]
+    if not free:
+        return None
+    channel = free[0]
+    tpq = midi.ticks_per_beat
+    track = mido.MidiTrack()
+    track.append(mido.MetaMessage("track_name", name=name, time=0))
+    track.append(mido.Message("program_change", channel=channel, program=program))
+    events = []
+    for start, length, pitch in notes:
+        on, off = round(start * tpq), round((start + length) * tpq)
+        if off <= on or not 0 <= pitch <= 127:
+            continue
+        events.append((on, 1, mido.Message("note_on", channel=channel, note=pitch,
+                                           velocity=velocity)))
+        events.append((off, 0, mido.Message("note_off", channel=channel, note=pitch)))
+    events.sort(key=lambda e: (e[0], e[1], e[2].note))
+    now = 0
+    for tick, _, message in events:
+        track.append(message.copy(time=tick - now))
+        now = tick
+    midi.tracks.append(track)
+    save_atomic(midi, path)
+    return channel
+
+
+def split_by_family(path, out_paths):
+    """One MIDI file per stem family from the file at `path`: every message kept, but the
+    note-ons of notes of other families silenced (velocity 0). `out_paths`: {family: path}.
+    Returns the families that have notes."""
+    midi = mido.MidiFile(path)
+    # Programs per channel over time, from every track.
+    changes = []
+    for track in midi.tracks:
+        for tick, m in _absolute(track):
+            if m.type == "program_change":
+                changes.append((tick, m.channel, m.program))
+    changes.sort(key=lambda c: c[0])
+
+    def program_at(channel, tick):
+        program = 0
+        for t, c, p in changes:
+            if t > tick:
+                break
+            if c == channel:
+                program = p
+        return program
+
+    found = set()
+    for fam, out in out_paths.items():
+        copy = mido.MidiFile(type=midi.type, ticks_per_beat=midi.ticks_per_beat)
+        for track in midi.tracks:
+            new = mido.MidiTrack()
+            for tick, m in _absolute(track):
+                if m.type == "note_on" and m.velocity > 0:
+                    if gm.family(program_at(m.channel, tick), m.channel) == fam:
+                        found.add(fam)
+                    else:
+                        m = m.copy(velocity=0)
+                new.append(m)
+            copy.tracks.append(new)
+        save_atomic(copy, out)
+    return found

@@ -196,10 +196,14 @@ def voice_for(rng, pitches):
 # The kinds
 
 
-def make_multipart(piece, rng, midi_path):
+def make_multipart(piece, rng, midi_path, sing_language=None, sing_probability=0.75):
+    """`sing_language`: for a collection without lyrics, sing its top part on drawn syllables
+    read in this language (corpus-v2); None keeps such works instrumental.
+    `sing_probability`: how often a work with a language is sung (corpus-v1: 3 in 4)."""
     root = os.path.dirname(corpus.__file__)
     collection = piece.split("/")[0]
     (lo, hi), language = MULTIPART_COLLECTIONS[collection]
+    language = language or sing_language
     try:
         score = converter.parse(os.path.join(root, piece))
     except Exception as e:  # music21 raises many kinds of parse errors
@@ -215,7 +219,7 @@ def make_multipart(piece, rng, midi_path):
     # A vocal work (a collection with a lyric language) is sung 3 times in 4: the part with
     # the lyrics, or the top part on drawn syllables when the encoding has no lyrics.
     sung, with_lyrics = None, False
-    if language and rng.random() < 0.75:
+    if language and rng.random() < sing_probability:
         sung = melody_part(score)
         with_lyrics = sung is not None
         sung = 0 if sung is None else sung

@@ -107,10 +107,16 @@ class Singer:
     espeak-ng language ("it", "de", "la", ...).
     """
 
-    def __init__(self, data_root, voice, language):
+    def __init__(self, data_root, voice, language, engine="espeak", formant=1.0, work=None):
         self.data_root = data_root
         self.voice = voice
         self.language = language
+        # "espeak" (espeak-ng variant `voice`) or "flite" (flite's built-in voice `voice`).
+        self.engine = engine
+        # Formant shift: the syllable is spoken at pitch / formant and resampled by about
+        # `formant`, which moves pitch back to the note and the formants by `formant`.
+        self.formant = formant
+        self.work = work or data_root
         self.cache = {}  # (syllable, hz, speed, samples) -> rendered syllable
 
     def _variant(self, hz):
@@ -131,7 +137,9 @@ class Singer:
         return name, path
 
     def _speak(self, syllable, hz, speed):
-        """Mono float32 samples and their rate from espeak-ng for one syllable."""
+        """Mono float32 samples and their rate from the engine for one syllable."""
+        if self.engine == "flite":
+            return self._speak_flite(syllable, hz, speed)
         name, path = self._variant(hz)
         try:
             cmd = ["espeak-ng", f"--path={self.data_root}", "-v", f"{self.language}+{name}",
@@ -145,10 +153,25 @@ class Singer:
         audio, rate = sf.read(io.BytesIO(result.stdout), dtype="float32")
         return audio, rate
 
+    def _speak_flite(self, syllable, hz, speed):
+        """Mono float32 samples and their rate from flite (its F0 target set to `hz`)."""
+        path = os.path.join(self.work, f".saex-{os.getpid()}-flite.wav")
+        stretch = f"{np.clip(175.0 / speed, 0.5, 3.0):.3f}"
+        cmd = ["flite", "-voice", self.voice, "--setf", f"int_f0_target_mean={hz}",
+               "--setf", "int_f0_target_stddev=0", "--setf", f"duration_stretch={stretch}",
+               "-t", syllable, "-o", path]
+        result = subprocess.run(cmd, capture_output=True)
+        if result.returncode != 0 or not os.path.exists(path):
+            raise RuntimeError(f"flite failed on {syllable!r} with voice {self.voice}: "
+                               f"{result.stderr.decode(errors='replace').strip()}")
+        audio, rate = sf.read(path, dtype="float32")
+        os.remove(path)
+        return audio, rate
+
     def syllable(self, syllable, pitch, nb_samples):
         """One syllable at MIDI `pitch`, exactly `nb_samples` long at 44.1 kHz, faded."""
         target_hz = midi_to_hz(pitch)
-        hz = int(round(target_hz))
+        hz = int(round(target_hz / self.formant))
         seconds = nb_samples / RATE
         # Slow speech for long notes, fast for short ones; tempo stretching does the rest.
         speed = int(np.clip(60.0 / max(seconds, 0.05), 80, 450)) // 10 * 10
@@ -161,8 +184,8 @@ class Singer:
             out = np.zeros(nb_samples, dtype=np.float32)
             self.cache[key] = out
             return out
-        measured = estimate_f0(audio, rate, target_hz)
-        ratio = target_hz / measured if measured else 1.0
+        measured = estimate_f0(audio, rate, target_hz / self.formant)
+        ratio = target_hz / measured if measured else self.formant
         # After `speed ratio` the syllable lasts len/ratio; `tempo` brings it to the note.
         length = len(audio) / rate / ratio
         tempo = float(np.clip(length / seconds, 0.1, 10.0))

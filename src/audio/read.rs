@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{Decoder, DecoderOptions, CODEC_TYPE_NULL};
 use symphonia::core::errors::Error as SymError;
-use symphonia::core::formats::{FormatOptions, FormatReader};
+use symphonia::core::formats::{FormatOptions, FormatReader, SeekMode, SeekTo};
 use symphonia::core::io::{MediaSource, MediaSourceStream, ReadOnlySource};
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
@@ -36,6 +36,8 @@ pub struct AudioReader {
     source: Source,
     /// Frames delivered so far, for error messages and the length check at the end.
     frames_read: u64,
+    /// A regular file, which can seek (not standard input or a FIFO).
+    seekable: bool,
 }
 
 enum Source {
@@ -111,6 +113,7 @@ impl AudioReader {
             info,
             source,
             frames_read: 0,
+            seekable: file_len.is_some(),
         })
     }
 
@@ -166,8 +169,10 @@ impl AudioReader {
         Ok(out)
     }
 
-    /// Skips up to `nb_frames` frames: a seek in WAV data, decoding and dropping them in other
-    /// formats. Returns the frames skipped (fewer only at the end of the stream).
+    /// Skips up to `nb_frames` frames: a seek in WAV data; compressed streams that say their
+    /// length seek in their container (FLAC: its seek table, or a search over its frames) and
+    /// decode only from the packet holding the new position; others decode and drop. Returns
+    /// the frames skipped (fewer only at the end of the stream).
     pub fn skip(&mut self, nb_frames: u64) -> Result<u64> {
         if let Source::Wav(wav) = &mut self.source {
             // A regular file seeks; a stream (standard input, a FIFO) reads and drops below.
@@ -181,6 +186,24 @@ impl AudioReader {
                 self.frames_read += n;
                 return Ok(n);
             }
+        }
+        // A stream (standard input, a FIFO) cannot seek: it decodes and drops below.
+        if let (Source::Codec(codec), Some(total), true) =
+            (&mut self.source, self.info.nb_frames, self.seekable)
+        {
+            let target = self.frames_read.saturating_add(nb_frames).min(total);
+            let n = target - self.frames_read;
+            if n == 0 {
+                return Ok(0);
+            }
+            if target < total {
+                codec.seek(&self.path, target, self.info.nb_channels)?;
+            } else {
+                codec.pending.clear();
+                codec.done = true;
+            }
+            self.frames_read = target;
+            return Ok(n);
         }
         let mut skipped = 0;
         while skipped < nb_frames {
@@ -479,6 +502,37 @@ impl CodecSource {
             self.pending.extend(buffer.samples());
             return Ok(());
         }
+    }
+
+    /// Seeks to `frame`: the container to the packet holding it, then the frames before it in
+    /// that packet decoded and dropped.
+    fn seek(&mut self, path: &Path, frame: u64, nb_channels: usize) -> Result<()> {
+        let seeked = self
+            .format
+            .seek(
+                SeekMode::Accurate,
+                SeekTo::TimeStamp {
+                    ts: frame,
+                    track_id: self.track_id,
+                },
+            )
+            .map_err(|e| Error::file(path, format!("cannot seek to frame {frame}: {e}")))?;
+        self.decoder.reset();
+        self.pending.clear();
+        self.done = false;
+        let mut skip = seeked.required_ts.saturating_sub(seeked.actual_ts) as usize * nb_channels;
+        while skip > 0 {
+            if self.pending.is_empty() {
+                self.decode_next(path)?;
+                if self.done {
+                    break;
+                }
+            }
+            let n = skip.min(self.pending.len());
+            self.pending.drain(..n);
+            skip -= n;
+        }
+        Ok(())
     }
 
     fn read(&mut self, path: &Path, out: &mut [Vec<f32>], max_frames: usize) -> Result<usize> {

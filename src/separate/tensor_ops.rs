@@ -57,13 +57,14 @@ pub fn masks(kind: MaskKind, estimates: &[Tensor], mix: &Tensor) -> Vec<Tensor> 
                 .collect()
         }
         MaskKind::Wiener => {
-            let mut sum = estimates[0].shallow_clone();
+            // A copy: the sums below are in place.
+            let mut sum = estimates[0].copy();
             let mut power = &estimates[0] * &estimates[0];
             // Not `+=`: that adds in place, into the storage `sum` shares with estimates[0].
             #[allow(clippy::assign_op_pattern)]
             for e in &estimates[1..] {
-                sum = sum + e;
-                power = power + e * e;
+                sum += e;
+                power += e * e;
             }
             let residual = (mix - sum).clamp_min(0.0);
             let total = power + &residual * &residual;

@@ -4,6 +4,7 @@
 
 use super::history::HistoryRow;
 use super::optim::Optimizer;
+use super::schedule::Plateau;
 use crate::error::{Error, Result};
 use crate::model::{self, Model};
 use serde::{Deserialize, Serialize};
@@ -43,6 +44,9 @@ pub struct RunState {
     pub init_seconds: f64,
     /// The checkpoint's tensor file inside `checkpoint/`.
     pub tensors_file: String,
+    /// The current stage's plateau state (learning-rate scale, epochs without improvement).
+    #[serde(default)]
+    pub plateau: Plateau,
 }
 
 impl RunState {
@@ -64,6 +68,7 @@ impl RunState {
             train_frames: 0,
             init_seconds: 0.0,
             tensors_file: String::new(),
+            plateau: Plateau::default(),
         }
     }
 

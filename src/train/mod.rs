@@ -15,16 +15,19 @@
 
 //!
 //! The jobs, one module each: [`settings`] (what a run is asked to do, declared once),
-//! [`sampler`] (excerpts of the [`crate::dataset`] tracks into magnitude frames), [`init`] (a new
-//! layer's weights), [`history`] (history.csv), [`plot`] (history.png), `checkpoint`
+//! [`sampler`] (excerpts of the [`crate::dataset`] tracks into magnitude frames), [`augment`]
+//! (per-stem effects), [`init`] (a new layer's weights), [`schedule`] (learning-rate decay and
+//! early stopping on a plateau), [`history`] (history.csv), [`plot`] (history.png), `checkpoint`
 //! (resuming), and the loop that drives them ([`train`]).
 
+pub mod augment;
 mod checkpoint;
 pub mod history;
 pub mod init;
 mod optim;
 pub mod plot;
 pub mod sampler;
+pub mod schedule;
 pub mod settings;
 pub mod synth;
 mod trainer;

@@ -304,7 +304,7 @@ impl FrameMaker {
         start_model * track.sample_rate as u64 / self.config.sample_rate as u64
     }
 
-    /// One stem's excerpt with gain and channel swap applied: `(nb_channels, len)`.
+    /// One stem's excerpt with its effects, gain and channel swap applied: `(nb_channels, len)`.
     fn stem_excerpt(
         &self,
         track: &Track,
@@ -318,7 +318,9 @@ impl FrameMaker {
             .stem(stem)
             .expect("the caller picked a track with this stem")
             .path;
-        let mut audio = self.read(track, path, start, len)?;
+        let effects = augment.stem_effects();
+        let mut audio = self.read(track, path, start, effects.read_len(len))?;
+        effects.apply(&mut audio, len, self.config.sample_rate, rng);
         if augment.gain {
             let gain: f32 = rng.gen_range(0.25..=1.25);
             audio.iter_mut().flatten().for_each(|x| *x *= gain);

@@ -4,6 +4,7 @@
 
 use super::init::DEFAULT_RIDGE;
 use super::optim::OptimizerKind;
+use super::schedule::PlateauSettings;
 use crate::error::{Error, Result};
 use crate::model::{Init, ModelConfig};
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,12 @@ pub struct Augment {
     pub gain: bool,
     /// Swap left and right of a stereo stem with probability 1/2, per stem.
     pub swap: bool,
+    /// A random EQ per stem (see [`super::augment`]).
+    pub eq: bool,
+    /// A random short reverb per stem.
+    pub reverb: bool,
+    /// A random speed change (pitch and tempo) per stem.
+    pub speed: bool,
 }
 
 impl Augment {
@@ -27,20 +34,42 @@ impl Augment {
         mix: false,
         gain: false,
         swap: false,
+        eq: false,
+        reverb: false,
+        speed: false,
     };
     pub const ALL: Augment = Augment {
         mix: true,
         gain: true,
         swap: true,
+        eq: true,
+        reverb: true,
+        speed: true,
     };
+
+    /// The per-stem effects that are on.
+    pub fn stem_effects(&self) -> super::augment::StemEffects {
+        super::augment::StemEffects {
+            eq: self.eq,
+            reverb: self.reverb,
+            speed: self.speed,
+        }
+    }
 
     /// The names of those that are on.
     pub fn names(&self) -> Vec<String> {
-        [(self.mix, "mix"), (self.gain, "gain"), (self.swap, "swap")]
-            .iter()
-            .filter(|(on, _)| *on)
-            .map(|(_, n)| n.to_string())
-            .collect()
+        [
+            (self.mix, "mix"),
+            (self.gain, "gain"),
+            (self.swap, "swap"),
+            (self.eq, "eq"),
+            (self.reverb, "reverb"),
+            (self.speed, "speed"),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, n)| n.to_string())
+        .collect()
     }
 }
 
@@ -59,7 +88,16 @@ impl TryFrom<Vec<String>> for Augment {
                 "mix" => augment.mix = true,
                 "gain" => augment.gain = true,
                 "swap" => augment.swap = true,
-                other => return Err(Error::mismatch("augmentation", "mix, gain or swap", other)),
+                "eq" => augment.eq = true,
+                "reverb" => augment.reverb = true,
+                "speed" => augment.speed = true,
+                other => {
+                    return Err(Error::mismatch(
+                        "augmentation",
+                        "mix, gain, swap, eq, reverb or speed",
+                        other,
+                    ))
+                }
             }
         }
         Ok(augment)
@@ -91,6 +129,13 @@ pub struct TrainSettings {
     pub batch_size: usize,
     pub seed: u64,
     pub augment: Augment,
+    /// Epochs of a stage without a better validation loss before its learning rate is
+    /// multiplied by `lr_decay`; 0: never (see [`super::schedule`]).
+    pub lr_patience: usize,
+    /// The learning-rate decay factor on a plateau, in (0, 1).
+    pub lr_decay: f64,
+    /// Epochs of a stage without a better validation loss that end the stage early; 0: never.
+    pub early_stop: usize,
 }
 
 impl Default for TrainSettings {
@@ -109,11 +154,23 @@ impl Default for TrainSettings {
             batch_size: 256,
             seed: 0,
             augment: Augment::ALL,
+            lr_patience: 0,
+            lr_decay: 0.3,
+            early_stop: 0,
         }
     }
 }
 
 impl TrainSettings {
+    /// The plateau part of the settings.
+    pub fn plateau(&self) -> PlateauSettings {
+        PlateauSettings {
+            lr_patience: self.lr_patience,
+            lr_decay: self.lr_decay,
+            early_stop: self.early_stop,
+        }
+    }
+
     /// Checks every field against its constraint (`init` tells whether LS frames are needed);
     /// the message names the setting.
     pub fn validate(&self, init: Init) -> Result<()> {
@@ -146,6 +203,12 @@ impl TrainSettings {
             return Err(Error::Invalid(format!(
                 "excerpt seconds: expected > 0, got {}",
                 self.excerpt_seconds
+            )));
+        }
+        if !(self.lr_decay > 0.0 && self.lr_decay < 1.0) {
+            return Err(Error::Invalid(format!(
+                "learning-rate decay: expected a factor in (0, 1), got {}",
+                self.lr_decay
             )));
         }
         if !(self.ridge.is_finite() && self.ridge >= 0.0) {
@@ -196,12 +259,18 @@ mod tests {
                 mix: true,
                 gain: false,
                 swap: true,
+                eq: false,
+                reverb: true,
+                speed: false,
             },
             seed: 7,
             ..TrainSettings::default()
         };
         let json = serde_json::to_value(&settings).unwrap();
-        assert_eq!(json["augment"], serde_json::json!(["mix", "swap"]));
+        assert_eq!(
+            json["augment"],
+            serde_json::json!(["mix", "swap", "reverb"])
+        );
         let back: TrainSettings = serde_json::from_value(json).unwrap();
         assert_eq!(back, settings);
         let old: TrainSettings = serde_json::from_str(r#"{"lr": 0.01, "augment": []}"#).unwrap();

@@ -7,6 +7,7 @@ use super::init::{identity_layer, LsAccumulator};
 use super::optim::Optimizer;
 use super::plot;
 use super::sampler::{FrameMaker, FrameSet};
+use super::schedule::{Plateau, Verdict};
 use super::settings::{Augment, Fingerprint, TrainSettings};
 use crate::dataset::{self, Dataset};
 use crate::error::{Error, Result};
@@ -140,7 +141,7 @@ pub fn train(options: &TrainOptions, stop: &AtomicBool) -> Result<TrainReport> {
         } else {
             stage.to_string()
         };
-        let (nb_epochs, lr) = if stage > k_max {
+        let (nb_epochs, base_lr) = if stage > k_max {
             (
                 options.settings.finetune_epochs,
                 options.settings.finetune_lr,
@@ -154,6 +155,11 @@ pub fn train(options: &TrainOptions, stop: &AtomicBool) -> Result<TrainReport> {
             state.stage = stage;
             state.epochs_done = 0;
             state.optimizer_steps = 0;
+            state.plateau = Plateau::default();
+            // Fine-tuning adds no layer: it starts from where the last stage ended.
+            if let Some(last) = state.history.last() {
+                state.plateau.start_from(last.valid_loss);
+            }
         }
         if model.config.nb_layers < stage.min(k_max) {
             let start = Instant::now();
@@ -161,6 +167,7 @@ pub fn train(options: &TrainOptions, stop: &AtomicBool) -> Result<TrainReport> {
             state.init_seconds += start.elapsed().as_secs_f64();
             state.nb_layers = model.config.nb_layers;
             let valid_loss = validation_loss(&model, &valid, options.model.context)?;
+            state.plateau.start_from(valid_loss);
             log(
                 options,
                 format_args!(
@@ -196,6 +203,10 @@ pub fn train(options: &TrainOptions, stop: &AtomicBool) -> Result<TrainReport> {
             optimizer.restore(&mut tensors, state.optimizer_steps)?;
         }
         for epoch in state.epochs_done + 1..=nb_epochs {
+            if state.plateau.stopped {
+                break;
+            }
+            let lr = state.plateau.lr(base_lr);
             let epoch_start = Instant::now();
             let mut rng = ChaCha8Rng::seed_from_u64(options.settings.seed);
             rng.set_stream((stage as u64) << 32 | epoch as u64);
@@ -229,6 +240,24 @@ pub fn train(options: &TrainOptions, stop: &AtomicBool) -> Result<TrainReport> {
                 "{bar_label}: train loss {train_loss:.6}, valid loss {valid_loss:.6} ({:.0} frames/s, {seconds:.1} s)",
                 frames.nb_centres() as f64 / train_secs.max(1e-9)
             ));
+            match state.plateau.observe(valid_loss, &options.settings.plateau()) {
+                Verdict::Decayed(_) => log(
+                    options,
+                    format_args!(
+                        "stage {stage_name}: no better validation loss in {} epoch(s): learning rate now {:.3e}",
+                        options.settings.lr_patience,
+                        state.plateau.lr(base_lr)
+                    ),
+                ),
+                Verdict::Stop => log(
+                    options,
+                    format_args!(
+                        "stage {stage_name}: no better validation loss in {} epoch(s): stage ends early",
+                        options.settings.early_stop
+                    ),
+                ),
+                Verdict::Improved | Verdict::NoImprovement => {}
+            }
             let row = HistoryRow {
                 stage: stage_name.clone(),
                 nb_layers: model.config.nb_layers,

@@ -73,6 +73,16 @@ pub struct Args {
     /// adam or sgd (with momentum 0.9)
     #[arg(long, default_value = settings().optimizer.name(), value_parser = parse_optimizer)]
     optimizer: OptimizerKind,
+    /// Epochs of a stage without a better validation loss before the learning rate is
+    /// multiplied by --lr-decay (0: never)
+    #[arg(long, default_value_t = settings().lr_patience)]
+    lr_patience: usize,
+    /// The learning-rate factor on a plateau, in (0, 1)
+    #[arg(long, default_value_t = settings().lr_decay)]
+    lr_decay: f64,
+    /// Epochs of a stage without a better validation loss that end the stage early (0: never)
+    #[arg(long, default_value_t = settings().early_stop)]
+    early_stop: usize,
     /// Frames per optimiser step
     #[arg(long, default_value_t = settings().batch_size)]
     batch_size: usize,
@@ -98,6 +108,15 @@ pub struct Args {
     /// No random left/right swap per stem
     #[arg(long)]
     no_swap: bool,
+    /// No random EQ per stem
+    #[arg(long)]
+    no_eq: bool,
+    /// No random short reverb per stem
+    #[arg(long)]
+    no_reverb: bool,
+    /// No random speed (pitch and tempo) change per stem
+    #[arg(long)]
+    no_speed: bool,
     /// Storage precision of the saved weights: f16 or f32
     #[arg(long, default_value_t = model().dtype, value_parser = parse_dtype)]
     dtype: Dtype,
@@ -171,8 +190,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 mix: !args.no_mix,
                 gain: !args.no_gain,
                 swap: !args.no_swap,
+                eq: !args.no_eq,
+                reverb: !args.no_reverb,
+                speed: !args.no_speed,
             }
         },
+        lr_patience: args.lr_patience,
+        lr_decay: args.lr_decay,
+        early_stop: args.early_stop,
     };
     options.device = device;
     options.resume = args.resume;

@@ -1,0 +1,245 @@
+"""Checks of the corpus-v2 pieces on tiny inputs (no test framework needed):
+
+    python scripts/corpus/test_corpus.py      (with the corpus venv's Python)
+
+Run by scripts/test.sh when the corpus virtual environment exists. Exits non-zero on failure.
+"""
+
+import math
+import os
+import random
+import sys
+import tempfile
+
+import mido
+import numpy as np
+import soundfile as sf
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import build_v2  # noqa: E402
+import effects  # noqa: E402
+import gm  # noqa: E402
+import midi_tools  # noqa: E402
+import voice_fx  # noqa: E402
+
+RATE = effects.RATE
+CHECKS = []
+
+
+def check(fn):
+    CHECKS.append(fn)
+    return fn
+
+
+def sine(freq, seconds=1.0, amp=0.5, stereo=True):
+    t = np.arange(int(seconds * RATE)) / RATE
+    x = (amp * np.sin(2 * math.pi * freq * t)).astype(np.float32)
+    return np.stack([x, x], axis=1) if stereo else x
+
+
+def rms(x):
+    return float(np.sqrt(np.mean(np.asarray(x, dtype=np.float64) ** 2)))
+
+
+def db(ratio):
+    return 20 * math.log10(ratio)
+
+
+@check
+def peak_filter_gain_at_its_frequency():
+    x = sine(1000.0)
+    y = effects.equalize(x, [("peak", 1000.0, 1.0, 6.0)])
+    gain = db(rms(y[RATE // 2:]) / rms(x[RATE // 2:]))
+    assert abs(gain - 6.0) < 0.2, gain
+    far = effects.equalize(sine(100.0), [("peak", 1000.0, 2.0, 6.0)])
+    assert abs(db(rms(far[RATE // 2:]) / rms(sine(100.0)[RATE // 2:]))) < 0.5
+
+
+@check
+def highpass_and_shelves():
+    low = sine(20.0, seconds=2.0)
+    y = effects.equalize(low, [("highpass", 200.0, 0.707, 0.0)])
+    assert db(rms(y[RATE:]) / rms(low[RATE:])) < -30
+    shelf = effects.equalize(sine(8000.0), [("highshelf", 2000.0, 0.707, -6.0)])
+    assert abs(db(rms(shelf[RATE // 2:]) / rms(sine(8000.0)[RATE // 2:])) + 6.0) < 0.5
+
+
+@check
+def compressor_reduces_loud_parts_only():
+    quiet, loud = sine(440.0, amp=0.01), sine(440.0, amp=0.5)
+    g_quiet = effects.compressor_gain(quiet, threshold_db=-20, ratio=4, attack_ms=5,
+                                      release_ms=50)
+    g_loud = effects.compressor_gain(loud, threshold_db=-20, ratio=4, attack_ms=5,
+                                     release_ms=50)
+    assert np.allclose(g_quiet, 1.0, atol=1e-3)
+    # A sine of amplitude 0.5 has an RMS of -9 dB: 11 dB over, 3/4 of it removed.
+    assert abs(db(float(g_loud[-1])) + 11 * 0.75) < 0.6, db(float(g_loud[-1]))
+
+
+@check
+def master_bus_keeps_stems_summing_to_the_mix():
+    rng = np.random.default_rng(1)
+    a = (rng.standard_normal((RATE, 2)) * 0.3).astype(np.float32)
+    b = sine(220.0, amp=0.9)
+    params = effects.draw_master(random.Random(3))
+    out = effects.master({"a": a, "b": b}, params)
+    whole = effects.master({"mix": a + b}, params)["mix"]
+    assert np.max(np.abs(out["a"] + out["b"] - whole)) < 1e-4
+    assert np.max(np.abs(out["a"] + out["b"])) <= params["ceiling"] + 1e-6
+
+
+@check
+def reverb_decays_and_delay_echoes():
+    ir = effects.reverb_ir(random.Random(1), rt60=0.5, predelay_ms=10, damping_hz=5000)
+    assert np.allclose((ir.astype(np.float64) ** 2).sum(axis=0), 1.0, atol=1e-3)
+    n = len(ir)
+    first = (ir[: n // 4] ** 2).sum()
+    last = (ir[3 * n // 4:] ** 2).sum()
+    assert last < first * 1e-3, (first, last)
+    assert not np.any(ir[: int(0.009 * RATE)])  # the pre-delay
+    click = np.zeros((RATE, 2), dtype=np.float32)
+    click[0] = 1.0
+    wet = effects.delay_line(click, 0.25, 0.5, tone_hz=20000.0)
+    lag = int(0.25 * RATE)
+    assert np.argmax(np.abs(wet[:, 0])) in range(lag - 2, lag + 3)
+    assert np.abs(wet[: lag - 10]).max() < 1e-6
+
+
+@check
+def width_and_pan():
+    x = np.stack([sine(300.0, stereo=False), sine(500.0, stereo=False)], axis=1)
+    mono = effects.width_and_pan(x, 0.0, 0.0)
+    assert np.allclose(mono[:, 0], mono[:, 1])
+    left = effects.width_and_pan(x, 1.0, -1.0)
+    assert np.abs(left[:, 1]).max() < 1e-6
+
+
+@check
+def distortion_keeps_level_and_adds_harmonics():
+    x = sine(200.0, amp=0.3)
+    y = effects.distort(x, drive_db=24.0, tone_hz=6000.0)
+    assert abs(db(rms(y) / rms(x))) < 0.1
+    spectrum = np.abs(np.fft.rfft(y[:, 0]))
+    assert spectrum[600] > 0.05 * spectrum[200]  # the third harmonic (1 Hz bins)
+
+
+@check
+def stem_chain_is_deterministic_and_silence_stays_silent():
+    room = effects.Room(effects.draw_room(random.Random(5)), random.Random(6))
+    chain = effects.draw_stem_chain(random.Random(7), "guitar")
+    x = sine(330.0, amp=0.2)
+    assert np.array_equal(effects.apply_stem_chain(x, chain, room),
+                          effects.apply_stem_chain(x, chain, room))
+    silent = np.zeros((1000, 2), dtype=np.float32)
+    assert not np.any(effects.apply_stem_chain(silent, chain, room))
+
+
+@check
+def loudness_ignores_silence():
+    x = sine(440.0, seconds=2.0, amp=0.1)
+    padded = np.concatenate([x, np.zeros_like(x)])
+    assert abs(effects.loudness_db(x) - effects.loudness_db(padded)) < 0.1
+    assert effects.loudness_db(np.zeros((RATE, 2), dtype=np.float32)) == -math.inf
+
+
+@check
+def bend_shifts_pitch_and_vibrato_stays_in_tune():
+    x = sine(440.0, seconds=1.0, stereo=False)
+    up = voice_fx.bend(x, np.full(len(x), 2 ** (1 / 12)))
+    half = up[: RATE // 2]  # read faster, the sine runs out before the end
+    crossings = np.sum((half[:-1] < 0) & (half[1:] >= 0))
+    assert abs(crossings - 440 * 2 ** (1 / 12) / 2) < 2, crossings
+    style = {"vibrato_cents": 50.0, "vibrato_hz": 5.5, "vibrato_onset_s": 0.0,
+             "scoop_cents": 0.0}
+    curve = voice_fx.note_pitch_curve(RATE, style, random.Random(1))
+    cents = 1200 * np.log2(curve)
+    assert 40 < cents.max() <= 50.01 and -50.01 <= cents.min() < -40
+    assert abs(cents.mean()) < 5  # centred on the note
+
+
+@check
+def breath_and_double():
+    x = sine(220.0, seconds=0.5, stereo=False)
+    y = voice_fx.breath(x, -20.0, random.Random(1))
+    assert abs(db(rms(y - x) / rms(x)) + 20.0) < 1.5
+    d = voice_fx.double(x, random.Random(2))
+    assert len(d) == len(x) and not np.any(d[:400]) and rms(d) > 0.5 * rms(x)
+
+
+@check
+def harmonies_stay_in_key_and_chord():
+    notes = [(0.0, 1.0, 64, "la"), (1.0, 1.0, 65, "la")]  # E, F in C major
+    third = voice_fx.harmony_notes(notes, 0, False, 2, random.Random(1))
+    assert [n[2] for n in third] == [67, 69]
+    assert build_v2.chord_pitch_classes("Bbm7") == [10, 1, 5, 8]
+    below = build_v2.chord_harmony([(0.0, 1.0, 72, "la")], ["C"], 2.0, below=True)
+    assert below[0][2] == 67  # G: the chord tone at least three semitones under C5
+
+
+@check
+def groove_melody_is_seeded_and_singable():
+    bars = ["C", "C", "G", "G", "Am", "Am", "F", "F", "C"]
+    a, _ = build_v2.groove_melody(random.Random(4), bars, 4, 0.5)
+    b, _ = build_v2.groove_melody(random.Random(4), bars, 4, 0.5)
+    assert a == b and len(a) > 4
+    assert all(57 <= p <= 76 for _, _, p, _ in a)
+    assert all(s >= 2 * 4 * 0.5 - 1e-9 for s, _, _, _ in a)  # after the two lead-in bars
+
+
+@check
+def flac_stems_sum_exactly_to_the_mixture():
+    with tempfile.TemporaryDirectory() as d:
+        rng = np.random.default_rng(2)
+        processed = {"vocals": (rng.standard_normal((3000, 2)) * 0.1).astype(np.float32),
+                     "bass": (rng.standard_normal((2000, 2)) * 0.1).astype(np.float32)}
+        for sub in ("one", "two"):
+            os.makedirs(os.path.join(d, sub))
+            assert build_v2.write_track(os.path.join(d, sub), processed) == 3000
+        total = np.zeros((3000, 2), dtype=np.int32)
+        for name in build_v2.stems.STEMS:
+            data, rate = sf.read(os.path.join(d, "one", f"{name}.flac"), dtype="int16")
+            assert rate == RATE and data.shape == (3000, 2)
+            total += data
+            with open(os.path.join(d, "one", f"{name}.flac"), "rb") as f1, \
+                    open(os.path.join(d, "two", f"{name}.flac"), "rb") as f2:
+                assert f1.read() == f2.read(), f"{name}.flac differs between two writes"
+        mixture, _ = sf.read(os.path.join(d, "one", "mixture.flac"), dtype="int16")
+        assert np.array_equal(mixture, total)
+
+
+@check
+def midi_split_by_family_and_appended_parts():
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "song.mid")
+        midi_tools.write_parts(path, [
+            {"name": "p", "channel": 0, "program": 0, "notes": [(0, 1, 60, 90)]},
+            {"name": "b", "channel": 1, "program": 33, "notes": [(0, 1, 40, 90)]}], 120)
+        channel = midi_tools.append_part(path, "choir", 52, [(1, 1, 64)], 80)
+        assert channel == 2
+        outs = {fam: os.path.join(d, f"{fam}.mid") for fam in ("piano", "bass", "vocals",
+                                                               "drums")}
+        found = midi_tools.split_by_family(path, outs)
+        assert found == {"piano", "bass", "vocals"}
+        for fam, pitch in (("piano", 60), ("bass", 40), ("vocals", 64)):
+            ons = [m.note for t in mido.MidiFile(outs[fam]).tracks for m in t
+                   if m.type == "note_on" and m.velocity > 0]
+            assert ons == [pitch], (fam, ons)
+        assert gm.family(52, 2) == "vocals"
+
+
+def main():
+    failed = 0
+    for fn in CHECKS:
+        try:
+            fn()
+            print(f"ok    {fn.__name__}")
+        except Exception as e:  # report every failing check, then fail
+            failed += 1
+            print(f"FAIL  {fn.__name__}: {type(e).__name__}: {e}")
+    print(f"{len(CHECKS) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
