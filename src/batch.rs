@@ -1,14 +1,21 @@
 //! Folders of mixtures: discovery, deterministic shards for job arrays, output naming,
 //! idempotent re-runs, and per-file outcomes (a bad file never stops the others).
 
-use crate::audio::{AudioReader, SampleFormat};
+use crate::atomic::identity;
+use crate::audio::{AudioReader, OutputFormat};
 use crate::error::{Error, Result};
 use crate::separate::{OutputFiles, Separator};
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
 use std::time::Instant;
 
 /// File extensions taken for audio (compared case-insensitively).
-pub const AUDIO_EXTENSIONS: [&str; 5] = ["wav", "flac", "mp3", "ogg", "oga"];
+pub const AUDIO_EXTENSIONS: [&str; 11] = [
+    "wav", "wave", "flac", "mp3", "ogg", "oga", "m4a", "mp4", "aac", "aif", "aiff",
+];
+
+/// The placeholders a filename template may use.
+pub const PLACEHOLDERS: [&str; 5] = ["track", "name", "folder", "target", "ext"];
 
 /// The default output layout: one folder per track, one file per target.
 pub const DEFAULT_TEMPLATE: &str = "{track}/{target}.wav";
@@ -99,12 +106,24 @@ impl Shard {
     }
 }
 
-/// Every audio file under `dir` (recursively), sorted by path, hidden files and folders skipped.
-pub fn discover(dir: &Path) -> Result<Vec<PathBuf>> {
+/// What [`discover`] found under a folder.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Found {
+    /// Audio files (by extension), sorted by path.
+    pub audio: Vec<PathBuf>,
+    /// Other files (not hidden), sorted: skipped as unsupported.
+    pub unsupported: Vec<PathBuf>,
+}
+
+/// Every audio file under `dir` (recursively), sorted by path, hidden files and folders
+/// skipped; with `include` globs (matched against the path below `dir`, `*` within one folder,
+/// `**` across folders), only the files that match one of them.
+pub fn discover(dir: &Path, include: &[String]) -> Result<Found> {
     if !dir.is_dir() {
         return Err(Error::file(dir, "is not a folder"));
     }
-    let mut found = Vec::new();
+    let globs = include_set(include)?;
+    let mut found = Found::default();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(folder) = stack.pop() {
         let entries = std::fs::read_dir(&folder).map_err(|e| Error::io(&folder, e))?;
@@ -117,13 +136,40 @@ pub fn discover(dir: &Path) -> Result<Vec<PathBuf>> {
             let kind = entry.file_type().map_err(|e| Error::io(&path, e))?;
             if kind.is_dir() || (kind.is_symlink() && path.is_dir()) {
                 stack.push(path);
-            } else if is_audio(&path) {
-                found.push(path);
+                continue;
+            }
+            if let Some(globs) = &globs {
+                if !globs.is_match(path.strip_prefix(dir).unwrap_or(&path)) {
+                    continue;
+                }
+            }
+            if is_audio(&path) {
+                found.audio.push(path);
+            } else {
+                found.unsupported.push(path);
             }
         }
     }
-    found.sort();
+    found.audio.sort();
+    found.unsupported.sort();
     Ok(found)
+}
+
+fn include_set(include: &[String]) -> Result<Option<globset::GlobSet>> {
+    if include.is_empty() {
+        return Ok(None);
+    }
+    let mut set = globset::GlobSetBuilder::new();
+    for pattern in include {
+        let glob = globset::GlobBuilder::new(pattern)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| Error::Invalid(format!("--include {pattern:?}: {e}")))?;
+        set.add(glob);
+    }
+    set.build()
+        .map(Some)
+        .map_err(|e| Error::Invalid(format!("--include: {e}")))
 }
 
 fn is_audio(path: &Path) -> bool {
@@ -134,7 +180,8 @@ fn is_audio(path: &Path) -> bool {
 
 /// Output path for `input` (under the input folder `root`) and `target`, from a template with
 /// `{track}` (the path below `root` without extension, e.g. `album/song`), `{name}` (the file
-/// name without extension) and `{target}`.
+/// name without extension), `{folder}` (the input's folder below `root`, e.g. `album`: a
+/// MUSDB-layout track), `{ext}` (the input's extension, e.g. `mp3`) and `{target}`.
 pub fn output_path(
     out_dir: &Path,
     template: &str,
@@ -148,23 +195,70 @@ pub fn output_path(
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let ext = input
+        .extension()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let folder = relative
+        .parent()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let filled = template
         .replace("{track}", &track.to_string_lossy())
+        .replace("{folder}", &folder)
         .replace("{name}", &name)
+        .replace("{ext}", &ext)
         .replace("{target}", target);
     out_dir.join(filled)
 }
 
-/// Checks a template: it must name the target, and the track or the name.
+/// Checks a template: it must name the target, and the track or the name; it may use only
+/// [`PLACEHOLDERS`]; it stays below the output folder (relative, no `..`); and it ends in an
+/// extension (the output format follows it).
 pub fn check_template(template: &str) -> Result<()> {
-    if !template.contains("{target}")
-        || !(template.contains("{track}") || template.contains("{name}"))
-    {
-        return Err(Error::Invalid(format!(
-            "filename template {template:?}: it must contain {{target}} and {{track}} or {{name}}"
-        )));
+    let bad = |why: &str| {
+        Err(Error::Invalid(format!(
+            "filename template {template:?}: {why}"
+        )))
+    };
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            return bad("a { without its }");
+        };
+        let name = &rest[open + 1..open + close];
+        if !PLACEHOLDERS.contains(&name) {
+            return bad(&format!(
+                "unknown placeholder {{{name}}}: expected {{track}}, {{name}}, {{folder}}, {{ext}} \
+                 or {{target}}"
+            ));
+        }
+        rest = &rest[open + close + 1..];
     }
-    Ok(())
+    if !template.contains("{target}")
+        || !["{track}", "{name}", "{folder}"]
+            .iter()
+            .any(|p| template.contains(p))
+    {
+        return bad("it must contain {target} and {track}, {name} or {folder}");
+    }
+    let path = Path::new(template);
+    if path.is_absolute()
+        || path.components().any(|c| {
+            matches!(
+                c,
+                Component::ParentDir | Component::RootDir | Component::Prefix(_)
+            )
+        })
+    {
+        return bad("it must stay below the output folder (a relative path without ..)");
+    }
+    let last = template.rsplit('/').next().unwrap_or(template);
+    let ext = last.rsplit_once('.').map(|(_, ext)| ext);
+    match ext {
+        Some(ext) if !ext.is_empty() && !ext.contains('{') => Ok(()),
+        _ => bad("it must end in an extension, e.g. .wav or .flac (the format follows it)"),
+    }
 }
 
 /// What a batch run is asked to do.
@@ -177,13 +271,20 @@ pub struct BatchJob {
     pub residual: Option<String>,
     pub shard: Shard,
     pub overwrite: bool,
-    pub format: SampleFormat,
+    pub format: OutputFormat,
+    /// Only the inputs that match one of these globs (paths below `input_dir`); all if empty.
+    pub include: Vec<String>,
 }
 
 /// The outcome of one file.
 #[derive(Debug)]
 pub enum FileOutcome {
-    Done { seconds_audio: f64, seconds: f64 },
+    Done {
+        seconds_audio: f64,
+        seconds: f64,
+        /// Clipping warnings of its outputs.
+        warnings: Vec<String>,
+    },
     Skipped,
     Failed(Error),
 }
@@ -215,6 +316,7 @@ impl BatchSummary {
             FileOutcome::Done {
                 seconds_audio,
                 seconds,
+                ..
             } => {
                 self.processed += 1;
                 self.seconds_audio += seconds_audio;
@@ -235,12 +337,10 @@ pub struct PlannedFile {
 }
 
 impl BatchJob {
-    /// This shard's files and their outputs. Two inputs that would write the same output (e.g.
-    /// `song.wav` and `song.mp3`) are an error naming both. The output folder may not be the
-    /// input folder; when it lies inside it, the files under it are not inputs.
-    pub fn plan(&self, targets: &[&str]) -> Result<Vec<PlannedFile>> {
-        check_template(&self.template)?;
-        let mut all = discover(&self.input_dir)?;
+    /// The files found under the input folder (after `include`), with the output folder left
+    /// out when it lies inside the input folder.
+    pub fn discover(&self) -> Result<Found> {
+        let mut found = discover(&self.input_dir, &self.include)?;
         if let (Ok(input), Ok(output)) = (
             self.input_dir.canonicalize(),
             self.output_dir.canonicalize(),
@@ -253,61 +353,80 @@ impl BatchJob {
                 ));
             }
             if output.starts_with(&input) {
-                all.retain(|f| !f.canonicalize().is_ok_and(|f| f.starts_with(&output)));
+                let outside = |f: &PathBuf| !f.canonicalize().is_ok_and(|f| f.starts_with(&output));
+                found.audio.retain(outside);
+                found.unsupported.retain(outside);
             }
         }
-        let mut seen = std::collections::HashMap::new();
-        for input in &all {
-            let first = output_path(
+        Ok(found)
+    }
+
+    /// This shard's files and their outputs, checked before any work: every output has a
+    /// format saex writes, and no two outputs of the whole run (over every shard) are one file,
+    /// e.g. `song.wav` and `song.mp3` under one template, or a residual named like a target.
+    /// The output folder may not be the input folder; when it lies inside it, the files under
+    /// it are not inputs.
+    pub fn plan(&self, targets: &[&str]) -> Result<Vec<PlannedFile>> {
+        check_template(&self.template)?;
+        let all = self.discover()?.audio;
+        let planned: Vec<PlannedFile> = all
+            .iter()
+            .map(|input| self.planned(input, targets))
+            .collect();
+        let mut seen: HashMap<PathBuf, (&PathBuf, &PathBuf)> = HashMap::new();
+        for file in &planned {
+            file.outputs.check(Some(&file.input))?;
+            for path in file.outputs.paths() {
+                if let Some((other_input, other)) = seen.insert(identity(path), (&file.input, path))
+                {
+                    return Err(Error::file(
+                        &file.input,
+                        format!(
+                            "writes the same output {} as {} ({}): use {{ext}} or {{name}} in \
+                             --filename, or other names",
+                            path.display(),
+                            other_input.display(),
+                            other.display()
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(self.shard.select(&planned))
+    }
+
+    fn planned(&self, input: &Path, targets: &[&str]) -> PlannedFile {
+        let path = |target: &str| {
+            output_path(
                 &self.output_dir,
                 &self.template,
                 &self.input_dir,
                 input,
-                targets[0],
-            );
-            if let Some(other) = seen.insert(first.clone(), input.clone()) {
-                return Err(Error::file(
-                    input,
-                    format!(
-                        "writes the same output {} as {}",
-                        first.display(),
-                        other.display()
-                    ),
-                ));
-            }
+                target,
+            )
+        };
+        PlannedFile {
+            input: input.to_path_buf(),
+            outputs: OutputFiles {
+                targets: targets.iter().map(|t| path(t)).collect(),
+                residual: self.residual.as_deref().map(path),
+                format: self.format,
+            },
         }
-        Ok(self
-            .shard
-            .select(&all)
-            .into_iter()
-            .map(|input| {
-                let path = |target: &str| {
-                    output_path(
-                        &self.output_dir,
-                        &self.template,
-                        &self.input_dir,
-                        &input,
-                        target,
-                    )
-                };
-                let outputs = OutputFiles {
-                    targets: targets.iter().map(|t| path(t)).collect(),
-                    residual: self.residual.as_deref().map(path),
-                    format: self.format,
-                };
-                PlannedFile { input, outputs }
-            })
-            .collect())
     }
 
-    /// Whether a planned file's outputs all exist (outputs are written atomically, so existing
-    /// means finished).
+    /// Whether a planned file's outputs all exist and are no older than its input (outputs are
+    /// written atomically, so existing means finished; an input changed since is done again).
     pub fn is_finished(file: &PlannedFile) -> bool {
-        file.outputs
-            .targets
-            .iter()
-            .chain(&file.outputs.residual)
-            .all(|p| p.is_file())
+        let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let input = modified(&file.input);
+        file.outputs.paths().all(|p| {
+            p.is_file()
+                && match (input, modified(p)) {
+                    (Some(input), Some(output)) => output >= input,
+                    _ => true,
+                }
+        })
     }
 
     /// Runs the plan with `separator`: each file is skipped when finished (unless overwrite),
@@ -400,9 +519,14 @@ impl BatchJob {
         }
         let start = Instant::now();
         match self.separate_one(separator, file, progress) {
-            Ok(seconds_audio) => FileOutcome::Done {
-                seconds_audio,
+            Ok(report) => FileOutcome::Done {
+                seconds_audio: report.duration_secs(),
                 seconds: start.elapsed().as_secs_f64(),
+                warnings: report
+                    .outputs
+                    .iter()
+                    .filter_map(|o| o.clipping_warning())
+                    .collect(),
             },
             Err(e) => FileOutcome::Failed(e),
         }
@@ -413,10 +537,10 @@ impl BatchJob {
         separator: &Separator,
         file: &PlannedFile,
         progress: &mut dyn FnMut(u64),
-    ) -> Result<f64> {
+    ) -> Result<crate::separate::FileReport> {
         // Folders made here, deepest first, so that a failure can take them away again.
         let mut made = Vec::new();
-        for path in file.outputs.targets.iter().chain(&file.outputs.residual) {
+        for path in file.outputs.paths() {
             if let Some(dir) = path.parent() {
                 let mut missing: Vec<PathBuf> = dir
                     .ancestors()
@@ -434,7 +558,7 @@ impl BatchJob {
                 let _ = std::fs::remove_dir(dir);
             }
         }
-        Ok(result?.duration_secs())
+        result
     }
 }
 
@@ -511,6 +635,37 @@ mod tests {
             output_path(Path::new("out"), "{name}_{target}.wav", root, input, "bass"),
             Path::new("out/song_bass.wav")
         );
-        assert!(check_template("{track}.wav").is_err());
+        assert_eq!(
+            output_path(
+                Path::new("out"),
+                "{track}.{ext}/{target}.flac",
+                root,
+                input,
+                "bass"
+            ),
+            Path::new("out/album/song.flac/bass.flac")
+        );
+        for (bad, says) in [
+            ("{track}.wav", "must contain"),
+            ("{track}/{target}", "extension"),
+            ("{track}/{target}.{ext}", "extension"),
+            ("../{track}/{target}.wav", "below the output folder"),
+            ("/tmp/{track}/{target}.wav", "below the output folder"),
+            ("{track}/{stem}.wav", "unknown placeholder {stem}"),
+        ] {
+            let err = check_template(bad).unwrap_err().to_string();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+        check_template("{track}.{ext}/{target}.flac").unwrap();
+        assert_eq!(
+            output_path(
+                Path::new("out"),
+                "{folder}/{target}.wav",
+                root,
+                input,
+                "vocals"
+            ),
+            Path::new("out/album/vocals.wav")
+        );
     }
 }

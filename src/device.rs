@@ -5,38 +5,57 @@ use std::ffi::CStr;
 use std::sync::OnceLock;
 use tch::Device;
 
+/// The accepted device names, for messages.
+pub const DEVICE_CHOICES: &str = "auto, cpu, cuda or cuda:N (gpu is cuda)";
+
 /// Parses a device name. `auto` is the first CUDA device when LibTorch sees one, else the CPU;
-/// `cuda` is `cuda:0`. Asking for a CUDA device that is not there is an error, not a fallback.
-/// Any name but `cpu` first loads LibTorch's CUDA backend (`load_cuda_backend`).
+/// `cuda` (or `gpu`) is `cuda:0`. The name is checked first: an unknown one (`mps`, `tpu`) is
+/// refused naming the valid choices. Asking for a CUDA device that is not there is an error,
+/// not a fallback, and says which devices there are. Any name but `cpu` first loads LibTorch's
+/// CUDA backend ([`load_cuda_backend`]).
 pub fn parse_device(name: &str) -> Result<Device> {
     let name = name.trim().to_ascii_lowercase();
-    if name != "cpu" {
-        if let Err(reason) = load_cuda_backend() {
-            if name != "auto" {
-                return Err(Error::Invalid(format!("device {name:?}: {reason}")));
-            }
-        }
-    }
-    let device = match name.as_str() {
-        "auto" => Device::cuda_if_available(),
-        "cpu" => Device::Cpu,
-        "cuda" | "gpu" => Device::Cuda(0),
+    let requested = match name.as_str() {
+        "auto" => None,
+        "cpu" => Some(Device::Cpu),
+        "cuda" | "gpu" => Some(Device::Cuda(0)),
         other => match other.strip_prefix("cuda:") {
-            Some(index) => Device::Cuda(index.parse().map_err(|_| {
-                Error::Invalid(format!("device {name:?}: expected cuda:N with N a number"))
-            })?),
+            Some(index) => Some(Device::Cuda(index.parse().map_err(|_| {
+                Error::Invalid(format!(
+                    "device {name:?}: expected cuda:N with N a number (valid: {DEVICE_CHOICES})"
+                ))
+            })?)),
             None => {
+                let note = match other {
+                    "mps" | "metal" => " (Apple's Metal is not supported by this build)",
+                    "rocm" | "hip" => " (AMD GPUs are not supported by this build)",
+                    _ => "",
+                };
                 return Err(Error::Invalid(format!(
-                    "device {name:?}: expected auto, cpu, cuda or cuda:N"
-                )))
+                    "unknown device {name:?}{note}: expected {DEVICE_CHOICES}"
+                )));
             }
         },
     };
+    let Some(device) = requested else {
+        let _ = load_cuda_backend();
+        return Ok(Device::cuda_if_available());
+    };
     if let Device::Cuda(index) = device {
+        if let Err(reason) = load_cuda_backend() {
+            return Err(Error::Invalid(format!(
+                "device {name:?}: {reason}; this machine can run on cpu (or auto, which picks it)"
+            )));
+        }
         let available = tch::Cuda::device_count();
         if index as i64 >= available {
             return Err(Error::Invalid(format!(
-                "device {name:?}: LibTorch sees {available} CUDA device(s)"
+                "device {name:?}: LibTorch sees {available} CUDA device(s){}",
+                if available == 0 {
+                    "; use cpu (or auto, which picks it)".to_string()
+                } else {
+                    format!(": cuda:0 to cuda:{}", available - 1)
+                }
             )));
         }
     }
@@ -102,8 +121,11 @@ mod tests {
     fn parses_cpu_and_rejects_nonsense() {
         assert_eq!(parse_device("cpu").unwrap(), Device::Cpu);
         assert_eq!(parse_device(" CPU ").unwrap(), Device::Cpu);
-        assert!(parse_device("tpu").is_err());
-        assert!(parse_device("cuda:x").is_err());
+        for wrong in ["tpu", "mps", "metal", "cuda:x"] {
+            let err = parse_device(wrong).unwrap_err().to_string();
+            assert!(err.contains("auto, cpu, cuda"), "{wrong}: {err}");
+            assert!(!err.contains("NVIDIA"), "{wrong}: {err}");
+        }
     }
 
     #[test]

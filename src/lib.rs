@@ -22,7 +22,7 @@
 //! let outputs = OutputFiles {
 //!     targets: vec![out.join("vocals.wav")],
 //!     residual: Some(out.join("accompaniment.wav")),
-//!     format: SampleFormat::Pcm16,
+//!     format: SampleFormat::Pcm16.into(), // WAV by extension; or FLAC for a .flac name
 //! };
 //! let report = separator.separate_file(
 //!     "audio/demo/mixture.wav".as_ref(),
@@ -87,7 +87,10 @@ pub mod separate;
 pub mod stft;
 pub mod train;
 
-pub use audio::{read_audio, write_wav, AudioBuffer, AudioReader, SampleFormat, WavWriter};
+pub use audio::{
+    read_audio, write_wav, AudioBuffer, AudioReader, AudioWriter, ClipMode, Container,
+    OutputFormat, SampleFormat, WavWriter,
+};
 pub use dataset::{Dataset, Track, TrackFiles};
 pub use device::{device_name, parse_device};
 pub use error::{Error, Result};

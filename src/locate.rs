@@ -36,8 +36,17 @@ pub fn model_search_path(name: &str) -> Vec<PathBuf> {
     places
 }
 
-/// The first folder of [`model_search_path`] that holds a `config.json`.
+/// The first folder of [`model_search_path`] that holds a `config.json`. A `SAEX_MODELS` that
+/// is not a folder is an error (a typo there would otherwise fall back silently).
 pub fn find_model(name: &str) -> Result<PathBuf> {
+    if let Some(root) = std::env::var_os("SAEX_MODELS") {
+        if !Path::new(&root).is_dir() {
+            return Err(Error::Invalid(format!(
+                "SAEX_MODELS={}: no such folder (it should hold model folders such as {name}/)",
+                Path::new(&root).display()
+            )));
+        }
+    }
     let places = model_search_path(name);
     places
         .iter()
@@ -50,6 +59,35 @@ pub fn find_model(name: &str) -> Result<PathBuf> {
                 list.join(", ")
             ))
         })
+}
+
+/// The model folder a `--model` argument names: a folder holding `config.json` as given, or
+/// else, for a bare name such as `bass`, the shipped model of that name ([`find_model`]).
+pub fn resolve_model(arg: &Path) -> Result<PathBuf> {
+    if arg.join("config.json").is_file() {
+        return Ok(arg.to_path_buf());
+    }
+    let bare = arg.components().count() == 1 && !arg.exists();
+    match arg.to_str() {
+        Some(name) if bare => find_model(name),
+        _ => Ok(arg.to_path_buf()),
+    }
+}
+
+/// The names of the shipped models found along the search path (e.g. `bass`, `drums`,
+/// `vocals`), sorted.
+pub fn shipped_models() -> Vec<String> {
+    let mut names: Vec<String> = model_search_path("")
+        .iter()
+        .filter_map(|root| std::fs::read_dir(root).ok())
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join("config.json").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// saex's cache folder: `$SAEX_CACHE`, else `$XDG_CACHE_HOME/saex`, else `$HOME/.cache/saex`
@@ -78,6 +116,17 @@ pub fn portable_path(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bare_names_find_shipped_models_and_folders_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(resolve_model(dir.path()).unwrap(), dir.path());
+        assert!(resolve_model(Path::new("vocals"))
+            .unwrap()
+            .join("config.json")
+            .is_file());
+        assert!(shipped_models().contains(&"vocals".to_string()));
+    }
 
     #[test]
     fn paths_under_the_cache_are_written_portably() {

@@ -1,17 +1,21 @@
-//! Audio in and out: decoding WAV (hound) and FLAC/MP3/Ogg Vorbis (symphonia) into f32 channels,
-//! streaming atomic WAV writing, and band-limited resampling (rubato).
+//! Audio in and out: decoding WAV/RF64 (our own chunk walk) and FLAC/MP3/Ogg Vorbis/AAC/ALAC/
+//! AIFF (symphonia) into f32 channels, from files or standard input; streaming WAV, FLAC
+//! (flacenc) or raw PCM output, atomic for files; and band-limited resampling (rubato).
 //!
 //! Buffers are planar: `channels[c][i]` is sample `i` of channel `c`, shape
 //! `(nb_channels, nb_frames)`.
 
+mod flac;
+mod format;
 mod read;
 mod resample;
 mod wav_header;
 mod write;
 
+pub use format::{ClipMode, Container, OutputFormat, SampleFormat};
 pub use read::{read_audio, AudioInfo, AudioReader};
 pub use resample::{resample, StreamResampler};
-pub use write::{write_wav, SampleFormat, WavWriter};
+pub use write::{write_wav, AudioWriter, WavWriter, WriteReport};
 
 use crate::error::{Error, Result};
 

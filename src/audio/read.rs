@@ -1,9 +1,11 @@
-//! Decoding: WAV through our chunk walk and hound's header parser with bulk sample conversion,
-//! everything else through symphonia.
-//! [`AudioReader`] streams blocks of frames so that hour-long files never sit in memory whole.
+//! Decoding: WAV (and RF64) through our chunk walk with bulk sample conversion, everything else
+//! through symphonia. [`AudioReader`] streams blocks of frames so that hour-long files never sit
+//! in memory whole, and reads standard input (`-`) as well as files: a WAV header on a pipe
+//! may leave the length unknown (0 or 0xFFFFFFFF), and the samples then run to the end.
 
-use super::wav_header::find_data_chunk;
+use super::wav_header::{read_wav_header, TAG_FLOAT, TAG_PCM};
 use super::{check_layout, AudioBuffer};
+use crate::atomic::is_stdio;
 use crate::error::{Error, Result};
 use std::collections::VecDeque;
 use std::fs::File;
@@ -13,7 +15,7 @@ use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{Decoder, DecoderOptions, CODEC_TYPE_NULL};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::{FormatOptions, FormatReader, SeekMode, SeekTo};
-use symphonia::core::io::MediaSourceStream;
+use symphonia::core::io::{MediaSource, MediaSourceStream, ReadOnlySource};
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
@@ -22,7 +24,8 @@ use symphonia::core::probe::Hint;
 pub struct AudioInfo {
     pub sample_rate: u32,
     pub nb_channels: usize,
-    /// Frames per channel, when the container says (WAV and FLAC do; MP3 and Ogg may not).
+    /// Frames per channel, when the container says (WAV and FLAC files do; MP3 and Ogg may not,
+    /// nor a WAV stream written to a pipe).
     pub nb_frames: Option<u64>,
 }
 
@@ -33,6 +36,8 @@ pub struct AudioReader {
     source: Source,
     /// Frames delivered so far, for error messages and the length check at the end.
     frames_read: u64,
+    /// A regular file, which can seek (not standard input or a FIFO).
+    seekable: bool,
 }
 
 enum Source {
@@ -45,8 +50,10 @@ struct WavSource {
     reader: BufReader<File>,
     encoding: WavEncoding,
     bytes_per_frame: usize,
-    /// Bytes of whole frames left in the data chunk.
-    remaining: u64,
+    /// Bytes of whole frames left in the data chunk; `None`: to the end of the stream.
+    remaining: Option<u64>,
+    /// A regular file (which can seek), not a stream.
+    seekable: bool,
     /// 1 / 2^(valid bits - 1) for integer samples.
     scale: f32,
     buffer: Vec<u8>,
@@ -63,35 +70,50 @@ struct CodecSource {
 }
 
 impl AudioReader {
-    /// Opens `path` and reads its header. Errors name the file: missing, empty, not audio,
+    /// Opens `path` and reads its header; `-` is standard input (WAV, FLAC, MP3 or Ogg: formats
+    /// that can be read front to back). Errors name the file: missing, empty, not audio,
     /// truncated, unsupported encoding, absurd channel count or sample rate.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let meta = file.metadata().map_err(|e| Error::io(path, e))?;
-        if meta.is_dir() {
-            return Err(Error::file(path, "is a folder, expected an audio file"));
-        }
-        let file_len = meta.len();
-        if file_len == 0 {
-            return Err(Error::file(path, "empty file"));
-        }
-        let mut magic = [0u8; 4];
-        let n = read_up_to(&mut file, &mut magic).map_err(|e| Error::io(path, e))?;
-        file.seek(SeekFrom::Start(0))
-            .map_err(|e| Error::io(path, e))?;
-        let (info, source) = if n == 4 && &magic == b"RIFF" {
-            open_wav(path, file, file_len)?
+        let stdin = is_stdio(path);
+        let (file, file_len) = if stdin {
+            (stdin_file().map_err(|e| Error::io(STDIN, e))?, None)
         } else {
-            open_codec(path, file)?
+            let file = File::open(path).map_err(|e| Error::io(path, e))?;
+            let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+            if meta.is_dir() {
+                return Err(Error::file(path, "is a folder, expected an audio file"));
+            }
+            // A FIFO or a device is read as a stream, like standard input.
+            (file, meta.is_file().then_some(meta.len()))
+        };
+        let name = if stdin { Path::new(STDIN) } else { path };
+        if file_len == Some(0) {
+            return Err(Error::file(name, "empty file"));
+        }
+        let mut reader = BufReader::with_capacity(1 << 16, file);
+        let magic = peek(&mut reader, 4).map_err(|e| Error::io(name, e))?;
+        if magic.is_empty() {
+            return Err(Error::file(name, "empty stream"));
+        }
+        let (info, source) = if magic == b"RIFF" || magic == b"RF64" || magic == b"BW64" {
+            open_wav(name, reader, file_len)?
+        } else if file_len.is_some() {
+            let mut file = reader.into_inner();
+            file.seek(SeekFrom::Start(0))
+                .map_err(|e| Error::io(name, e))?;
+            open_codec(name, Box::new(file))?
+        } else {
+            open_codec(name, Box::new(ReadOnlySource::new(reader)))?
         };
         check_layout(info.sample_rate, info.nb_channels)
-            .map_err(|e| Error::file(path, e.to_string()))?;
+            .map_err(|e| Error::file(name, e.to_string()))?;
         Ok(AudioReader {
-            path: path.to_path_buf(),
+            path: name.to_path_buf(),
             info,
             source,
             frames_read: 0,
+            seekable: file_len.is_some(),
         })
     }
 
@@ -153,16 +175,22 @@ impl AudioReader {
     /// the frames skipped (fewer only at the end of the stream).
     pub fn skip(&mut self, nb_frames: u64) -> Result<u64> {
         if let Source::Wav(wav) = &mut self.source {
-            let n = nb_frames.min(wav.remaining / wav.bytes_per_frame as u64);
-            let bytes = n * wav.bytes_per_frame as u64;
-            wav.reader
-                .seek_relative(bytes as i64)
-                .map_err(|e| Error::io(&self.path, e))?;
-            wav.remaining -= bytes;
-            self.frames_read += n;
-            return Ok(n);
+            // A regular file seeks; a stream (standard input, a FIFO) reads and drops below.
+            if let (true, Some(remaining)) = (wav.seekable, wav.remaining) {
+                let n = nb_frames.min(remaining / wav.bytes_per_frame as u64);
+                let bytes = n * wav.bytes_per_frame as u64;
+                wav.reader
+                    .seek_relative(bytes as i64)
+                    .map_err(|e| Error::io(&self.path, e))?;
+                wav.remaining = Some(remaining - bytes);
+                self.frames_read += n;
+                return Ok(n);
+            }
         }
-        if let (Source::Codec(codec), Some(total)) = (&mut self.source, self.info.nb_frames) {
+        // A stream (standard input, a FIFO) cannot seek: it decodes and drops below.
+        if let (Source::Codec(codec), Some(total), true) =
+            (&mut self.source, self.info.nb_frames, self.seekable)
+        {
             let target = self.frames_read.saturating_add(nb_frames).min(total);
             let n = target - self.frames_read;
             if n == 0 {
@@ -212,6 +240,24 @@ pub fn read_audio(path: impl AsRef<Path>) -> Result<AudioBuffer> {
     AudioReader::open(path)?.read_to_end()
 }
 
+/// How standard input is named in messages.
+const STDIN: &str = "(standard input)";
+
+/// A new handle on standard input (buffered by the caller).
+fn stdin_file() -> std::io::Result<File> {
+    use std::os::fd::AsFd;
+    Ok(File::from(std::io::stdin().as_fd().try_clone_to_owned()?))
+}
+
+/// The first `n` bytes of `reader` (fewer at the end of the stream), without consuming them.
+fn peek(reader: &mut BufReader<File>, n: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::BufRead;
+    // A pipe may deliver less than `n` bytes per read; a short first read is rare, and then the
+    // stream is taken for non-WAV, which symphonia's probe still reads correctly.
+    let buf = reader.fill_buf()?;
+    Ok(buf[..n.min(buf.len())].to_vec())
+}
+
 fn read_up_to(file: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
@@ -223,56 +269,49 @@ fn read_up_to(file: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-fn open_wav(path: &Path, mut file: File, file_len: u64) -> Result<(AudioInfo, Source)> {
-    let data = find_data_chunk(&mut file, file_len).map_err(|r| Error::file(path, r))?;
-    file.seek(SeekFrom::Start(0))
-        .map_err(|e| Error::io(path, e))?;
-    let (spec, file) = match hound::WavReader::new(BufReader::new(file)) {
-        Ok(reader) => (reader.spec(), reader.into_inner().into_inner()),
-        // hound reads PCM 8..32 bit and 32-bit float; symphonia also knows 64-bit float, A-law
-        // and mu-law, so give it a try before giving up.
-        Err(hound::Error::Unsupported) => {
-            let file = File::open(path).map_err(|e| Error::io(path, e))?;
-            return open_codec(path, file);
-        }
-        Err(e) => return Err(Error::file(path, format!("unreadable WAV header: {e}"))),
+fn open_wav(
+    path: &Path,
+    mut reader: BufReader<File>,
+    file_len: Option<u64>,
+) -> Result<(AudioInfo, Source)> {
+    let header = read_wav_header(&mut reader, file_len).map_err(|r| Error::file(path, r))?;
+    let nb_channels = header.nb_channels as usize;
+    check_layout(header.sample_rate, nb_channels).map_err(|e| Error::file(path, e.to_string()))?;
+    let float = header.format_tag == TAG_FLOAT;
+    let bytes = header.block_align as usize / nb_channels;
+    let bits = header.valid_bits;
+    let container = header.container_bits;
+    let encoding = match (header.format_tag, bytes, container, bits) {
+        (TAG_PCM, 1, 8, 8) => Some(WavEncoding::U8),
+        (TAG_PCM, 2, 16, 16) => Some(WavEncoding::I16),
+        (TAG_PCM, 3, 24, 24) => Some(WavEncoding::I24),
+        (TAG_PCM, 4, 32, 24) | (TAG_PCM, 4, 24, 24) => Some(WavEncoding::I24In32),
+        (TAG_PCM, 4, 32, 32) => Some(WavEncoding::I32),
+        (TAG_FLOAT, 4, 32, 32) => Some(WavEncoding::F32),
+        (TAG_FLOAT, 8, 64, 64) => Some(WavEncoding::F64),
+        _ => None,
     };
-    let nb_channels = spec.channels as usize;
-    check_layout(spec.sample_rate, nb_channels).map_err(|e| Error::file(path, e.to_string()))?;
-    let float = spec.sample_format == hound::SampleFormat::Float;
-    // hound checked the header; the samples are read here in bulk from the data chunk.
-    let bytes = data.block_align as usize / nb_channels;
-    let bits = spec.bits_per_sample;
-    let encoding = match (float, bytes, bits) {
-        (false, 1, 8) => WavEncoding::U8,
-        (false, 2, 16) => WavEncoding::I16,
-        (false, 3, 24) => WavEncoding::I24,
-        (false, 4, 24) => WavEncoding::I24In32,
-        (false, 4, 32) => WavEncoding::I32,
-        (true, 4, 32) => WavEncoding::F32,
-        _ => {
-            // Symphonia reads some layouts hound does not (e.g. 64-bit float).
-            let file = File::open(path).map_err(|e| Error::io(path, e))?;
-            return open_codec(path, file).map_err(|_| {
-                Error::file(
-                    path,
-                    format!(
-                        "unsupported WAV encoding: {bits}-bit {} in {bytes}-byte samples",
-                        if float { "float" } else { "integer" }
-                    ),
-                )
-            });
+    let Some(encoding) = encoding else {
+        // Symphonia reads some layouts saex does not (A-law, mu-law) from a file.
+        let refusal = Error::file(
+            path,
+            format!(
+                "unsupported WAV encoding: format {:#06x}, {bits}-bit {} in {bytes}-byte samples",
+                header.format_tag,
+                if float { "float" } else { "integer" }
+            ),
+        );
+        if file_len.is_none() {
+            return Err(refusal);
         }
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        return open_codec(path, Box::new(file)).map_err(|_| refusal);
     };
     let bytes_per_frame = bytes as u64 * nb_channels as u64;
-    let mut reader = BufReader::new(file);
-    reader
-        .seek(SeekFrom::Start(data.offset))
-        .map_err(|e| Error::io(path, e))?;
     let info = AudioInfo {
-        sample_rate: spec.sample_rate,
+        sample_rate: header.sample_rate,
         nb_channels,
-        nb_frames: Some(data.len / bytes_per_frame),
+        nb_frames: header.data_len.map(|len| len / bytes_per_frame),
     };
     Ok((
         info,
@@ -280,8 +319,9 @@ fn open_wav(path: &Path, mut file: File, file_len: u64) -> Result<(AudioInfo, So
             reader,
             encoding,
             bytes_per_frame: bytes_per_frame as usize,
-            remaining: data.len - data.len % bytes_per_frame,
-            scale: 1.0 / (1u64 << (bits - 1)) as f32,
+            remaining: header.data_len.map(|len| len - len % bytes_per_frame),
+            seekable: file_len.is_some(),
+            scale: 1.0 / (1u64 << (bits.clamp(1, 32) - 1)) as f32,
             buffer: Vec::new(),
         }),
     ))
@@ -298,6 +338,7 @@ enum WavEncoding {
     I24In32,
     I32,
     F32,
+    F64,
 }
 
 /// Frames per bulk read: bounds the byte buffer whatever the caller's block size.
@@ -308,21 +349,28 @@ impl WavSource {
     /// cost about ten times more on long files).
     fn read(&mut self, path: &Path, out: &mut [Vec<f32>], max_frames: usize) -> Result<usize> {
         let mut total = 0;
-        while total < max_frames && self.remaining > 0 {
-            let frames = (max_frames - total)
-                .min(WAV_READ_FRAMES)
-                .min((self.remaining / self.bytes_per_frame as u64) as usize);
+        while total < max_frames && self.remaining != Some(0) {
+            let mut frames = (max_frames - total).min(WAV_READ_FRAMES);
+            if let Some(remaining) = self.remaining {
+                frames = frames.min((remaining / self.bytes_per_frame as u64) as usize);
+            }
             let want = frames * self.bytes_per_frame;
             self.buffer.resize(want, 0);
             let got =
                 read_up_to(&mut self.reader, &mut self.buffer).map_err(|e| Error::io(path, e))?;
-            if got % self.bytes_per_frame != 0 || got < want {
+            if got % self.bytes_per_frame != 0 || (got < want && self.remaining.is_some()) {
                 // The header walk refuses lying lengths up front; this is a file cut while read.
                 return Err(Error::file(path, "truncated: the last frame is incomplete"));
             }
-            self.remaining -= got as u64;
-            decode_frames(&self.buffer, self.encoding, self.scale, out);
-            total += frames;
+            if let Some(remaining) = &mut self.remaining {
+                *remaining -= got as u64;
+            }
+            decode_frames(&self.buffer[..got], self.encoding, self.scale, out);
+            total += got / self.bytes_per_frame;
+            if got < want {
+                // The end of a stream of unknown length.
+                self.remaining = Some(0);
+            }
         }
         Ok(total)
     }
@@ -352,15 +400,16 @@ fn decode_frames(bytes: &[u8], encoding: WavEncoding, scale: f32, out: &mut [Vec
         }),
         WavEncoding::I32 => each::<4>(bytes, out, |b| i32::from_le_bytes(b) as f32 * scale),
         WavEncoding::F32 => each::<4>(bytes, out, f32::from_le_bytes),
+        WavEncoding::F64 => each::<8>(bytes, out, |b| f64::from_le_bytes(b) as f32),
     }
 }
 
-fn open_codec(path: &Path, file: File) -> Result<(AudioInfo, Source)> {
+fn open_codec(path: &Path, file: Box<dyn MediaSource>) -> Result<(AudioInfo, Source)> {
     let mut hint = Hint::new();
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
         hint.with_extension(ext);
     }
-    let stream = MediaSourceStream::new(Box::new(file), Default::default());
+    let stream = MediaSourceStream::new(file, Default::default());
     let options = FormatOptions {
         // Trims MP3 encoder delay and padding so the decoded length is the original's.
         enable_gapless: true,

@@ -1,151 +1,365 @@
-//! Streaming WAV output, written atomically (see [`crate::atomic`]).
+//! Streaming output in WAV, FLAC or raw PCM, to a file (written atomically, see
+//! [`crate::atomic`]), a FIFO, a device or standard output (`-`).
 
+use super::flac::FlacEncoder;
+use super::format::{ClipMode, Container, OutputFormat, SampleFormat};
+use super::wav_header::wav_header;
 use super::{check_layout, AudioBuffer};
-use crate::atomic::AtomicFile;
+use crate::atomic::{is_stdio, resolve, AtomicFile};
 use crate::error::{Error, Result};
 use std::fs::File;
-use std::io::BufWriter;
-use std::path::Path;
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 
-/// The encoding of written WAV files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SampleFormat {
-    /// 16-bit integer PCM (the default; samples beyond [-1, 1) are clipped).
-    #[default]
-    Pcm16,
-    /// 24-bit integer PCM.
-    Pcm24,
-    /// 32-bit IEEE float (never clips).
-    Float32,
+/// What a finished output holds, for warnings about clipping.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteReport {
+    pub path: PathBuf,
+    /// Frames written.
+    pub nb_frames: u64,
+    /// The largest |sample| given to the writer (before any rescaling).
+    pub peak: f32,
+    /// Samples beyond full scale that were clamped (integer formats), or kept beyond it (float).
+    pub nb_clipped: u64,
+    /// The gain applied by [`ClipMode::Rescale`] (1 when nothing was scaled).
+    pub gain: f32,
+    /// Whether the output holds samples beyond full scale unclamped (32-bit float).
+    pub kept_beyond_full_scale: bool,
+    /// Whether clipping is worth a warning ([`ClipMode::None`] asks for silence).
+    pub warn: bool,
 }
 
-impl SampleFormat {
-    /// Parses `16`, `24` or `float` (also `pcm16`, `pcm24`, `f32`, `32f`).
-    pub fn parse(name: &str) -> Result<Self> {
-        match name.trim().to_ascii_lowercase().as_str() {
-            "16" | "pcm16" | "s16" => Ok(SampleFormat::Pcm16),
-            "24" | "pcm24" | "s24" => Ok(SampleFormat::Pcm24),
-            "float" | "f32" | "32f" | "float32" => Ok(SampleFormat::Float32),
-            other => Err(Error::Invalid(format!(
-                "sample format {other:?}: expected 16, 24 or float"
-            ))),
+impl WriteReport {
+    /// A one-line warning when samples were clamped or kept beyond full scale, else `None`.
+    pub fn clipping_warning(&self) -> Option<String> {
+        if self.nb_clipped == 0 || !self.warn {
+            return None;
         }
-    }
-
-    fn spec(self, sample_rate: u32, nb_channels: usize) -> hound::WavSpec {
-        let (bits_per_sample, sample_format) = match self {
-            SampleFormat::Pcm16 => (16, hound::SampleFormat::Int),
-            SampleFormat::Pcm24 => (24, hound::SampleFormat::Int),
-            SampleFormat::Float32 => (32, hound::SampleFormat::Float),
+        let db = 20.0 * self.peak.max(f32::MIN_POSITIVE).log10();
+        let what = if self.kept_beyond_full_scale {
+            "are beyond full scale (kept: float output)"
+        } else {
+            "were clipped to full scale"
         };
-        hound::WavSpec {
-            channels: nb_channels as u16,
-            sample_rate,
-            bits_per_sample,
-            sample_format,
-        }
+        Some(format!(
+            "{}: {} samples {what} (peak {:.3} = {db:+.1} dBFS); --clip rescale scales the \
+             output down instead",
+            self.path.display(),
+            self.nb_clipped,
+            self.peak
+        ))
     }
 }
 
-/// A WAV file being written block by block. Nothing appears at the final path until
-/// [`WavWriter::finish`] succeeds; dropping the writer discards what was written.
-pub struct WavWriter {
+/// An audio file being written block by block. For a regular file nothing appears at the final
+/// path until [`AudioWriter::finish`] succeeds, and dropping the writer discards what was
+/// written; a stream gets its bytes as they come.
+pub struct AudioWriter {
     file: AtomicFile,
-    inner: hound::WavWriter<BufWriter<File>>,
-    format: SampleFormat,
+    out: BufWriter<File>,
+    encoder: Encoder,
+    sample: SampleFormat,
+    clip: ClipMode,
     nb_channels: usize,
+    /// Bytes before the first sample.
+    header_len: u64,
+    nb_frames: u64,
+    data_bytes: u64,
+    peak: f32,
+    nb_clipped: u64,
+    /// With [`ClipMode::Rescale`]: the float samples, held until the peak is known.
+    spool: Option<BufWriter<File>>,
+    bytes: Vec<u8>,
+    ints: Vec<i32>,
 }
 
-impl WavWriter {
-    /// Starts writing `path` (the folder must exist and be writable).
+enum Encoder {
+    Wav,
+    Raw,
+    Flac(Box<FlacEncoder>),
+}
+
+/// The old name of [`AudioWriter`], which now writes every output format.
+pub type WavWriter = AudioWriter;
+
+impl AudioWriter {
+    /// Starts writing `path` in `format` (its container from the extension unless given; see
+    /// [`OutputFormat::container_for`]). The folder must exist and be writable.
     pub fn create(
         path: impl AsRef<Path>,
         sample_rate: u32,
         nb_channels: usize,
-        format: SampleFormat,
+        format: impl Into<OutputFormat>,
     ) -> Result<Self> {
         let path = path.as_ref();
+        let format = format.into();
         check_layout(sample_rate, nb_channels).map_err(|e| Error::file(path, e.to_string()))?;
-        let (file, writer) = AtomicFile::create(path)?;
-        let inner = hound::WavWriter::new(writer, format.spec(sample_rate, nb_channels))
-            .map_err(|e| hound_error(path, e))?;
-        Ok(WavWriter {
+        let container = format.container_for(path)?;
+        let encoder = match container {
+            Container::Wav => Encoder::Wav,
+            Container::Raw => Encoder::Raw,
+            Container::Flac => Encoder::Flac(Box::new(
+                FlacEncoder::new(sample_rate, nb_channels, format.sample.bits() as usize)
+                    .map_err(|e| Error::file(path, e))?,
+            )),
+        };
+        let spool = match format.clip {
+            ClipMode::Rescale => Some(spool_file(path)?),
+            _ => None,
+        };
+        let (file, mut out) = AtomicFile::create(path)?;
+        let streaming = !file.is_seekable();
+        let head = match &encoder {
+            // On a stream the sizes cannot be filled in later: 0xFFFFFFFF says "to the end".
+            Encoder::Wav => wav_header(
+                sample_rate,
+                nb_channels as u16,
+                format.sample,
+                streaming.then_some(u32::MAX),
+            ),
+            Encoder::Raw => Vec::new(),
+            Encoder::Flac(flac) => flac.header(),
+        };
+        let header_len = head.len() as u64;
+        out.write_all(&head).map_err(|e| Error::io(path, e))?;
+        Ok(AudioWriter {
             file,
-            inner,
-            format,
+            out,
+            encoder,
+            sample: format.sample,
+            clip: format.clip,
             nb_channels,
+            header_len,
+            nb_frames: 0,
+            data_bytes: 0,
+            peak: 0.0,
+            nb_clipped: 0,
+            spool,
+            bytes: Vec::new(),
+            ints: Vec::new(),
         })
+    }
+
+    /// The path given at creation.
+    pub fn path(&self) -> &Path {
+        self.file.path()
     }
 
     /// Appends a block of shape `(nb_channels, n)`.
     pub fn write(&mut self, block: &[Vec<f32>]) -> Result<()> {
         if block.len() != self.nb_channels {
             return Err(Error::mismatch(
-                format!("channels written to {}", self.file.path().display()),
+                format!("channels written to {}", self.path().display()),
                 self.nb_channels,
                 block.len(),
             ));
         }
         let n = block[0].len();
-        let path = self.file.path().to_path_buf();
-        let err = |e| hound_error(&path, e);
-        if self.format == SampleFormat::Pcm16 {
-            // hound's buffered 16-bit writer: one write per chunk instead of one per sample.
-            for start in (0..n).step_by(1 << 14) {
-                let end = (start + (1 << 14)).min(n);
-                let mut writer = self
-                    .inner
-                    .get_i16_writer(((end - start) * self.nb_channels) as u32);
-                for i in start..end {
-                    for ch in block {
-                        let v = (ch[i] * 32768.0).round().clamp(-32768.0, 32767.0) as i16;
-                        writer.write_sample(v);
-                    }
-                }
-                writer.flush().map_err(err)?;
-            }
-            return Ok(());
+        for ch in block {
+            self.peak = ch.iter().fold(self.peak, |p, x| p.max(x.abs()));
         }
+        self.nb_frames += n as u64;
+        if let Some(spool) = &mut self.spool {
+            self.bytes.clear();
+            for i in 0..n {
+                for ch in block {
+                    self.bytes.extend_from_slice(&ch[i].to_le_bytes());
+                }
+            }
+            let path = self.file.path();
+            return spool.write_all(&self.bytes).map_err(|e| Error::io(path, e));
+        }
+        self.encode(block, n, 1.0)
+    }
+
+    /// Encodes `(nb_channels, n)` samples times `gain` and writes them out.
+    fn encode(&mut self, block: &[Vec<f32>], n: usize, gain: f32) -> Result<()> {
+        let path = self.file.path().to_path_buf();
+        let full = match self.sample {
+            SampleFormat::Pcm16 => 32768.0f32,
+            SampleFormat::Pcm24 => 8_388_608.0,
+            SampleFormat::Float32 => 1.0,
+        };
+        let (lo, hi) = (-full, full - 1.0);
+        let mut clipped = 0u64;
+        self.bytes.clear();
+        self.ints.clear();
         for i in 0..n {
             for ch in block {
-                let x = ch[i];
-                match self.format {
-                    SampleFormat::Pcm16 => {
-                        let v = (x * 32768.0).round().clamp(-32768.0, 32767.0) as i16;
-                        self.inner.write_sample(v).map_err(err)?;
+                let x = ch[i] * gain;
+                if self.sample == SampleFormat::Float32 {
+                    if x.abs() > 1.0 {
+                        clipped += 1;
                     }
-                    SampleFormat::Pcm24 => {
-                        let v = (x * 8_388_608.0).round().clamp(-8_388_608.0, 8_388_607.0) as i32;
-                        self.inner.write_sample(v).map_err(err)?;
+                    self.bytes.extend_from_slice(&x.to_le_bytes());
+                    continue;
+                }
+                let v = (x * full).round();
+                if v < lo || v > hi {
+                    clipped += 1;
+                }
+                let v = v.clamp(lo, hi) as i32;
+                match (&self.encoder, self.sample) {
+                    (Encoder::Flac(_), _) => self.ints.push(v),
+                    (_, SampleFormat::Pcm16) => {
+                        self.bytes.extend_from_slice(&(v as i16).to_le_bytes())
                     }
-                    SampleFormat::Float32 => self.inner.write_sample(x).map_err(err)?,
+                    _ => self.bytes.extend_from_slice(&v.to_le_bytes()[..3]),
                 }
             }
         }
-        Ok(())
+        self.nb_clipped += clipped;
+        if let Encoder::Flac(flac) = &mut self.encoder {
+            let encoded = flac.push(&self.ints).map_err(|e| Error::file(&path, e))?;
+            self.bytes = encoded;
+        } else {
+            self.data_bytes += self.bytes.len() as u64;
+        }
+        self.out
+            .write_all(&self.bytes)
+            .map_err(|e| Error::io(&path, e))
     }
 
-    /// Completes the header, syncs, and moves the file to its final path.
-    pub fn finish(self) -> Result<()> {
+    /// Completes the stream (for [`ClipMode::Rescale`], encodes the held samples scaled to full
+    /// scale), fills in the header where the output can be sought back into, syncs, and moves a
+    /// regular file to its final path.
+    pub fn finish(mut self) -> Result<WriteReport> {
         let path = self.file.path().to_path_buf();
-        self.inner.finalize().map_err(|e| hound_error(&path, e))?;
-        File::open(self.file.temp_path())
-            .and_then(|f| f.sync_all())
+        let mut gain = 1.0;
+        if let Some(spool) = self.spool.take() {
+            // The largest value each format holds: 1 - 1 LSB for integers.
+            let top = match self.sample {
+                SampleFormat::Pcm16 => 32767.0 / 32768.0,
+                SampleFormat::Pcm24 => 8_388_607.0 / 8_388_608.0,
+                SampleFormat::Float32 => 1.0,
+            };
+            if self.peak > top {
+                gain = top / self.peak;
+            }
+            self.replay(spool, gain)?;
+        }
+        let tail = match &mut self.encoder {
+            Encoder::Flac(flac) => flac.finish().map_err(|e| Error::file(&path, e))?,
+            _ => Vec::new(),
+        };
+        self.out.write_all(&tail).map_err(|e| Error::io(&path, e))?;
+        if self.file.is_seekable() {
+            // Where the header needs the final sizes: (offset, bytes) pairs.
+            let patches: Vec<(u64, Vec<u8>)> = match &self.encoder {
+                Encoder::Wav => {
+                    let riff_len = self.data_bytes + self.header_len - 8;
+                    if riff_len > u32::MAX as u64 {
+                        return Err(Error::file(
+                            &path,
+                            "over 4 GiB: too long for WAV; write .flac, or a lower bit depth",
+                        ));
+                    }
+                    vec![
+                        (4, (riff_len as u32).to_le_bytes().to_vec()),
+                        (
+                            self.header_len - 4,
+                            (self.data_bytes as u32).to_le_bytes().to_vec(),
+                        ),
+                    ]
+                }
+                Encoder::Flac(flac) => vec![(0, flac.header())],
+                Encoder::Raw => Vec::new(),
+            };
+            let out = &mut self.out;
+            let result = (|| {
+                out.flush()?;
+                let file = out.get_mut();
+                for (offset, bytes) in &patches {
+                    file.seek(SeekFrom::Start(*offset))?;
+                    file.write_all(bytes)?;
+                }
+                Ok(())
+            })();
+            result.map_err(|e: std::io::Error| Error::io(&path, e))?;
+        }
+        let report = WriteReport {
+            path,
+            nb_frames: self.nb_frames,
+            peak: self.peak,
+            nb_clipped: self.nb_clipped,
+            gain,
+            kept_beyond_full_scale: self.sample == SampleFormat::Float32,
+            warn: self.clip != ClipMode::None,
+        };
+        self.file.commit(self.out)?;
+        Ok(report)
+    }
+
+    /// Encodes the spooled float samples times `gain`.
+    fn replay(&mut self, spool: BufWriter<File>, gain: f32) -> Result<()> {
+        let path = self.file.path().to_path_buf();
+        let mut file = spool
+            .into_inner()
+            .map_err(|e| Error::io(&path, e.into_error()))?;
+        file.seek(SeekFrom::Start(0))
             .map_err(|e| Error::io(&path, e))?;
-        self.file.commit_closed()
+        let mut reader = std::io::BufReader::new(file);
+        let frame_bytes = 4 * self.nb_channels;
+        let mut raw = vec![0u8; frame_bytes * (1 << 14)];
+        let mut block = vec![Vec::new(); self.nb_channels];
+        loop {
+            let got = read_full(&mut reader, &mut raw).map_err(|e| Error::io(&path, e))?;
+            if got == 0 {
+                return Ok(());
+            }
+            for ch in &mut block {
+                ch.clear();
+            }
+            for frame in raw[..got].chunks_exact(frame_bytes) {
+                for (ch, s) in block.iter_mut().zip(frame.chunks_exact(4)) {
+                    ch.push(f32::from_le_bytes(s.try_into().expect("4 bytes")));
+                }
+            }
+            let n = got / frame_bytes;
+            let taken = std::mem::take(&mut block);
+            self.encode(&taken, n, gain)?;
+            block = taken;
+        }
     }
 }
 
-fn hound_error(path: &Path, e: hound::Error) -> Error {
-    match e {
-        hound::Error::IoError(io) => Error::io(path, io),
-        other => Error::file(path, other.to_string()),
+fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match reader.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
     }
+    Ok(n)
 }
 
-/// Writes a whole buffer to `path` atomically.
-pub fn write_wav(path: impl AsRef<Path>, audio: &AudioBuffer, format: SampleFormat) -> Result<()> {
-    let mut writer = WavWriter::create(path, audio.sample_rate, audio.nb_channels(), format)?;
+/// An anonymous temporary file for [`ClipMode::Rescale`]: beside a regular output (same disk,
+/// which has room for it), in the temporary folder for a stream.
+fn spool_file(path: &Path) -> Result<BufWriter<File>> {
+    let target = if is_stdio(path) {
+        None
+    } else {
+        Some(resolve(path)?)
+    };
+    let dir = match &target {
+        Some(target) if !crate::atomic::is_special(target) => match target.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        },
+        _ => std::env::temp_dir(),
+    };
+    let file = tempfile::tempfile_in(&dir).map_err(|e| Error::io(path, e))?;
+    Ok(BufWriter::with_capacity(1 << 16, file))
+}
+
+/// Writes a whole buffer to `path` (format from the extension, see [`AudioWriter::create`]).
+pub fn write_wav(
+    path: impl AsRef<Path>,
+    audio: &AudioBuffer,
+    format: impl Into<OutputFormat>,
+) -> Result<WriteReport> {
+    let mut writer = AudioWriter::create(path, audio.sample_rate, audio.nb_channels(), format)?;
     writer.write(&audio.channels)?;
     writer.finish()
 }

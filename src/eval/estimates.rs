@@ -7,6 +7,10 @@ use crate::dataset::{audio_files, is_residual_name, residual_name, MIXTURE};
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
+/// The file stem of the residual that `saex extract --out-dir` writes: the mix minus every
+/// target (the accompaniment when there is one target).
+pub const SAEX_RESIDUAL: &str = "residual";
+
 /// A provider of estimates for the targets of a track.
 pub trait EstimateSource: Sync {
     /// The method's name in summaries (e.g. the estimates folder, `oracle-irm`, a model).
@@ -28,7 +32,8 @@ fn wav_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
 }
 
 /// Estimates stored as `<root>/<track>/<target>.wav`, with the residual optionally stored as
-/// `<root>/<track>/<residual name>.wav` (see [`residual_name`]).
+/// `<root>/<track>/<residual name>.wav` (see [`residual_name`]), or as saex's own
+/// `residual.wav` (what `saex extract --out-dir` writes) beside a single target.
 pub struct FolderEstimates {
     root: PathBuf,
 }
@@ -59,7 +64,7 @@ impl EstimateSource for FolderEstimates {
         let targets: Vec<String> = wav_files(&dir)?
             .into_iter()
             .map(|(name, _)| name)
-            .filter(|name| !is_residual_name(name) && name != MIXTURE)
+            .filter(|name| !is_residual_name(name) && name != MIXTURE && name != SAEX_RESIDUAL)
             .collect();
         if targets.is_empty() {
             return Err(Error::file(
@@ -78,7 +83,11 @@ impl EstimateSource for FolderEstimates {
             .map(|target| {
                 let path = dir.join(format!("{target}.wav"));
                 let audio = read_matching(&path, like)?;
-                let residual_path = dir.join(format!("{}.wav", residual_name(target)));
+                let mut residual_path = dir.join(format!("{}.wav", residual_name(target)));
+                if !residual_path.is_file() && targets.len() == 1 {
+                    // The mix minus the only target is that target's residual.
+                    residual_path = dir.join(format!("{SAEX_RESIDUAL}.wav"));
+                }
                 let residual = if residual_path.is_file() {
                     Some((residual_path.clone(), read_matching(&residual_path, like)?))
                 } else {

@@ -2,7 +2,7 @@
 //! checked.
 
 use super::config::ModelConfig;
-use crate::atomic::AtomicFile;
+use crate::atomic::write_via_path;
 use crate::error::{Error, Result};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -30,11 +30,10 @@ pub(crate) fn write_tensors(path: &Path, tensors: &[(String, Tensor)], kind: Kin
             Ok((name.clone(), t))
         })
         .collect::<Result<_>>()?;
-    let (file, writer) = AtomicFile::create(path)?;
-    drop(writer);
-    Tensor::write_safetensors(&converted, file.temp_path())
-        .map_err(|e| Error::file(path, format!("cannot write: {e}")))?;
-    file.commit_closed()
+    write_via_path(path, |at| {
+        Tensor::write_safetensors(&converted, at)
+            .map_err(|e| Error::file(path, format!("cannot write: {e}")))
+    })
 }
 
 /// Reads every tensor of a safetensors file, as f32 on `device`. Errors name the file.

@@ -16,7 +16,8 @@ pub use mask::{extend_high_band, frame_masks, MaskKind};
 pub use model_estimator::ModelEstimator;
 pub use stages::StageTimes;
 
-use crate::audio::{AudioBuffer, AudioReader, SampleFormat, WavWriter};
+use crate::atomic::identity;
+use crate::audio::{AudioBuffer, AudioReader, AudioWriter, OutputFormat, WriteReport};
 use crate::error::{Error, Result};
 use engine::{BlockSink, BlockSource, Engine};
 use std::path::{Path, PathBuf};
@@ -78,20 +79,61 @@ pub struct Separation {
 /// Where [`Separator::separate_file`] writes.
 #[derive(Debug, Clone)]
 pub struct OutputFiles {
-    /// One path per target, in the estimators' order.
+    /// One path per target, in the estimators' order; or none, when only the residual is
+    /// wanted (karaoke: the targets are computed and dropped).
     pub targets: Vec<PathBuf>,
     pub residual: Option<PathBuf>,
-    pub format: SampleFormat,
+    /// Sample format, clipping, and the container (by default each path's extension).
+    pub format: OutputFormat,
+}
+
+impl OutputFiles {
+    /// Every output path: the targets, then the residual.
+    pub fn paths(&self) -> impl Iterator<Item = &PathBuf> {
+        self.targets.iter().chain(&self.residual)
+    }
+
+    /// Checks the outputs before any work: each has a format saex writes (see
+    /// [`OutputFormat::container_for`]), no two are one file (links followed), and none is
+    /// `input`.
+    pub fn check(&self, input: Option<&Path>) -> Result<()> {
+        let input = input.map(identity);
+        let mut seen: Vec<(PathBuf, &PathBuf)> = Vec::new();
+        for path in self.paths() {
+            self.format.container_for(path)?;
+            let id = identity(path);
+            if input.as_ref() == Some(&id) && !crate::atomic::is_stdio(path) {
+                return Err(Error::file(
+                    path,
+                    "is the input file: refusing to overwrite the input",
+                ));
+            }
+            if let Some((_, other)) = seen.iter().find(|(o, _)| *o == id) {
+                return Err(Error::file(
+                    path,
+                    format!(
+                        "is named for two outputs ({} and {}): give each output its own file",
+                        other.display(),
+                        path.display()
+                    ),
+                ));
+            }
+            seen.push((id, path));
+        }
+        Ok(())
+    }
 }
 
 /// What a file separation did.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct FileReport {
     pub sample_rate: u32,
     pub nb_channels: usize,
     pub nb_frames: u64,
     /// Where the time went.
     pub stages: StageTimes,
+    /// Each output as written (targets, then the residual): peaks and clipping.
+    pub outputs: Vec<WriteReport>,
 }
 
 impl FileReport {
@@ -115,10 +157,18 @@ impl Separator {
                 return Err(Error::mismatch(
                     format!("sample rate and STFT of the {} model", spec.target),
                     format!(
-                        "{} Hz, {:?} (as the {} model)",
-                        first.sample_rate, first.stft, first.target
+                        "{} Hz, n_fft {}, hop {} (as the {} model)",
+                        first.sample_rate,
+                        first.stft.n_fft(),
+                        first.stft.hop(),
+                        first.target
                     ),
-                    format!("{} Hz, {:?}", spec.sample_rate, spec.stft),
+                    format!(
+                        "{} Hz, n_fft {}, hop {}",
+                        spec.sample_rate,
+                        spec.stft.n_fft(),
+                        spec.stft.hop()
+                    ),
                 ));
             }
             let nb_bins = spec.stft.nb_bins();
@@ -278,40 +328,36 @@ impl Separator {
     ) -> Result<FileReport> {
         let input = reader.path().to_path_buf();
         let input = input.as_path();
-        if outputs.targets.len() != self.estimators.len() {
+        let residual_only = outputs.targets.is_empty() && outputs.residual.is_some();
+        if outputs.targets.len() != self.estimators.len() && !residual_only {
             return Err(Error::mismatch(
                 "output paths",
                 self.estimators.len(),
                 outputs.targets.len(),
             ));
         }
-        let all: Vec<&PathBuf> = outputs.targets.iter().chain(&outputs.residual).collect();
-        for (i, path) in all.iter().enumerate() {
-            if same_file(path, input) {
-                return Err(Error::file(
-                    *path,
-                    "is the input file: refusing to overwrite the input",
-                ));
-            }
-            if all[..i].iter().any(|other| same_file(other, path)) {
-                return Err(Error::file(*path, "is named for two outputs"));
-            }
-        }
+        outputs.check(Some(input))?;
         let info = reader.info();
         let mut writers = outputs
             .targets
             .iter()
-            .map(|p| WavWriter::create(p, info.sample_rate, info.nb_channels, outputs.format))
+            .map(|p| AudioWriter::create(p, info.sample_rate, info.nb_channels, outputs.format))
             .collect::<Result<Vec<_>>>()?;
         let mut residual = outputs
             .residual
             .as_ref()
-            .map(|p| WavWriter::create(p, info.sample_rate, info.nb_channels, outputs.format))
+            .map(|p| AudioWriter::create(p, info.sample_rate, info.nb_channels, outputs.format))
             .transpose()?;
+        let mut dropped: Vec<NullSink> = if residual_only {
+            self.estimators.iter().map(|_| NullSink).collect()
+        } else {
+            Vec::new()
+        };
         let (nb_frames, mut stages) = {
             let mut sinks: Vec<&mut dyn BlockSink> = writers
                 .iter_mut()
                 .map(|w| w as &mut dyn BlockSink)
+                .chain(dropped.iter_mut().map(|w| w as &mut dyn BlockSink))
                 .collect();
             self.engine()
                 .run(
@@ -325,45 +371,23 @@ impl Separator {
                     other => other,
                 })?
         };
-        stages::timed(&mut stages.encode, || {
+        let written = stages::timed(&mut stages.encode, || {
+            let mut written = Vec::with_capacity(writers.len() + 1);
             for writer in writers {
-                writer.finish()?;
+                written.push(writer.finish()?);
             }
-            residual.map(WavWriter::finish).transpose()
+            if let Some(residual) = residual {
+                written.push(residual.finish()?);
+            }
+            Ok::<_, Error>(written)
         })?;
         Ok(FileReport {
             sample_rate: info.sample_rate,
             nb_channels: info.nb_channels,
             nb_frames,
             stages,
+            outputs: written,
         })
-    }
-}
-
-/// Whether two paths name the same file (the second must exist; the first may not yet).
-fn same_file(a: &Path, b: &Path) -> bool {
-    let Ok(b) = b.canonicalize() else {
-        return false;
-    };
-    if let Ok(a) = a.canonicalize() {
-        return a == b;
-    }
-    // `a` does not exist yet: compare its folder and name.
-    match (
-        a.parent().map(|p| {
-            if p.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                p
-            }
-        }),
-        a.file_name(),
-    ) {
-        (Some(dir), Some(name)) => dir
-            .canonicalize()
-            .map(|d| d.join(name) == b)
-            .unwrap_or(false),
-        _ => false,
     }
 }
 
@@ -381,9 +405,9 @@ impl BlockSource for AudioReader {
     }
 }
 
-impl BlockSink for WavWriter {
+impl BlockSink for AudioWriter {
     fn write(&mut self, block: &[Vec<f32>]) -> Result<()> {
-        WavWriter::write(self, block)
+        AudioWriter::write(self, block)
     }
 }
 
@@ -411,6 +435,15 @@ impl BlockSource for MemorySource<'_> {
             .collect();
         self.position = end;
         Ok(block)
+    }
+}
+
+/// Takes blocks and keeps nothing (targets not written).
+struct NullSink;
+
+impl BlockSink for NullSink {
+    fn write(&mut self, _block: &[Vec<f32>]) -> Result<()> {
+        Ok(())
     }
 }
 

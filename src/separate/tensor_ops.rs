@@ -60,6 +60,8 @@ pub fn masks(kind: MaskKind, estimates: &[Tensor], mix: &Tensor) -> Vec<Tensor> 
             // A copy: the sums below are in place.
             let mut sum = estimates[0].copy();
             let mut power = &estimates[0] * &estimates[0];
+            // Not `+=`: that adds in place, into the storage `sum` shares with estimates[0].
+            #[allow(clippy::assign_op_pattern)]
             for e in &estimates[1..] {
                 sum += e;
                 power += e * e;

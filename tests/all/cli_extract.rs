@@ -104,7 +104,8 @@ fn bad_inputs_fail_naming_the_file_and_leave_nothing() {
         predicate::str::contains("truncated.wav").and(predicate::str::contains("truncated")),
     );
 
-    s.extract(&good, &s.path("no/such/folder/vocals.wav"))
+    // A folder that cannot be made (a file is in the way); missing folders are made.
+    s.extract(&good, &good.join("sub/vocals.wav"))
         .assert()
         .code(2)
         .stderr(predicate::str::contains("vocals.wav"));

@@ -16,3 +16,4 @@ mod render_cli;
 mod render_lib;
 mod separate;
 mod train_cli;
+mod unix;

@@ -199,7 +199,7 @@ fn files_keep_length_and_refuse_to_overwrite_the_input() {
     let outputs = OutputFiles {
         targets: vec![dir.path().join("vocals.wav")],
         residual: Some(dir.path().join("accompaniment.wav")),
-        format: SampleFormat::Pcm24,
+        format: SampleFormat::Pcm24.into(),
     };
     let report = separator
         .separate_file(&input, &outputs, &mut |_| {})
@@ -216,7 +216,7 @@ fn files_keep_length_and_refuse_to_overwrite_the_input() {
     let onto_input = OutputFiles {
         targets: vec![dir.path().join("./song.wav")],
         residual: None,
-        format: SampleFormat::Pcm16,
+        format: SampleFormat::Pcm16.into(),
     };
     let err = failure(&separator, &input, &onto_input);
     assert!(err.contains("song.wav") && err.contains("input"), "{err}");
@@ -225,7 +225,7 @@ fn files_keep_length_and_refuse_to_overwrite_the_input() {
     let nowhere = OutputFiles {
         targets: vec![dir.path().join("missing/vocals.wav")],
         residual: None,
-        format: SampleFormat::Pcm16,
+        format: SampleFormat::Pcm16.into(),
     };
     let err = failure(&separator, &input, &nowhere);
     assert!(err.contains("vocals.wav"), "{err}");
@@ -244,7 +244,7 @@ fn a_bad_input_leaves_no_output() {
     let outputs = OutputFiles {
         targets: vec![dir.path().join("vocals.wav")],
         residual: None,
-        format: SampleFormat::Pcm16,
+        format: SampleFormat::Pcm16.into(),
     };
     let err = failure(&separator, &input, &outputs);
     assert!(err.contains("broken.wav"), "{err}");

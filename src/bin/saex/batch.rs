@@ -1,29 +1,41 @@
 //! `saex batch`: a folder of mixtures, resumable and shardable.
 
-use crate::common::{set_threads, stop_on_ctrl_c, FormatArgs, ModelArgs};
+use crate::common::{set_threads, stop_on_ctrl_c, ModelArgs};
+use crate::output::OutputArgs;
 use clap::Args;
 use saex::batch::{default_jobs, total_seconds, BatchJob, FileOutcome, Shard, DEFAULT_TEMPLATE};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Separate every audio file under a folder (recursively). Finished outputs are skipped on a
-/// re-run; a bad file is reported and the others go on (exit code 1 if any failed).
+/// re-run (unless the input is newer); a bad file is reported and the others go on (exit code 1
+/// if any failed, or if there was nothing to do).
 ///
 /// Job arrays: `--shard I/N` takes files k with k % N == I (sorted by path). Without it, Slurm's
 /// SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT (minus SLURM_ARRAY_TASK_MIN) or a Kubernetes
 /// Indexed Job's JOB_COMPLETION_INDEX with `--shards N` (or SAEX_SHARD_COUNT) choose the slice.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  saex batch --in albums/ --out separated/
+  saex batch --in musdb/test --out est/ --include '*/mixture.wav' --filename '{track}/{target}.wav'
+  saex batch --in songs/ --out stems/ --filename '{name}.{ext}/{target}.flac' --format 24")]
 pub struct BatchArgs {
-    /// Folder of mixtures (WAV, FLAC, MP3, Ogg), searched recursively.
+    /// Folder of mixtures (WAV, FLAC, MP3, Ogg, M4A, AIFF), searched recursively.
     #[arg(long = "in", value_name = "DIR")]
     input: PathBuf,
     /// Output folder.
     #[arg(long = "out", value_name = "DIR")]
     output: PathBuf,
     /// Output path below --out: {track} (input path below --in, no extension), {name} (file
-    /// name, no extension), {target}.
+    /// name, no extension), {folder} (the input's folder below --in), {ext} (the input's
+    /// extension), {target}. It must end in .wav,
+    /// .flac or .raw (the format follows it) and stay below --out.
     #[arg(long, default_value = DEFAULT_TEMPLATE)]
     filename: String,
+    /// Only the inputs whose path below --in matches this glob (repeatable; `*` stays within a
+    /// folder, `**` crosses folders), e.g. `*/mixture.wav` for a MUSDB-layout folder.
+    #[arg(long, value_name = "GLOB")]
+    include: Vec<String>,
     /// Also write the mix minus the target(s) under this target name.
     #[arg(long, value_name = "NAME")]
     residual: Option<String>,
@@ -43,7 +55,7 @@ pub struct BatchArgs {
     #[command(flatten)]
     model: ModelArgs,
     #[command(flatten)]
-    format: FormatArgs,
+    encoding: OutputArgs,
     /// No progress bar and no per-file lines (errors are still printed).
     #[arg(long, short)]
     quiet: bool,
@@ -62,14 +74,6 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
             Shard::from_env(|name| std::env::var(name).ok(), args.shards)?.unwrap_or(Shard::ALL)
         }
     };
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let jobs = args.jobs.unwrap_or_else(|| default_jobs(cores)).max(1);
-    // LibTorch's threads are per calling thread: share the cores among the jobs.
-    tch::set_num_threads((cores / jobs).max(1) as i32);
-    let mut separators = (0..jobs)
-        .map(|_| Ok(args.model.separator()?.with_stop(stop.clone())))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-
     let job = BatchJob {
         input_dir: args.input.clone(),
         output_dir: args.output.clone(),
@@ -77,27 +81,70 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
         residual: args.residual.clone(),
         shard,
         overwrite: args.overwrite,
-        format: args.format.format,
+        format: args.encoding.output_format(false),
+        include: args.include.clone(),
     };
+    let found = job.discover()?;
+    for path in &found.unsupported {
+        if !args.quiet {
+            eprintln!(
+                "saex: skipped {} (not a supported audio file)",
+                path.display()
+            );
+        }
+    }
+    if found.audio.is_empty() {
+        eprintln!(
+            "saex: no audio files under {}{} ({} other file(s) skipped)",
+            args.input.display(),
+            if args.include.is_empty() {
+                String::new()
+            } else {
+                format!(" matching {}", args.include.join(" or "))
+            },
+            found.unsupported.len()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = args.jobs.unwrap_or_else(|| default_jobs(cores)).max(1);
+    // LibTorch's threads are per calling thread: share the cores among the jobs.
+    tch::set_num_threads((cores / jobs).max(1) as i32);
+    let mut separators = (0..jobs)
+        .map(|_| Ok(args.model.separator()?.with_stop(stop.clone())))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let plan = job.plan(&separators[0].targets())?;
     std::fs::create_dir_all(&args.output).map_err(|e| saex::Error::io(&args.output, e))?;
     let total = total_seconds(&plan);
     let bar = saex::progress::bar(total.round() as u64, "s of audio", args.quiet);
-    bar.set_message(format!(
-        "shard {}/{}: {} files",
-        shard.index,
-        shard.count,
-        plan.len()
-    ));
+    bar.set_message(if shard == Shard::ALL {
+        format!("{} files", plan.len())
+    } else {
+        format!(
+            "shard {}/{}: {} files",
+            shard.index,
+            shard.count,
+            plan.len()
+        )
+    });
     let mut done_seconds = 0.0;
     let started = std::time::Instant::now();
     let summary = job.run_parallel(&mut separators, &plan, &mut |file, outcome| {
         match outcome {
-            FileOutcome::Done { seconds_audio, .. } => {
+            FileOutcome::Done {
+                seconds_audio,
+                warnings,
+                ..
+            } => {
                 done_seconds += seconds_audio;
-                if !args.quiet {
-                    bar.suspend(|| eprintln!("saex: done {}", file.input.display()));
-                }
+                bar.suspend(|| {
+                    for warning in warnings {
+                        eprintln!("saex: warning: {warning}");
+                    }
+                    if !args.quiet {
+                        eprintln!("saex: done {}", file.input.display());
+                    }
+                });
             }
             FileOutcome::Skipped => {
                 if !args.quiet {
@@ -111,19 +158,21 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
     });
     let wall = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
-    eprintln!(
-        "saex: {} processed, {} skipped, {} failed; {:.3} h of audio at {:.1}x real time \
-         ({jobs} at once)",
-        summary.processed,
-        summary.skipped,
-        summary.failed,
-        summary.seconds_audio / 3600.0,
-        if wall > 0.0 {
-            summary.seconds_audio / wall
-        } else {
-            0.0
-        }
+    let mut line = format!(
+        "saex: {} processed, {} skipped, {} failed",
+        summary.processed, summary.skipped, summary.failed
     );
+    if !found.unsupported.is_empty() {
+        line += &format!(", {} unsupported", found.unsupported.len());
+    }
+    if summary.processed > 0 && wall > 0.0 {
+        line += &format!(
+            "; {} of audio at {:.1}x real time ({jobs} at once)",
+            duration(summary.seconds_audio),
+            summary.seconds_audio / wall
+        );
+    }
+    eprintln!("{line}");
     if summary.interrupted {
         eprintln!(
             "saex: interrupted; finished outputs are kept, the file in progress was not written; \
@@ -136,4 +185,16 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Seconds as `1 h 02 min`, `3 min 20 s` or `12.5 s`.
+fn duration(seconds: f64) -> String {
+    let s = seconds.round() as u64;
+    if s >= 3600 {
+        format!("{} h {:02} min", s / 3600, s % 3600 / 60)
+    } else if s >= 60 {
+        format!("{} min {:02} s", s / 60, s % 60)
+    } else {
+        format!("{seconds:.1} s")
+    }
 }

@@ -4,7 +4,6 @@ use anyhow::Context;
 use clap::Args;
 use saex::locate::{find_model, DEFAULT_MODEL};
 use saex::separate::{MaskKind, SeparateOptions, Separator};
-use saex::SampleFormat;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -12,15 +11,17 @@ use std::sync::Arc;
 /// Models and how to run them.
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
-    /// Model folder (config.json + model.safetensors); repeat for several targets at once.
-    /// Default: the shipped `vocals` model (see `saex info --help` for where it is looked for).
-    #[arg(long = "model", value_name = "DIR")]
+    /// Model folder (config.json + model.safetensors), or the name of a shipped model (vocals,
+    /// bass, drums); repeat for several targets at once. Default: the shipped `vocals` model
+    /// (`saex info` shows where models are looked for).
+    #[arg(long = "model", value_name = "DIR|NAME")]
     pub models: Vec<PathBuf>,
     /// How estimates become masks: `ratio` (min(S/|X|, 1)) or `wiener` (joint S^2 / sum S^2,
     /// targets and residual sum to the mix).
     #[arg(long, default_value = "wiener", value_parser = parse_mask)]
     pub mask: MaskKind,
-    /// Where the network runs: auto, cpu, cuda or cuda:N.
+    /// Where the network runs: auto (the first CUDA GPU if there is one, else the CPU), cpu,
+    /// cuda (gpu) or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
     /// STFT frames per network batch and channel.
@@ -28,20 +29,8 @@ pub struct ModelArgs {
     pub batch_frames: usize,
 }
 
-/// Output encoding.
-#[derive(Args, Debug, Clone)]
-pub struct FormatArgs {
-    /// WAV encoding of the outputs: 16 (PCM, default), 24 (PCM) or float (32-bit).
-    #[arg(long, default_value = "16", value_parser = parse_format)]
-    pub format: SampleFormat,
-}
-
 fn parse_mask(s: &str) -> Result<MaskKind, String> {
     MaskKind::parse(s).map_err(|e| e.to_string())
-}
-
-fn parse_format(s: &str) -> Result<SampleFormat, String> {
-    SampleFormat::parse(s).map_err(|e| e.to_string())
 }
 
 impl ModelArgs {
@@ -51,7 +40,10 @@ impl ModelArgs {
         let dirs = if self.models.is_empty() {
             vec![find_model(DEFAULT_MODEL)?]
         } else {
-            self.models.clone()
+            self.models
+                .iter()
+                .map(|m| saex::locate::resolve_model(m))
+                .collect::<saex::Result<Vec<_>>>()?
         };
         let options = SeparateOptions {
             mask: self.mask,

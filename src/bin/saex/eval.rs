@@ -19,8 +19,13 @@ use std::process::ExitCode;
     about = "Score estimates with BSS Eval v4 (museval-compatible SDR, SIR, ISR, SAR)",
     after_help = "Folders hold <track>/<target>.wav. Each target is scored together with its \
                   residual (accompaniment = the other stems; the estimate's residual is \
-                  <residual>.wav when present, else the mixture minus the target estimate).\n\
-                  Examples:\n  saex eval --reference DATA/test --estimate separated/ --out eval/\n  \
+                  <residual>.wav when present (accompaniment.wav for vocals), or residual.wav \
+                  beside a single target as saex extract --out-dir writes it, else the mixture \
+                  minus the target estimate).\n\
+                  Examples:\n  \
+                  saex batch --in DATA/test --out separated/ --include '*/mixture.wav' \
+                  --filename '{folder}/{target}.wav' --residual accompaniment\n  \
+                  saex eval --reference DATA/test --estimate separated/ --out eval/\n  \
                   saex eval --data DATA/test --oracle irm --out eval-irm/\n  \
                   saex eval --data DATA/test --model models/vocals --save-scores"
 )]

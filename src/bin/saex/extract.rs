@@ -1,39 +1,55 @@
 //! `saex extract`: one mixture in, the target (or several) out.
 
-use crate::common::{set_threads, stop_on_ctrl_c, FormatArgs, ModelArgs};
+use crate::common::{set_threads, stop_on_ctrl_c, ModelArgs};
+use crate::output::OutputArgs;
 use anyhow::bail;
 use clap::Args;
+use saex::atomic::{is_special, is_stdio, resolve};
 use saex::separate::OutputFiles;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// Extract the target instrument from a mix (WAV, FLAC, MP3 or Ogg Vorbis). The output keeps the
-/// input's sample rate, channel count and exact length, and appears complete or not at all.
+/// Extract the target instrument from a mix (WAV, FLAC, MP3, Ogg Vorbis, AAC/M4A, ALAC, AIFF).
+/// The output keeps the input's sample rate, channel count and exact length; a file appears
+/// complete or not at all; its format follows its extension (.wav, .flac, .raw).
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  saex extract --mix song.mp3 --out vocals.flac
+  saex extract a.mp3 b.flac                 (writes a.vocals.wav, b.vocals.wav beside them)
+  saex extract *.mp3 --model bass --out-dir stems/   (stems/<name>/bass.wav + residual.wav)
+  saex extract --mix song.wav --out vocals.wav --residual karaoke.wav
+  saex extract --mix song.wav --model models/vocals --model models/bass --out-dir stems/
+  ffmpeg -i song.m4a -f wav - | saex extract --mix - --out - | ffplay -
+  sox song.flac -t wav - | saex extract --mix - --out - --raw --format 24 > vocals.s24le")]
 pub struct ExtractArgs {
-    /// The mixture to separate.
-    #[arg(long, value_name = "FILE")]
-    mix: PathBuf,
-    /// Where the target goes (one model).
-    #[arg(
-        long,
-        value_name = "FILE",
-        required_unless_present = "out_dir",
-        conflicts_with = "out_dir"
-    )]
+    /// Mixtures to separate, several at once: each gives `<name>.<target>.wav` beside it, or
+    /// `<DIR>/<name>/<target>.wav` and `residual.wav` with --out-dir.
+    #[arg(value_name = "INPUT", conflicts_with_all = ["mix"])]
+    inputs: Vec<PathBuf>,
+    /// The mixture to separate; - reads standard input (WAV, FLAC, MP3 or Ogg, as a stream).
+    #[arg(long, value_name = "FILE", required_unless_present = "inputs")]
+    mix: Option<PathBuf>,
+    /// Where the target goes (one model, one input); - writes standard output (WAV with a
+    /// streaming header, or raw samples with --raw). A FIFO or a device is written in place.
+    #[arg(long, value_name = "FILE", conflicts_with = "out_dir")]
     out: Option<PathBuf>,
-    /// Folder for `<target>.wav` of every model plus `residual.wav` (several models).
+    /// Folder for `<target>.wav` of every model plus `residual.wav` (several models); with
+    /// several inputs, one folder per input inside it.
     #[arg(long, value_name = "DIR")]
     out_dir: Option<PathBuf>,
-    /// Also write the mix minus the target(s) here (what museval scores as accompaniment).
+    /// Also write the mix minus the target(s) here (what museval scores as accompaniment); alone,
+    /// it is the only output (karaoke).
     #[arg(long, value_name = "FILE")]
     residual: Option<PathBuf>,
+    /// Write headerless little-endian interleaved samples (same as --type raw).
+    #[arg(long)]
+    raw: bool,
     #[command(flatten)]
     model: ModelArgs,
     #[command(flatten)]
-    format: FormatArgs,
-    /// No progress bar.
+    output: OutputArgs,
+    /// No progress bar and no messages but errors and warnings.
     #[arg(long, short)]
     quiet: bool,
     /// Print where the time went, stage by stage (decode, resample, STFT, network, ...).
@@ -43,60 +59,163 @@ pub struct ExtractArgs {
 
 pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
     set_threads();
+    let format = args.output.output_format(args.raw);
     let stop = stop_on_ctrl_c("")?;
     let separator = args.model.separator()?.with_stop(stop);
     let targets = separator.targets();
-    let outputs = match (&args.out, &args.out_dir) {
-        (Some(out), None) => {
-            if targets.len() > 1 {
+    let ext = format.container.map_or("wav", |c| c.extension());
+    let folder_outputs = |dir: &Path, residual: Option<PathBuf>| OutputFiles {
+        targets: targets
+            .iter()
+            .map(|t| dir.join(format!("{t}.{ext}")))
+            .collect(),
+        residual: Some(residual.unwrap_or_else(|| dir.join(format!("residual.{ext}")))),
+        format,
+    };
+    let single = match (&args.mix, args.inputs.as_slice()) {
+        (Some(mix), _) => Some(mix.clone()),
+        (None, [one]) if args.out.is_some() || args.residual.is_some() => Some(one.clone()),
+        _ => None,
+    };
+    // (input, outputs) for every input.
+    let jobs: Vec<(PathBuf, OutputFiles)> = match single {
+        Some(mix) => {
+            let outputs = match (&args.out, &args.out_dir) {
+                (_, Some(dir)) => folder_outputs(dir, args.residual.clone()),
+                (None, None) if args.residual.is_none() => {
+                    bail!("give --out FILE, --out-dir DIR or --residual FILE")
+                }
+                (out, None) => {
+                    if targets.len() > 1 {
+                        bail!(
+                            "{} models give {} targets: use --out-dir DIR instead of --out",
+                            targets.len(),
+                            targets.len()
+                        );
+                    }
+                    OutputFiles {
+                        targets: out.iter().cloned().collect(),
+                        residual: args.residual.clone(),
+                        format,
+                    }
+                }
+            };
+            vec![(mix, outputs)]
+        }
+        None => {
+            if args.out.is_some() || args.residual.is_some() {
+                bail!("--out and --residual name one file: with several inputs use --out-dir DIR");
+            }
+            args.inputs
+                .iter()
+                .map(|input| {
+                    let name = input
+                        .file_stem()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    let outputs = match &args.out_dir {
+                        Some(dir) => folder_outputs(&dir.join(&name), None),
+                        None => {
+                            let dir = input.parent().unwrap_or(Path::new(""));
+                            OutputFiles {
+                                targets: targets
+                                    .iter()
+                                    .map(|t| dir.join(format!("{name}.{t}.{ext}")))
+                                    .collect(),
+                                residual: None,
+                                format,
+                            }
+                        }
+                    };
+                    (input.clone(), outputs)
+                })
+                .collect()
+        }
+    };
+    // Everything about the outputs is checked before any work: formats, collisions (within an
+    // input and across inputs), the inputs themselves.
+    let mut seen = std::collections::HashMap::new();
+    for (input, outputs) in &jobs {
+        outputs.check(Some(input))?;
+        for path in outputs.paths() {
+            let id = saex::atomic::identity(path);
+            if let Some(other) = seen.insert(id, input) {
                 bail!(
-                    "{} models give {} targets: use --out-dir DIR instead of --out",
-                    targets.len(),
-                    targets.len()
+                    "{} and {} would both write {}: give them other names or --out-dir",
+                    other.display(),
+                    input.display(),
+                    path.display()
                 );
             }
-            OutputFiles {
-                targets: vec![out.clone()],
-                residual: args.residual.clone(),
-                format: args.format.format,
-            }
         }
-        (None, Some(dir)) => {
-            if !dir.is_dir() {
-                std::fs::create_dir_all(dir).map_err(|e| saex::Error::io(dir, e))?;
+    }
+    if jobs
+        .iter()
+        .flat_map(|(_, o)| o.paths())
+        .filter(|p| is_stdio(p))
+        .count()
+        > 1
+    {
+        bail!("only one output can go to standard output (-)");
+    }
+    if !args.quiet {
+        eprintln!(
+            "saex: extracting {} with {}",
+            targets.join(", "),
+            describe_models(&args.model.models)
+        );
+    }
+    let mut failed = 0;
+    for (input, outputs) in &jobs {
+        match extract_one(&separator, input, outputs, &args) {
+            Ok(()) => {}
+            Err(e) if matches!(e.downcast_ref(), Some(saex::Error::Interrupted)) => {
+                eprintln!(
+                    "saex: interrupted; nothing was written for {}",
+                    input.display()
+                );
+                return Ok(ExitCode::from(130));
             }
-            OutputFiles {
-                targets: targets
-                    .iter()
-                    .map(|t| dir.join(format!("{t}.wav")))
-                    .collect(),
-                residual: Some(
-                    args.residual
-                        .clone()
-                        .unwrap_or_else(|| dir.join("residual.wav")),
-                ),
-                format: args.format.format,
+            Err(e) if jobs.len() > 1 => {
+                eprintln!("saex: error: {e:#}");
+                failed += 1;
             }
+            Err(e) => return Err(e),
         }
-        _ => bail!("give either --out FILE or --out-dir DIR"),
-    };
+    }
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Separates one input into its outputs, with progress and messages.
+fn extract_one(
+    separator: &saex::Separator,
+    input: &Path,
+    outputs: &OutputFiles,
+    args: &ExtractArgs,
+) -> anyhow::Result<()> {
+    for path in outputs.paths() {
+        make_folder_for(path)?;
+    }
     let started = std::time::Instant::now();
-    let reader = saex::AudioReader::open(&args.mix)?;
+    let reader = saex::AudioReader::open(input)?;
     let length = reader.info();
     let bar = saex::progress::bar(length.nb_frames.unwrap_or(0), "frames", args.quiet);
-    bar.set_message(format!("extracting {}", targets.join(", ")));
-    let result = separator.separate_reader(reader, &outputs, &mut |done| bar.set_position(done));
+    bar.set_message(format!("extracting {}", separator.targets().join(", ")));
+    let result = separator.separate_reader(reader, outputs, &mut |done| bar.set_position(done));
     bar.finish_and_clear();
-    let report = match result {
-        Err(saex::Error::Interrupted) => {
-            eprintln!("saex: interrupted; nothing was written");
-            return Ok(ExitCode::from(130));
+    let report = result?;
+    for written in &report.outputs {
+        if let Some(warning) = written.clipping_warning() {
+            eprintln!("saex: warning: {warning}");
         }
-        other => other?,
-    };
+    }
     if !args.quiet {
-        for path in outputs.targets.iter().chain(&outputs.residual) {
-            eprintln!("saex: wrote {}", path.display());
+        for written in &report.outputs {
+            eprintln!("saex: wrote {}", shown(&written.path));
         }
         eprintln!(
             "saex: {:.1} s of audio, {} Hz, {} channel(s)",
@@ -108,7 +227,54 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
     if args.timings {
         print_timings(&report.stages, started.elapsed(), report.duration_secs());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
+}
+
+/// Which models run: the folders given, or the shipped default and where it was found.
+fn describe_models(dirs: &[PathBuf]) -> String {
+    if dirs.is_empty() {
+        return match saex::locate::find_model(saex::locate::DEFAULT_MODEL) {
+            Ok(dir) => format!(
+                "the default {} model ({})",
+                saex::locate::DEFAULT_MODEL,
+                dir.display()
+            ),
+            Err(_) => format!("the default {} model", saex::locate::DEFAULT_MODEL),
+        };
+    }
+    let list: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    format!("the model(s) in {}", list.join(", "))
+}
+
+/// `path` as messages show it: `-` is standard output.
+fn shown(path: &Path) -> String {
+    if is_stdio(path) {
+        "standard output".to_string()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// Creates the missing folders of an output file (as --out-dir does for its folder).
+fn make_folder_for(path: &Path) -> anyhow::Result<()> {
+    if is_stdio(path) {
+        return Ok(());
+    }
+    let target = resolve(path)?;
+    if is_special(&target) {
+        return Ok(());
+    }
+    if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.is_dir() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                saex::Error::file(
+                    path,
+                    format!("cannot create its folder {}: {e}", dir.display()),
+                )
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// One line per stage with its share of the separation's wall time, then the total.

@@ -7,27 +7,39 @@ use saex::Model;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// Print a model's configuration and training summary. Without --model: the default model,
+/// the shipped models, and where they are looked for.
 #[derive(ClapArgs, Debug)]
 pub struct Args {
-    /// The model folder (config.json + model.safetensors)
-    #[arg(long)]
-    model: PathBuf,
+    /// The model folder (config.json + model.safetensors), or a shipped model's name
+    /// (default: the shipped vocals model).
+    #[arg(long, value_name = "DIR|NAME")]
+    model: Option<PathBuf>,
     /// Print config.json as JSON instead
     #[arg(long)]
     json: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let model = Model::load(&args.model, tch::Device::Cpu)?;
+    let dir = match &args.model {
+        Some(arg) => saex::locate::resolve_model(arg)?,
+        None => {
+            if !args.json {
+                print_search_path();
+            }
+            saex::locate::find_model(saex::locate::DEFAULT_MODEL)?
+        }
+    };
+    let model = Model::load(&dir, tch::Device::Cpu)?;
     let c = &model.config;
     if args.json {
         println!("{}", serde_json::to_string_pretty(c)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let weights_bytes = std::fs::metadata(args.model.join(saex::model::WEIGHTS_FILE))
+    let weights_bytes = std::fs::metadata(dir.join(saex::model::WEIGHTS_FILE))
         .map(|m| m.len())
         .unwrap_or(0);
-    println!("model: {}", args.model.display());
+    println!("model: {}", dir.display());
     println!("target: {}", c.target);
     println!("format version: {}", c.format_version);
     println!("sample rate: {} Hz", c.sample_rate);
@@ -110,6 +122,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         print_scores(&c.target, scores);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The default model, the shipped models, and the folders searched, in order.
+fn print_search_path() {
+    use saex::locate::{model_search_path, shipped_models, DEFAULT_MODEL};
+    println!("default model: {DEFAULT_MODEL}");
+    println!("shipped models: {}", shipped_models().join(", "));
+    println!("search order (--model NAME, and the default; SAEX_MODELS first when set):");
+    for place in model_search_path(DEFAULT_MODEL) {
+        let found = place.join("config.json").is_file();
+        println!("  {} {}", if found { "*" } else { " " }, place.display());
+    }
+    println!();
 }
 
 /// The target's median SDR per method.

@@ -7,10 +7,11 @@ mod common;
 mod eval;
 mod extract;
 mod info;
+mod output;
 mod render;
 mod train;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -27,9 +28,28 @@ enum Command {
     Render(render::Args),
     /// Train a model layer by layer from paired stems
     Train(Box<train::Args>),
-    /// Print a model's configuration and training summary
+    /// Print a model's configuration and training summary (without --model: the default model
+    /// and where models are looked for)
     Info(info::Args),
     Eval(eval::Args),
+    /// Print a shell completion script: saex completions bash > /etc/bash_completion.d/saex
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Print the manual page (roff): saex man > saex.1 && man ./saex.1
+    Man,
+}
+
+/// Shells that completions are generated for.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Elvish,
+    Powershell,
 }
 
 fn main() -> ExitCode {
@@ -61,5 +81,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Train(args) => train::run(*args),
         Command::Info(args) => info::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Completions { shell } => {
+            let shell = match shell {
+                Shell::Bash => clap_complete::Shell::Bash,
+                Shell::Zsh => clap_complete::Shell::Zsh,
+                Shell::Fish => clap_complete::Shell::Fish,
+                Shell::Elvish => clap_complete::Shell::Elvish,
+                Shell::Powershell => clap_complete::Shell::PowerShell,
+            };
+            clap_complete::generate(shell, &mut Cli::command(), "saex", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            // One page: the command, then each subcommand's options.
+            let command = Cli::command();
+            let mut out = std::io::stdout().lock();
+            clap_mangen::Man::new(command.clone()).render(&mut out)?;
+            for sub in command.get_subcommands() {
+                if sub.is_hide_set() {
+                    continue;
+                }
+                // clap takes &'static names; this runs once per process.
+                let name: &'static str =
+                    Box::leak(format!("saex-{}", sub.get_name()).into_boxed_str());
+                clap_mangen::Man::new(sub.clone().name(name)).render(&mut out)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }

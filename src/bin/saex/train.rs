@@ -34,13 +34,16 @@ pub struct Args {
     /// Output bins (lowest bins) = hidden width, at most n_fft/2+1
     #[arg(long, default_value_t = model().nb_bins)]
     bins: usize,
+    /// STFT window length in samples (a power of two is fastest)
     #[arg(long, default_value_t = model().n_fft)]
     n_fft: usize,
+    /// STFT hop in samples, at most n_fft
     #[arg(long, default_value_t = model().hop)]
     hop: usize,
     /// The model's sample rate (stems at other rates are resampled)
     #[arg(long, default_value_t = model().sample_rate)]
     sample_rate: u32,
+    /// Epochs per layer-wise stage (one stage per layer, each adding a layer)
     #[arg(long, default_value_t = settings().epochs_per_stage)]
     epochs_per_stage: usize,
     /// Epochs of fine-tuning all layers after the last stage (0: none)
@@ -61,6 +64,7 @@ pub struct Args {
     /// Length of each sampled excerpt in seconds
     #[arg(long, default_value_t = settings().excerpt_seconds)]
     excerpt_seconds: f64,
+    /// Learning rate of the layer-wise stages
     #[arg(long, default_value_t = settings().lr)]
     lr: f64,
     /// Learning rate of fine-tuning [default: lr / 10]
@@ -79,8 +83,11 @@ pub struct Args {
     /// Epochs of a stage without a better validation loss that end the stage early (0: never)
     #[arg(long, default_value_t = settings().early_stop)]
     early_stop: usize,
+    /// Frames per optimiser step
     #[arg(long, default_value_t = settings().batch_size)]
     batch_size: usize,
+    /// Seed of every random choice (init, excerpts, augmentation): the same seed and data give
+    /// the same model
     #[arg(long, default_value_t = settings().seed)]
     seed: u64,
     /// auto, cpu, cuda or cuda:N
