@@ -618,3 +618,43 @@ fn positional_inputs_and_models_by_name() {
         .success();
     assert!(s.path("shipped.wav").is_file());
 }
+
+#[test]
+fn a_missing_saex_models_folder_is_an_error_not_a_fallback() {
+    let s = Setup::new();
+    let a = s.path("a.wav");
+    write_tones(&a, 22050, 1, 3000);
+    let missing = s.path("no-such-models");
+    for args in [
+        vec!["extract", "--quiet", "--device", "cpu", "--mix"],
+        vec![],
+    ] {
+        let mut cmd = saex();
+        cmd.env("SAEX_MODELS", &missing);
+        if args.is_empty() {
+            cmd.arg("info");
+        } else {
+            cmd.args(&args).arg(&a).arg("--out").arg(s.path("v.wav"));
+        }
+        cmd.assert()
+            .code(2)
+            .stderr(predicate::str::contains(format!(
+                "SAEX_MODELS={}: no such folder",
+                missing.display()
+            )));
+    }
+    assert!(!s.path("v.wav").exists());
+    // A folder that exists is searched first: a model found there is used by name.
+    std::fs::create_dir(&missing).unwrap();
+    std::fs::rename(s.path("vocals"), missing.join("vocals")).unwrap();
+    saex()
+        .env("SAEX_MODELS", &missing)
+        .args(["extract", "--device", "cpu", "--mix"])
+        .arg(&a)
+        .arg("--out")
+        .arg(s.path("v.wav"))
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("no-such-models"));
+    assert!(s.path("v.wav").is_file());
+}
