@@ -51,7 +51,8 @@ pub fn find_model(name: &str) -> Result<PathBuf> {
     places
         .iter()
         .find(|p| p.join("config.json").is_file())
-        .cloned()
+        // `target/release/../../models/vocals` reads better as the folder it is.
+        .map(|p| p.canonicalize().unwrap_or_else(|_| p.clone()))
         .ok_or_else(|| {
             let list: Vec<String> = places.iter().map(|p| p.display().to_string()).collect();
             Error::Invalid(format!(
