@@ -1,7 +1,7 @@
 //! `saex render` from the command line: the track-folder layout, the exit codes and the exact
 //! error messages.
 
-use crate::common::saex;
+use crate::common::{listing, saex};
 use crate::render_support;
 use predicates::prelude::*;
 use render_support::{song_midi, test_soundfont};
@@ -11,15 +11,6 @@ fn setup(dir: &Path) {
     std::fs::write(dir.join("font.sf2"), test_soundfont()).unwrap();
     std::fs::create_dir(dir.join("midi")).unwrap();
     std::fs::write(dir.join("midi/song one.mid"), song_midi()).unwrap();
-}
-
-fn listing(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! Special files are only ever made here, in temporary folders (a FIFO, or a private `mknod`
 //! copy of the null device): never a real /dev path.
 
-use crate::common::{saex, tiny_model, tones, write_tones, Setup};
+use crate::common::{listing, saex, tiny_model, tones, write_tones, Setup};
 use predicates::prelude::*;
 use saex::{read_audio, write_wav, AudioBuffer, SampleFormat};
 use std::os::unix::fs::FileTypeExt;
@@ -15,16 +15,6 @@ fn mkfifo(path: &Path) {
     let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
     // SAFETY: a valid C string; mkfifo only creates the node.
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
-}
-
-/// Files in `dir`, sorted (hidden temporary files included).
-fn listing(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 /// Bug 1: a FIFO given as --out is streamed to and stays a FIFO; the reader gets a whole WAV.

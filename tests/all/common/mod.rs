@@ -161,3 +161,13 @@ pub fn data(name: &str) -> PathBuf {
         .join("tests/data")
         .join(name)
 }
+
+/// Files in `dir`, sorted (hidden temporary files included).
+pub fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
