@@ -34,22 +34,27 @@ def write_parts(path, parts, bpm, time_signature=(4, 4)):
         channel = part["channel"]
         if channel != gm.DRUM_CHANNEL:
             track.append(mido.Message("program_change", channel=channel, program=part["program"]))
-        events = []  # (tick, order, message): note-offs (order 0) before note-ons at one tick
-        for start, length, pitch, velocity in part["notes"]:
-            on = round(start * TICKS_PER_QUARTER)
-            off = round((start + length) * TICKS_PER_QUARTER)
-            if off <= on or not 0 <= pitch <= 127:
-                continue
-            events.append((on, 1, mido.Message("note_on", channel=channel, note=pitch,
-                                               velocity=velocity)))
-            events.append((off, 0, mido.Message("note_off", channel=channel, note=pitch)))
-        events.sort(key=lambda e: (e[0], e[1], e[2].note))
-        now = 0
-        for tick, _, message in events:
-            track.append(message.copy(time=tick - now))
-            now = tick
+        _append_notes(track, channel, part["notes"], TICKS_PER_QUARTER)
         midi.tracks.append(track)
     save_atomic(midi, path)
+
+
+def _append_notes(track, channel, notes, tpq):
+    """Appends `notes` [(start, length, pitch, velocity)] (quarter notes) to `track` as delta-timed
+    note-on/off messages; notes of no length or out of the MIDI range are dropped."""
+    events = []  # (tick, order, message): note-offs (order 0) before note-ons at one tick
+    for start, length, pitch, velocity in notes:
+        on, off = round(start * tpq), round((start + length) * tpq)
+        if off <= on or not 0 <= pitch <= 127:
+            continue
+        events.append((on, 1, mido.Message("note_on", channel=channel, note=pitch,
+                                           velocity=velocity)))
+        events.append((off, 0, mido.Message("note_off", channel=channel, note=pitch)))
+    events.sort(key=lambda e: (e[0], e[1], e[2].note))
+    now = 0
+    for tick, _, message in events:
+        track.append(message.copy(time=tick - now))
+        now = tick
 
 
 def _absolute(track):
@@ -176,19 +181,7 @@ def append_part(path, name, program, notes, velocity):
     track = mido.MidiTrack()
     track.append(mido.MetaMessage("track_name", name=name, time=0))
     track.append(mido.Message("program_change", channel=channel, program=program))
-    events = []
-    for start, length, pitch in notes:
-        on, off = round(start * tpq), round((start + length) * tpq)
-        if off <= on or not 0 <= pitch <= 127:
-            continue
-        events.append((on, 1, mido.Message("note_on", channel=channel, note=pitch,
-                                           velocity=velocity)))
-        events.append((off, 0, mido.Message("note_off", channel=channel, note=pitch)))
-    events.sort(key=lambda e: (e[0], e[1], e[2].note))
-    now = 0
-    for tick, _, message in events:
-        track.append(message.copy(time=tick - now))
-        now = tick
+    _append_notes(track, channel, [(s, l, p, velocity) for s, l, p in notes], tpq)
     midi.tracks.append(track)
     save_atomic(midi, path)
     return channel
