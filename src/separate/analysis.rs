@@ -484,6 +484,7 @@ impl TensorFront {
         let rows = (nb_channels * count) as i64;
         let mix = mags.narrow(1, (start - lo) as i64, count as i64);
         let mut estimates = Vec::with_capacity(engine.estimators.len());
+        let mut raw_estimates = Vec::new();
         for estimator in engine.estimators {
             let clock = Instant::now();
             let spec = estimator.spec();
@@ -502,13 +503,47 @@ impl TensorFront {
             let output = run_network(estimator.as_ref(), &input, rows, times)?
                 .to_device(self.device)
                 .reshape([nb_channels as i64, count as i64, spec.nb_bins as i64]);
+            if engine.niter > 0 {
+                raw_estimates.push(output);
+                continue;
+            }
             let clock = Instant::now();
             estimates.push(tensor_ops::extend_high_band(&output, &mix, spec.nb_bins));
             times.mask += clock.elapsed();
         }
+        let x_batch = spectra.narrow(1, (start - lo) as i64, count as i64);
+        self.keep_samples_from(end, c, hop, n_fft);
+        if engine.niter > 0 {
+            // The multichannel Wiener filter runs on the CPU, in the synthesis stage.
+            let clock = Instant::now();
+            let estimates = raw_estimates
+                .iter()
+                .map(|e| Vec::<f32>::try_from(e.to_device(Device::Cpu).contiguous().view([-1])))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            let pairs = Vec::<f32>::try_from(
+                x_batch
+                    .view_as_real()
+                    .to_device(Device::Cpu)
+                    .contiguous()
+                    .view([-1]),
+            )?;
+            let frames = pairs
+                .chunks_exact(count * config.nb_bins() * 2)
+                .map(|ch| {
+                    ch.chunks_exact(2)
+                        .map(|z| Complex32::new(z[0], z[1]))
+                        .collect()
+                })
+                .collect();
+            times.network += clock.elapsed();
+            return Ok(BatchOut::Spectral {
+                count,
+                frames,
+                estimates,
+            });
+        }
         let clock = Instant::now();
         let masks = tensor_ops::masks(engine.mask, &estimates, &mix);
-        let x_batch = spectra.narrow(1, (start - lo) as i64, count as i64);
         let masked = Tensor::stack(&masks.iter().map(|m| &x_batch * m).collect::<Vec<_>>(), 0);
         times.mask += clock.elapsed();
         let clock = Instant::now();
@@ -527,8 +562,13 @@ impl TensorFront {
             })
             .collect();
         times.istft += clock.elapsed();
-        // Keep the samples from the next batch's first context frame on.
-        let keep_from = (end.saturating_sub(c) * hop) as i64 - (n_fft / 2) as i64;
+        Ok(BatchOut::Windowed { frames })
+    }
+
+    /// Drops the samples before the first context frame (`context` frames before `end`) of the
+    /// next batch.
+    fn keep_samples_from(&mut self, end: usize, context: usize, hop: usize, n_fft: usize) {
+        let keep_from = (end.saturating_sub(context) * hop) as i64 - (n_fft / 2) as i64;
         let drop = (keep_from - self.samples_start).max(0) as usize;
         if drop > 0 {
             for s in &mut self.samples {
@@ -536,7 +576,6 @@ impl TensorFront {
             }
             self.samples_start += drop as i64;
         }
-        Ok(BatchOut::Windowed { frames })
     }
 }
 

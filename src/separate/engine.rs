@@ -53,6 +53,8 @@ pub(crate) trait BlockSink: Send {
 pub(crate) struct Engine<'a> {
     pub estimators: &'a [Box<dyn Estimator>],
     pub mask: MaskKind,
+    /// Multichannel Wiener iterations after the masks (on the CPU, in the synthesis stage).
+    pub niter: usize,
     /// Frames per network batch (per channel).
     pub batch_frames: usize,
     /// Frames read from the source per step.

@@ -9,6 +9,7 @@ mod model_estimator;
 mod stages;
 mod synthesis;
 pub mod tensor_ops;
+pub mod wiener;
 
 pub use estimator::{Estimator, EstimatorSpec};
 
@@ -28,6 +29,9 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct SeparateOptions {
     pub mask: MaskKind,
+    /// Iterations of the multichannel Wiener filter after the masks (see [`wiener`]); 0: the
+    /// masks alone.
+    pub niter: usize,
     /// Frames per network batch and channel (larger: faster matrix products, more memory); 8
     /// times as many on the tensor path on CUDA.
     pub batch_frames: usize,
@@ -53,6 +57,7 @@ impl Default for SeparateOptions {
     fn default() -> Self {
         SeparateOptions {
             mask: MaskKind::Wiener,
+            niter: 0,
             batch_frames: 512,
             block_frames: 1 << 16,
             path: ComputePath::Auto,
@@ -267,6 +272,7 @@ impl Separator {
             batch_frames,
             estimators: &self.estimators,
             mask: self.options.mask,
+            niter: self.options.niter,
             block_frames: self.options.block_frames,
             stop: self.stop.as_deref(),
         }

@@ -10,6 +10,7 @@ use super::analysis::BatchOut;
 use super::engine::{Encoded, Engine, StageResult, ToSynthesis};
 use super::mask::{extend_high_band, frame_masks, MaskKind};
 use super::stages::{timed, StageTimes};
+use super::wiener;
 use crate::audio::StreamResampler;
 use crate::error::Result;
 use crate::stft::{Complex32, Istft, IstftStream, StftConfig};
@@ -24,6 +25,7 @@ const FRAMES_PER_TASK: usize = 8;
 pub(crate) struct Synthesis {
     config: StftConfig,
     mask: MaskKind,
+    niter: usize,
     /// Estimated bins per target.
     nb_bins_out: Vec<usize>,
     nb_channels: usize,
@@ -48,6 +50,7 @@ impl Synthesis {
         Ok(Synthesis {
             config: first.stft,
             mask: engine.mask,
+            niter: engine.niter,
             nb_bins_out: engine.estimators.iter().map(|e| e.spec().nb_bins).collect(),
             nb_channels,
             istfts: (0..nb_targets)
@@ -186,6 +189,8 @@ impl Synthesis {
                 masked
             })
             .collect();
+        let mut masked = masked;
+        wiener::refine(frames, &mut masked, count, nb_targets, nb_bins, self.niter);
         self.times.mask += clock.elapsed();
         let clock = Instant::now();
         let windowed = masked

@@ -20,6 +20,11 @@ pub struct ModelArgs {
     /// targets and residual sum to the mix).
     #[arg(long, default_value = "wiener", value_parser = parse_mask)]
     pub mask: MaskKind,
+    /// Iterations of the multichannel Wiener filter after the masks (expectation-maximisation
+    /// of each source's spectrum and spatial covariance, as Open-Unmix's --niter); 0: the masks
+    /// alone.
+    #[arg(long, default_value_t = saex::separate::SeparateOptions::default().niter, value_name = "N")]
+    pub niter: usize,
     /// Where the network runs: auto (the first CUDA GPU if there is one, else the CPU), cpu,
     /// cuda (gpu) or cuda:N.
     #[arg(long, default_value = "auto")]
@@ -47,6 +52,7 @@ impl ModelArgs {
         };
         let options = SeparateOptions {
             mask: self.mask,
+            niter: self.niter,
             batch_frames: self.batch_frames,
             ..SeparateOptions::default()
         };

@@ -49,6 +49,9 @@ pub struct Args {
     /// How estimates become masks (with --model): ratio or wiener.
     #[arg(long, default_value = "wiener", requires = "models")]
     mask: String,
+    /// Multichannel Wiener iterations after the masks (with --model), as in `saex extract`.
+    #[arg(long, default_value_t = SeparateOptions::default().niter, value_name = "N")]
+    niter: usize,
     /// Where the network runs (with --model): auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     device: String,
@@ -115,6 +118,7 @@ fn separator(args: &Args, mask: MaskKind) -> anyhow::Result<Separator> {
     crate::common::set_threads();
     let options = SeparateOptions {
         mask,
+        niter: args.niter,
         ..SeparateOptions::default()
     };
     let device = saex::parse_device(&args.device)?;
