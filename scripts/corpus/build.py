@@ -25,6 +25,7 @@ import time
 
 import numpy as np
 
+import gm
 import pieces
 import sing
 import stems
@@ -123,6 +124,7 @@ def track_name(kind, piece, window):
 class Builder:
     def __init__(self, args):
         self.args = args
+        gm.load(args.saex)  # the GM families and stem names of `saex render`
         self.out = os.path.abspath(args.out)
         self.work = os.path.abspath(args.work)
         self.voice_root = sing.prepare_voice_data(self.work)
@@ -213,7 +215,7 @@ class Builder:
             "hours_train_target": self.args.hours,
             "layout": "MUSDB18-HQ: <split>/<track>/<stem>.wav, 44.1 kHz stereo float32; "
                       "mixture.wav is the float32 sum of the stems",
-            "stems": stems.STEMS,
+            "stems": gm.STEMS,
             "seconds": {s: round(t, 1) for s, t in totals.items()},
             "licences": LICENCES,
             "tools": tool_versions(),

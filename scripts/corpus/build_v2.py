@@ -279,13 +279,13 @@ def render_saex(saex, midi, soundfont, out_dir):
     if result.returncode != 0:
         raise RuntimeError(f"saex render failed on {midi}: {result.stderr.strip()[-500:]}")
     folder = os.path.join(out_dir, os.path.basename(midi)[:-4])
-    return {n: stems.read_wav(os.path.join(folder, f"{n}.wav")) for n in stems.STEMS
+    return {n: stems.read_wav(os.path.join(folder, f"{n}.wav")) for n in gm.STEMS
             if os.path.exists(os.path.join(folder, f"{n}.wav"))}
 
 
 def render_timidity(midi, config, work):
     """Each stem family rendered on its own by timidity (effects off), 44.1 kHz stereo."""
-    paths = {fam: os.path.join(work, f"timidity-{fam}.mid") for fam in stems.STEMS}
+    paths = {fam: os.path.join(work, f"timidity-{fam}.mid") for fam in gm.STEMS}
     found = midi_tools.split_by_family(midi, paths)
     out = {}
     for fam in sorted(found):
@@ -318,12 +318,12 @@ def write_flac(path, samples):
 
 
 def write_track(folder, processed, with_mixture=True):
-    """Writes every stem of STEMS (silence where absent) and, when `with_mixture`,
+    """Writes every stem of gm.STEMS (silence where absent) and, when `with_mixture`,
     mixture.flac, the exact integer sum of the 16-bit stems. Fails when the sum would clip
     (the master bus keeps the mix under -1 dBFS, so it cannot)."""
     nb = max(len(a) for a in processed.values())
     total = np.zeros((nb, 2), dtype=np.int32)
-    for name in stems.STEMS:
+    for name in gm.STEMS:
         audio = processed.get(name)
         q = np.zeros((nb, 2), dtype=np.int16)
         if audio is not None:
@@ -388,7 +388,7 @@ class TrackMaker:
         sung = self.sing_lines(lines, rng, info, domain, stage)
         nb = max([len(a) for a in audio.values()] + [len(sung) if sung is not None else 0])
         padded = {}
-        for stem_name in stems.STEMS:
+        for stem_name in gm.STEMS:
             a = np.zeros((nb, 2), dtype=np.float32)
             if stem_name in audio:
                 a[: len(audio[stem_name])] = audio[stem_name]
@@ -590,6 +590,7 @@ def _make(job):
 
 
 def run(args):
+    gm.load(args.saex)  # the GM families and stem names of `saex render`; workers fork after
     gm.KEEP_VOICES = True
     out = os.path.abspath(args.out)
     work = os.path.abspath(args.work)
@@ -655,7 +656,7 @@ def run(args):
         "layout": "MUSDB18-HQ: <split>/<track>/<stem>.flac, 44.1 kHz stereo 16-bit FLAC; "
                   "mixture.flac (valid, test and ood only) is the exact sum of the 16-bit "
                   "stems",
-        "stems": stems.STEMS,
+        "stems": gm.STEMS,
         "seconds": {s: round(t, 1) for s, t in totals.items()},
         "held_out_for_ood": {
             "music21 collections": sorted(OOD_COLLECTIONS),

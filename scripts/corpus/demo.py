@@ -16,6 +16,7 @@ import numpy as np
 import soundfile as sf
 
 import build
+import gm
 import stems
 
 
@@ -41,7 +42,7 @@ def main():
     split = "test"
     entry, _ = builder.build_track(kind, piece, window, name, split)
     folder = os.path.join(scratch.out, split, name)
-    audio = {s: stems.read_wav(os.path.join(folder, f"{s}.wav")) for s in stems.STEMS}
+    audio = {s: stems.read_wav(os.path.join(folder, f"{s}.wav")) for s in gm.STEMS}
 
     # The excerpt: from 1 s before the first sung sample, faded in and out over 50 ms.
     voiced = np.flatnonzero(np.abs(audio["vocals"]).max(axis=1) > 1e-4)
@@ -58,7 +59,7 @@ def main():
         return y * fade[:, None]
 
     vocals = cut(audio["vocals"])
-    accompaniment = sum(cut(audio[s]) for s in stems.STEMS if s != "vocals")
+    accompaniment = sum(cut(audio[s]) for s in gm.STEMS if s != "vocals")
     mixture = vocals + accompaniment
     gain = min(1.0, 0.89 / max(float(np.max(np.abs(mixture))), 1e-9))  # peak <= -1 dBFS
     os.makedirs(args.out, exist_ok=True)

@@ -3,7 +3,8 @@
     python scripts/corpus/stats.py CORPUS
 
 Prints per split: tracks, hours, hours per kind, the share of tracks with each stem, the
-renderers, the singers and the drawn vocal level, as Markdown for docs/corpus.md.
+renderers, the singers and the drawn vocal level, as Markdown for docs/corpus.md. The stem
+columns are those of this checkout's release build of saex (gm.STEMS).
 """
 
 import collections
@@ -12,7 +13,7 @@ import json
 import os
 import sys
 
-STEMS = ["drums", "bass", "piano", "guitar", "vocals", "other"]
+import gm
 
 
 def main():
@@ -20,6 +21,7 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     root = sys.argv[1]
+    gm.load(gm.REPO_SAEX)
     entries = []
     for path in sorted(glob.glob(os.path.join(root, ".meta", "*.json"))):
         with open(path) as f:
@@ -29,14 +31,14 @@ def main():
     by_split = collections.defaultdict(list)
     for e in entries:
         by_split[e["split"]].append(e)
-    print("| split | tracks | hours | " + " | ".join(f"with {s}" for s in STEMS) + " |")
-    print("|---|---|---|" + "---|" * len(STEMS))
+    print("| split | tracks | hours | " + " | ".join(f"with {s}" for s in gm.STEMS) + " |")
+    print("|---|---|---|" + "---|" * len(gm.STEMS))
     for split in ("train", "valid", "test", "ood"):
         es = by_split.get(split, [])
         if not es:
             continue
         hours = sum(e["seconds"] for e in es) / 3600
-        shares = [100 * sum(s in e["stems_present"] for e in es) / len(es) for s in STEMS]
+        shares = [100 * sum(s in e["stems_present"] for e in es) / len(es) for s in gm.STEMS]
         print(f"| {split} | {len(es)} | {hours:.2f} | "
               + " | ".join(f"{x:.0f} %" for x in shares) + " |")
     print()

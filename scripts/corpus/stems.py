@@ -1,4 +1,11 @@
-"""Adds the sung line to a rendered track folder and recomputes mixture.wav from the stems."""
+"""Adds the sung line to a rendered track folder and recomputes mixture.wav from the stems.
+
+The stem names and their order are `saex render`'s (gm.STEMS, read from the saex binary). The
+mixture sum here is corpus-v1's format, not a copy of a library rule: `saex render` sums its
+stems in name order before the sung line exists, while v1 defines mixture.wav as the float32
+sum, in gm.STEMS order, of the stem files after the vocals were added (a library sum in another
+order would change v1's bytes). corpus-v2 sums its 16-bit stems exactly in build_v2.py.
+"""
 
 import os
 import struct
@@ -6,7 +13,8 @@ import struct
 import numpy as np
 import soundfile as sf
 
-STEMS = ["drums", "bass", "piano", "guitar", "vocals", "other"]
+import gm
+
 RATE = 44100
 
 
@@ -46,12 +54,12 @@ def stereo(mono, pan, gain):
 
 
 def finish_track(folder, vocals=None):
-    """Makes `folder` a complete track: every stem of STEMS present (silence where the render
+    """Makes `folder` a complete track: every stem of gm.STEMS present (silence where the render
     wrote none), all of one length (zeros appended), `vocals` (nb_frames, 2) added to
-    vocals.wav, and mixture.wav the float32 sum of the stem files as written, in STEMS order.
+    vocals.wav, and mixture.wav the float32 sum of the stem files as written, in gm.STEMS order.
     Returns the length in frames."""
     audio = {}
-    for name in STEMS:
+    for name in gm.STEMS:
         path = os.path.join(folder, f"{name}.wav")
         audio[name] = read_wav(path) if os.path.exists(path) else None
     lengths = [len(a) for a in audio.values() if a is not None]
@@ -60,7 +68,7 @@ def finish_track(folder, vocals=None):
     nb_frames = max(lengths, default=0)
     if nb_frames == 0:
         raise ValueError(f"{folder}: no stem to finish")
-    for name in STEMS:
+    for name in gm.STEMS:
         current = audio[name]
         changed = current is None or len(current) != nb_frames
         padded = np.zeros((nb_frames, 2), dtype=np.float32)
@@ -76,7 +84,7 @@ def finish_track(folder, vocals=None):
             write_wav(os.path.join(folder, f"{name}.wav"), padded)
     # The mixture from the files exactly as written, summed in float32.
     mixture = np.zeros((nb_frames, 2), dtype=np.float32)
-    for name in STEMS:
+    for name in gm.STEMS:
         mixture += read_wav(os.path.join(folder, f"{name}.wav"))
     write_wav(os.path.join(folder, "mixture.wav"), mixture)
     return nb_frames

@@ -2,7 +2,8 @@
 
     python scripts/corpus/test_corpus.py      (with the corpus venv's Python)
 
-Run by scripts/test.sh when the corpus virtual environment exists. Exits non-zero on failure.
+Run by scripts/test.sh when the corpus virtual environment exists (after `cargo test
+--release`: the GM families come from target/release/saex). Exits non-zero on failure.
 """
 
 import math
@@ -197,7 +198,7 @@ def flac_stems_sum_exactly_to_the_mixture():
             os.makedirs(os.path.join(d, sub))
             assert build_v2.write_track(os.path.join(d, sub), processed) == 3000
         total = np.zeros((3000, 2), dtype=np.int32)
-        for name in build_v2.stems.STEMS:
+        for name in gm.STEMS:
             data, rate = sf.read(os.path.join(d, "one", f"{name}.flac"), dtype="int16")
             assert rate == RATE and data.shape == (3000, 2)
             total += data
@@ -206,6 +207,26 @@ def flac_stems_sum_exactly_to_the_mixture():
                 assert f1.read() == f2.read(), f"{name}.flac differs between two writes"
         mixture, _ = sf.read(os.path.join(d, "one", "mixture.flac"), dtype="int16")
         assert np.array_equal(mixture, total)
+
+
+@check
+def gm_families_are_saex_renders_and_the_draws_keep_their_pools():
+    # The table comes from `saex render --print-stem-map`; these are the pools the corpora
+    # were drawn from, so a change to the library's map shows here before it changes a corpus.
+    assert gm.DRUM_CHANNEL == 9
+    assert gm.STEMS == ["drums", "bass", "piano", "guitar", "vocals", "other"]
+    assert all(gm.family(p, 9) == "drums" for p in range(128))
+    expected = {**{p: "piano" for p in range(0, 8)}, **{p: "guitar" for p in range(24, 32)},
+                **{p: "bass" for p in range(32, 40)}, **{p: "vocals" for p in range(52, 55)}}
+    for channel in range(16):
+        if channel != 9:
+            assert [gm.family(p, channel) for p in range(128)] == [
+                expected.get(p, "other") for p in range(128)], channel
+    assert gm.CHOIR == [52, 53, 54]
+    assert gm.FAMILY_RANGES == {"bass": list(range(32, 40)), "piano": list(range(0, 8)),
+                                "guitar": list(range(24, 32))}
+    assert gm.OTHER_MELODIC == [p for p in list(range(16, 24)) + list(range(40, 52))
+                                + list(range(56, 96)) if p != 47]
 
 
 @check
@@ -229,6 +250,7 @@ def midi_split_by_family_and_appended_parts():
 
 
 def main():
+    gm.load(gm.REPO_SAEX)
     failed = 0
     for fn in CHECKS:
         try:

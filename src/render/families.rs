@@ -14,9 +14,15 @@
 //!
 //! The vocal track patterns are matched case-insensitively as substrings of the track's name
 //! (its TrackName meta event, else its InstrumentName); the defaults are [`DEFAULT_VOCAL_TRACKS`].
+//!
+//! The stems of the default map, in listing order ([`StemMap::stems`]), are `drums`, `bass`,
+//! `piano`, `guitar`, `vocals`, `other`. Tools outside the crate (the corpus builders under
+//! `scripts/corpus/`) read the map as data, [`StemMap::table`], printed by
+//! `saex render --print-stem-map`, rather than keeping a copy of it.
 
 use super::midi::{Message, Song};
 use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// The stem of every note on MIDI channel 10.
@@ -31,6 +37,14 @@ pub use crate::dataset::MIXTURE;
 pub const DRUM_CHANNEL: u8 = 9;
 /// Track-name patterns that make a track the vocal line by default.
 pub const DEFAULT_VOCAL_TRACKS: [&str; 4] = ["vocal", "voice", "melody", "singer"];
+/// The program families of [`StemMap::general_midi`] as (stem, first program, last program),
+/// 0-based and inclusive, in listing order.
+const GENERAL_MIDI_FAMILIES: [(&str, u8, u8); 4] = [
+    ("bass", 32, 39),
+    ("piano", 0, 7),
+    ("guitar", 24, 31),
+    (VOCALS, 52, 54),
+];
 
 /// The program -> stem table and the vocal-track patterns.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +53,8 @@ pub struct StemMap {
     programs: Vec<String>,
     /// Lower-case substrings that mark a vocal track.
     vocal_tracks: Vec<String>,
+    /// The stems that claimed programs, in the order they first did (the listing order).
+    claimed: Vec<String>,
 }
 
 impl Default for StemMap {
@@ -53,14 +69,10 @@ impl StemMap {
         let mut map = StemMap {
             programs: vec![OTHER.to_string(); 128],
             vocal_tracks: DEFAULT_VOCAL_TRACKS.iter().map(|s| s.to_string()).collect(),
+            claimed: Vec::new(),
         };
-        for (name, lo, hi) in [
-            ("piano", 0, 7),
-            ("guitar", 24, 31),
-            ("bass", 32, 39),
-            (VOCALS, 52, 54),
-        ] {
-            map.programs[lo..=hi].fill(name.to_string());
+        for (name, lo, hi) in GENERAL_MIDI_FAMILIES {
+            map.claim_programs(name, lo..=hi);
         }
         map
     }
@@ -73,6 +85,7 @@ impl StemMap {
     ) -> Result<Self> {
         let mut map = StemMap {
             programs: vec![OTHER.to_string(); 128],
+            claimed: Vec::new(),
             ..Self::general_midi()
         };
         for (name, ranges) in families {
@@ -136,6 +149,41 @@ impl StemMap {
         &self.programs[usize::from(program & 0x7F)]
     }
 
+    /// Every stem a note can go to, in listing order: [`DRUMS`] (the drum channel), then the
+    /// stems that own programs in the order they first claimed some ([`StemMap::general_midi`]:
+    /// `bass`, `piano`, `guitar`, `vocals`; [`StemMap::from_json_file`]: name order; then each
+    /// [`StemMap::set_family`]), then [`VOCALS`] when vocal-track patterns are set, and [`OTHER`]
+    /// when some program is left to it. Each name appears once.
+    pub fn stems(&self) -> Vec<&str> {
+        let mut stems = vec![DRUMS];
+        let owned = self
+            .claimed
+            .iter()
+            .map(String::as_str)
+            .filter(|name| self.programs.iter().any(|p| p == name));
+        let vocals = (!self.vocal_tracks.is_empty()).then_some(VOCALS);
+        let other = self.programs.iter().any(|p| p == OTHER).then_some(OTHER);
+        for name in owned.chain(vocals).chain(other) {
+            if !stems.contains(&name) {
+                stems.push(name);
+            }
+        }
+        stems
+    }
+
+    /// The whole map as data (see [`StemTable`]); `saex render --print-stem-map` prints it as
+    /// JSON.
+    pub fn table(&self) -> StemTable {
+        StemTable {
+            drum_channel: DRUM_CHANNEL,
+            drum_stem: DRUMS.to_string(),
+            vocal_stem: VOCALS.to_string(),
+            vocal_tracks: self.vocal_tracks.clone(),
+            stems: self.stems().into_iter().map(str::to_string).collect(),
+            programs: self.programs.clone(),
+        }
+    }
+
     /// Whether a track of this name is a vocal track.
     pub fn is_vocal_track(&self, track_name: &str) -> bool {
         let name = track_name.to_lowercase();
@@ -194,13 +242,40 @@ impl StemMap {
 
     fn claim(&mut self, name: &str, ranges: &str) -> Result<()> {
         check_stem_name(name)?;
-        for program in parse_program_ranges(ranges)
-            .map_err(|reason| Error::Invalid(format!("family {name}={ranges}: {reason}")))?
-        {
-            self.programs[usize::from(program)] = name.to_string();
-        }
+        let programs = parse_program_ranges(ranges)
+            .map_err(|reason| Error::Invalid(format!("family {name}={ranges}: {reason}")))?;
+        self.claim_programs(name, programs);
         Ok(())
     }
+
+    /// Sends `programs` (each <= 127) to stem `name`, a valid stem name.
+    fn claim_programs(&mut self, name: &str, programs: impl IntoIterator<Item = u8>) {
+        for program in programs {
+            self.programs[usize::from(program)] = name.to_string();
+        }
+        if !self.claimed.iter().any(|c| c == name) {
+            self.claimed.push(name.to_string());
+        }
+    }
+}
+
+/// A [`StemMap`] as plain data, the form tools outside the crate read (as JSON, from
+/// `saex render --print-stem-map`): the corpus builders take the GM families and the stem list
+/// from it instead of keeping their own copy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StemTable {
+    /// The 0-based MIDI channel every note of which goes to `drum_stem` ([`DRUM_CHANNEL`]).
+    pub drum_channel: u8,
+    /// The stem of the drum channel ([`DRUMS`]).
+    pub drum_stem: String,
+    /// The stem of the notes of vocal tracks ([`VOCALS`]).
+    pub vocal_stem: String,
+    /// Lower-case substrings of track names that make a track's notes `vocal_stem`.
+    pub vocal_tracks: Vec<String>,
+    /// Every stem a note can go to, in listing order ([`StemMap::stems`]).
+    pub stems: Vec<String>,
+    /// The stem of each GM program 0..=127 (0-based) on a melodic channel: 128 names.
+    pub programs: Vec<String>,
 }
 
 /// The stems of one song and the stem of each of its note-ons.
@@ -364,6 +439,46 @@ mod tests {
         let only = StemMap::from_families([("keys", "0..7")]).unwrap();
         assert_eq!(only.program_stem(0), "keys");
         assert_eq!(only.program_stem(33), OTHER);
+    }
+
+    #[test]
+    fn stems_are_listed_in_claim_order_and_the_table_is_the_map() {
+        let gm = StemMap::general_midi();
+        assert_eq!(
+            gm.stems(),
+            ["drums", "bass", "piano", "guitar", "vocals", "other"]
+        );
+        let table = gm.table();
+        assert_eq!((table.drum_channel, table.drum_stem.as_str()), (9, DRUMS));
+        assert_eq!(table.vocal_stem, VOCALS);
+        assert_eq!(table.vocal_tracks, DEFAULT_VOCAL_TRACKS);
+        assert_eq!(table.stems, gm.stems());
+        assert_eq!(table.programs.len(), 128);
+        for program in 0..=127u8 {
+            assert_eq!(
+                table.programs[usize::from(program)],
+                gm.program_stem(program),
+                "program {program}"
+            );
+        }
+
+        // A family that takes every program of one stem removes that stem from the list; a new
+        // stem is listed after the defaults, before vocals and other.
+        let mut map = StemMap::general_midi();
+        map.set_family("keys=0..7").unwrap();
+        map.set_family("strings=40..51").unwrap();
+        assert_eq!(
+            map.stems(),
+            ["drums", "bass", "guitar", "vocals", "keys", "strings", "other"]
+        );
+        map.set_vocal_tracks::<&str>(&[]);
+        map.set_family("bass=52..54").unwrap();
+        assert_eq!(
+            map.stems(),
+            ["drums", "bass", "guitar", "keys", "strings", "other"]
+        );
+        let all = StemMap::from_families([("everything", "0..127")]).unwrap();
+        assert_eq!(all.stems(), ["drums", "everything", "vocals"]);
     }
 
     #[test]

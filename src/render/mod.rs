@@ -19,7 +19,7 @@ mod soundfont;
 pub mod synth;
 mod track;
 
-pub use families::{NoteAssignment, StemMap};
+pub use families::{NoteAssignment, StemMap, StemTable};
 pub use midi::Song;
 pub use soundfont::load_soundfont;
 pub use synth::{Part, PartRenderer, RenderSettings};

@@ -5,6 +5,7 @@ use crate::common::{listing, saex};
 use crate::render_support;
 use predicates::prelude::*;
 use render_support::{song_midi, test_soundfont};
+use saex::render::{StemMap, StemTable};
 use std::path::Path;
 
 fn setup(dir: &Path) {
@@ -141,4 +142,58 @@ fn fatal_errors_exit_2_naming_the_file() {
         !dir.path().join("out").exists(),
         "nothing written on fatal errors"
     );
+}
+
+/// The stem map printed by `saex render --print-stem-map` (the table the corpus builders read).
+fn printed_stem_map(args: &[&str]) -> StemTable {
+    let output = saex()
+        .args(["render", "--print-stem-map"])
+        .args(args)
+        .assert()
+        .success()
+        .stderr("")
+        .get_output()
+        .stdout
+        .clone();
+    serde_json::from_slice(&output).expect("the printed stem map is a StemTable in JSON")
+}
+
+#[test]
+fn print_stem_map_prints_the_general_midi_map_and_the_overrides() {
+    let gm = StemMap::general_midi();
+    let table = printed_stem_map(&[]);
+    assert_eq!(table, gm.table());
+    assert_eq!(table.drum_channel, 9);
+    assert_eq!(
+        table.stems,
+        ["drums", "bass", "piano", "guitar", "vocals", "other"]
+    );
+    for program in 0..=127u8 {
+        assert_eq!(
+            table.programs[usize::from(program)],
+            gm.program_stem(program),
+            "program {program}"
+        );
+    }
+
+    let mut map = StemMap::general_midi();
+    map.set_family("keys=0..7").unwrap();
+    map.set_vocal_tracks(&["lead"]);
+    let table = printed_stem_map(&["--family", "keys=0..7", "--vocals-track", "lead"]);
+    assert_eq!(table, map.table());
+    assert_eq!(table.vocal_tracks, ["lead"]);
+    assert_eq!(
+        table.stems,
+        ["drums", "bass", "guitar", "vocals", "keys", "other"]
+    );
+
+    // Nothing to render with it.
+    saex()
+        .args(["render", "--print-stem-map", "--midi", "song.mid"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "the argument '--print-stem-map' cannot be used with",
+        ));
 }

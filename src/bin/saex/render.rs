@@ -3,6 +3,7 @@
 use anyhow::Context;
 use clap::Args as ClapArgs;
 use saex::render::{self, RenderSettings, StemMap, TrackOutcome};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -11,18 +12,23 @@ use std::process::ExitCode;
 /// Writes <OUT>/<midi file stem>/{drums,bass,piano,guitar,vocals,other}.wav (the stems with
 /// notes) and mixture.wav, their sample-wise sum: stereo, 32-bit float. Drums = channel 10;
 /// vocals = tracks named like --vocals-track and GM programs 52..54; piano = programs 0..7,
-/// guitar = 24..31, bass = 32..39 (0-based); other = the rest.
+/// guitar = 24..31, bass = 32..39 (0-based); other = the rest. --print-stem-map prints this map
+/// (with --map, --family and --vocals-track applied) as JSON instead of rendering.
 #[derive(ClapArgs)]
 pub struct Args {
     /// A MIDI file, or a folder searched recursively for .mid/.midi files.
-    #[arg(long, value_name = "PATH")]
-    midi: PathBuf,
+    #[arg(long, value_name = "PATH", required_unless_present = "print_stem_map")]
+    midi: Option<PathBuf>,
     /// The SoundFont 2 file to render with.
-    #[arg(long, value_name = "FILE.sf2")]
-    soundfont: PathBuf,
+    #[arg(
+        long,
+        value_name = "FILE.sf2",
+        required_unless_present = "print_stem_map"
+    )]
+    soundfont: Option<PathBuf>,
     /// The folder that receives one track folder per MIDI file (created when missing).
-    #[arg(long, value_name = "DIR")]
-    out: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "print_stem_map")]
+    out: Option<PathBuf>,
     /// A JSON object of stem name -> GM programs replacing the default families, e.g.
     /// {"bass": "32..39", "keys": "0..7,16"}; programs not named go to "other".
     #[arg(long, value_name = "FILE.json")]
@@ -47,6 +53,11 @@ pub struct Args {
     /// No progress bar and no per-file lines (errors are still printed).
     #[arg(long)]
     quiet: bool,
+    /// Print the stem map as JSON and render nothing: {"drum_channel": 9, "drum_stem",
+    /// "vocal_stem", "vocal_tracks", "stems" (every stem, in listing order), "programs" (the
+    /// stem of each GM program 0..127)}. The corpus builders read the GM families from it.
+    #[arg(long, conflicts_with_all = ["midi", "soundfont", "out"])]
+    print_stem_map: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -68,21 +79,27 @@ fn run_inner(args: Args) -> anyhow::Result<ExitCode> {
     if !args.vocals_track.is_empty() {
         map.set_vocal_tracks(&args.vocals_track);
     }
+    if args.print_stem_map {
+        let json = serde_json::to_string_pretty(&map.table())?;
+        // Not println!: a closed pipe is an error message, not a panic.
+        writeln!(std::io::stdout().lock(), "{json}").context("cannot write the stem map")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (Some(midi), Some(soundfont), Some(out)) = (&args.midi, &args.soundfont, &args.out) else {
+        anyhow::bail!("--midi, --soundfont and --out are needed to render");
+    };
     let settings = RenderSettings {
         sample_rate: args.sample_rate,
         reverb_and_chorus: args.reverb,
         ..RenderSettings::default()
     };
     settings.validate()?;
-    let files = render::find_midi_files(&args.midi)?;
+    let files = render::find_midi_files(midi)?;
     if files.is_empty() {
-        anyhow::bail!(
-            "{}: no .mid or .midi files in this folder",
-            args.midi.display()
-        );
+        anyhow::bail!("{}: no .mid or .midi files in this folder", midi.display());
     }
-    let soundfont = render::load_soundfont(&args.soundfont)?;
-    check_writable(&args.out)?;
+    let soundfont = render::load_soundfont(soundfont)?;
+    check_writable(out)?;
 
     let bar = saex::progress::bar(files.len() as u64, "files", args.quiet);
     bar.set_message("render");
@@ -123,7 +140,7 @@ fn run_inner(args: Args) -> anyhow::Result<ExitCode> {
         &soundfont,
         &map,
         &settings,
-        &args.out,
+        out,
         args.overwrite,
         report,
     )?;
