@@ -72,6 +72,9 @@ named_choice!(
         Identity = "identity",
         /// Uniform in +-1/sqrt(fan_in).
         Random = "random",
+        /// The encoder of an autoencoder of the current representation, pretrained from the
+        /// random init (see [`crate::train::autoencoder`]).
+        Autoencoder = "autoencoder",
     }
 );
 

@@ -21,6 +21,7 @@
 //! (resuming), and the loop that drives them ([`train`]).
 
 pub mod augment;
+pub mod autoencoder;
 mod checkpoint;
 pub mod history;
 pub mod init;

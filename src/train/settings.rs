@@ -117,8 +117,11 @@ pub struct TrainSettings {
     pub frames_per_epoch: usize,
     /// Validation frames (fixed excerpts from the middle of each validation track).
     pub valid_frames: usize,
-    /// Frames the least-squares init accumulates per layer, sampled without augmentation.
+    /// Frames the least-squares init accumulates per layer, sampled without augmentation; also
+    /// the frames the autoencoder init pretrains on.
     pub ls_frames: usize,
+    /// Passes over those frames of the autoencoder init.
+    pub autoencoder_epochs: usize,
     /// Relative ridge of the least-squares init (see [`super::init`]).
     pub ridge: f64,
     /// Length of each sampled excerpt in seconds.
@@ -146,6 +149,7 @@ impl Default for TrainSettings {
             frames_per_epoch: 32_768,
             valid_frames: 8192,
             ls_frames: 32_768,
+            autoencoder_epochs: 3,
             ridge: DEFAULT_RIDGE,
             excerpt_seconds: 6.0,
             optimizer: OptimizerKind::Adam,
@@ -186,9 +190,14 @@ impl TrainSettings {
                 )));
             }
         }
-        if init == Init::Ls && self.ls_frames == 0 {
+        if matches!(init, Init::Ls | Init::Autoencoder) && self.ls_frames == 0 {
+            return Err(Error::Invalid(format!(
+                "ls frames: expected at least 1 with --init {init}"
+            )));
+        }
+        if init == Init::Autoencoder && self.autoencoder_epochs == 0 {
             return Err(Error::Invalid(
-                "ls frames: expected at least 1 with --init ls".into(),
+                "autoencoder epochs: expected at least 1 with --init autoencoder".into(),
             ));
         }
         for (what, value) in [

@@ -1,6 +1,7 @@
 //! The training loop: stages, epochs, validation, the best model, and the calls that keep the
 //! history ([`super::history`]) and the checkpoint ([`super::checkpoint`]) up to date.
 
+use super::autoencoder;
 use super::checkpoint::{self, RunState};
 use super::history::{self, HistoryRow, HISTORY_CSV};
 use super::init::{identity_layer, LsAccumulator};
@@ -366,6 +367,7 @@ fn add_layer(
             model::random_layer(&shape_config, k, options.settings.seed, options.device)?
         }
         Init::Ls => least_squares_layer(options, data, maker, model)?,
+        Init::Autoencoder => autoencoder_layer(options, data, maker, model, &shape_config)?,
     };
     model.push_layer(weight, bias)
 }
@@ -418,6 +420,65 @@ fn least_squares_layer(
         start.elapsed().as_secs_f64() - accumulated
     ));
     Ok(solved)
+}
+
+/// The `autoencoder` init of the next layer: the random init, pretrained as the encoder of the
+/// current representation over `ls_frames` unaugmented frames (in sets of at most
+/// `frames_per_epoch`), `autoencoder_epochs` passes over each set.
+fn autoencoder_layer(
+    options: &TrainOptions,
+    data: &Dataset,
+    maker: &FrameMaker,
+    model: &Model,
+    shape_config: &ModelConfig,
+) -> Result<(Tensor, Tensor)> {
+    let k = model.config.nb_layers + 1;
+    let settings = &options.settings;
+    let (weight, bias) = model::random_layer(shape_config, k, settings.seed, options.device)?;
+    let start = Instant::now();
+    let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
+    rng.set_stream(u64::MAX - k as u64);
+    let mut remaining = settings.ls_frames;
+    let mut error = f64::NAN;
+    while remaining > 0 {
+        let chunk = remaining.min(settings.frames_per_epoch);
+        let frames = maker.sample(
+            &data.train,
+            &data.target,
+            chunk,
+            settings.excerpt_seconds,
+            Augment::NONE,
+            &mut rng,
+        )?;
+        let z = tch::no_grad(|| {
+            let parts: Vec<Tensor> = batches(frames.nb_centres(), EVAL_BATCH, options.device)
+                .iter()
+                .map(|picks| {
+                    model
+                        .hidden(&frames.batch(picks, options.model.context).0)
+                        .0
+                })
+                .collect();
+            Tensor::cat(&parts, 0)
+        });
+        error = autoencoder::pretrain(
+            &z,
+            &weight,
+            &bias,
+            settings.autoencoder_epochs,
+            settings.batch_size,
+            settings.lr,
+            settings.seed ^ ((k as u64) << 32 | remaining as u64),
+        )?;
+        remaining -= chunk;
+    }
+    log(options, format_args!(
+        "layer {k}: autoencoder pretraining over {} frames, {} pass(es): reconstruction error {error:.6} ({:.1} s)",
+        settings.ls_frames,
+        settings.autoencoder_epochs,
+        start.elapsed().as_secs_f64()
+    ));
+    Ok((weight, bias))
 }
 
 /// Consecutive index batches `0..n` of at most `size`: `(batch,)` i64 each.

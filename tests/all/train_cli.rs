@@ -276,3 +276,62 @@ fn a_plateau_decays_the_learning_rate_and_ends_stages_early_also_across_a_resume
         .success();
     assert_eq!(epochs(history(&parts)), expected);
 }
+
+/// `--init autoencoder` pretrains each new layer before its supervised stage (and says so);
+/// `--init random --epochs-per-stage 0` is the conventional network, trained jointly only.
+#[test]
+fn autoencoder_and_joint_random_baselines_train() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    dataset(&data, 1);
+    let run = |init: &str, extra: &[&str]| {
+        let out = dir.path().join(init);
+        let mut cmd = Command::cargo_bin("saex").unwrap();
+        let mut args: Vec<&str> = common::TINY_TRAIN.to_vec();
+        let at = args.iter().position(|a| *a == "--init").unwrap();
+        args[at + 1] = init;
+        let at = args.iter().position(|a| *a == "--ls-frames").unwrap();
+        args[at + 1] = "600";
+        cmd.arg("train")
+            .arg("--data")
+            .arg(&data)
+            .arg("--out")
+            .arg(&out)
+            .args(args)
+            .args(["--layers", "2", "--frames-per-epoch", "800", "--seed", "5"])
+            .args(extra);
+        let output = cmd.assert().success().get_output().clone();
+        (out, String::from_utf8_lossy(&output.stderr).into_owned())
+    };
+    let (out, log) = run(
+        "autoencoder",
+        &[
+            "--epochs-per-stage",
+            "1",
+            "--finetune-epochs",
+            "0",
+            "--autoencoder-epochs",
+            "2",
+        ],
+    );
+    assert_eq!(
+        log.matches("autoencoder pretraining over 600 frames, 2 pass(es)")
+            .count(),
+        2,
+        "{log}"
+    );
+    let model = Model::load(&out, Device::Cpu).unwrap();
+    assert_eq!(model.config.init, saex::model::Init::Autoencoder);
+
+    let (out, _) = run(
+        "random",
+        &["--epochs-per-stage", "0", "--finetune-epochs", "2"],
+    );
+    let csv = std::fs::read_to_string(out.join("history.csv")).unwrap();
+    let stages: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(stages, ["1", "2", "finetune", "finetune"], "{csv}");
+}

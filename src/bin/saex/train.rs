@@ -58,6 +58,9 @@ pub struct Args {
     /// Frames the least-squares init accumulates per layer
     #[arg(long, default_value_t = settings().ls_frames)]
     ls_frames: usize,
+    /// Passes over the --ls-frames frames that pretrain each layer with --init autoencoder
+    #[arg(long, default_value_t = settings().autoencoder_epochs)]
+    autoencoder_epochs: usize,
     /// Ridge of the least-squares init, relative to the mean input variance
     #[arg(long, default_value_t = settings().ridge)]
     ridge: f64,
@@ -176,6 +179,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         frames_per_epoch: args.frames_per_epoch,
         valid_frames: args.valid_frames,
         ls_frames: args.ls_frames,
+        autoencoder_epochs: args.autoencoder_epochs,
         ridge: args.ridge,
         excerpt_seconds: args.excerpt_seconds,
         optimizer: args.optimizer,
