@@ -11,7 +11,7 @@ mod output;
 mod render;
 mod train;
 
-use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -53,8 +53,11 @@ enum Shell {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|matches| Ok((Cli::from_arg_matches(&matches)?, matches)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(err) => {
             let _ = err.print();
             return if err.use_stderr() {
@@ -64,7 +67,7 @@ fn main() -> ExitCode {
             };
         }
     };
-    match run(cli) {
+    match run(cli, &matches) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("saex: error: {err:#}");
@@ -73,12 +76,17 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Extract(args) => extract::run(args),
         Command::Batch(args) => batch::run(args),
         Command::Render(args) => render::run(args),
-        Command::Train(args) => train::run(*args),
+        Command::Train(args) => {
+            let matches = matches
+                .subcommand_matches("train")
+                .expect("train was parsed");
+            train::run(*args, matches)
+        }
         Command::Info(args) => info::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Completions { shell } => {

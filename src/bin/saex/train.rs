@@ -1,21 +1,31 @@
 //! `saex train`: layer-wise training of a model from paired stems.
 
 use crate::common::{set_threads, stop_on_ctrl_c};
-use clap::Args as ClapArgs;
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args as ClapArgs};
 use saex::model::{Dtype, Init, ModelConfig};
-use saex::train::{train, Augment, OptimizerKind, TrainOptions, TrainSettings};
+use saex::train::{train, Augment, Fingerprint, OptimizerKind, TrainOptions, TrainSettings};
 use saex::{parse_device, Error};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(ClapArgs, Debug)]
+#[command(
+    override_usage = "saex train --data <DATA> --target <TARGET> --out <OUT> [OPTIONS]\n       \
+                      saex train --resume --out <OUT> [OPTIONS]",
+    after_help = "Examples:
+  saex train --data MUSDB18-HQ --target vocals --out models/my-vocals
+  saex train --resume --out models/my-vocals            (continue after Ctrl-C or a kill)
+  saex train --resume --out models/my-vocals --finetune-epochs 20   (train longer)"
+)]
 pub struct Args {
-    /// Data folder in the MUSDB18-HQ layout: DATA/train/<track>/<stem>.wav (and DATA/valid/...)
-    #[arg(long)]
-    data: PathBuf,
+    /// Data folder in the MUSDB18-HQ layout: DATA/train/<track>/<stem>.wav (and DATA/valid/...);
+    /// with --resume, taken from the checkpoint unless given (e.g. after moving the data)
+    #[arg(long, required_unless_present = "resume")]
+    data: Option<PathBuf>,
     /// The stem to extract, e.g. vocals
-    #[arg(long)]
-    target: String,
+    #[arg(long, required_unless_present = "resume")]
+    target: Option<String>,
     /// Model folder to write (config.json, model.safetensors, history.csv, history.png)
     #[arg(long)]
     out: PathBuf,
@@ -120,7 +130,9 @@ pub struct Args {
     /// Storage precision of the saved weights: f16 or f32
     #[arg(long, default_value_t = model().dtype, value_parser = parse_dtype)]
     dtype: Dtype,
-    /// Continue the unfinished run in OUT/checkpoint
+    /// Continue the unfinished run in OUT/checkpoint with the settings it was started with (no
+    /// need to repeat them); --epochs-per-stage and --finetune-epochs may be raised to train
+    /// longer, any other setting given must match the checkpoint
     #[arg(long)]
     resume: bool,
     /// Replace a model or an unfinished run already in OUT
@@ -156,9 +168,13 @@ fn parse_optimizer(s: &str) -> Result<OptimizerKind, String> {
     OptimizerKind::parse(s).map_err(|e| e.to_string())
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
     let device = parse_device(&args.device)?;
-    let mut options = TrainOptions::new(args.data.clone(), args.out.clone(), &args.target);
+    let mut options = TrainOptions::new(
+        args.data.clone().unwrap_or_default(),
+        args.out.clone(),
+        args.target.as_deref().unwrap_or_default(),
+    );
     let model = &mut options.model;
     model.nb_layers = args.layers;
     model.init = args.init;
@@ -199,6 +215,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         lr_decay: args.lr_decay,
         early_stop: args.early_stop,
     };
+    if args.resume {
+        take_stored_settings(&mut options, matches)?;
+    }
     options.device = device;
     options.resume = args.resume;
     options.force = args.force;
@@ -237,6 +256,109 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Each key of the training fingerprint (a JSON pointer into
+/// [`Fingerprint::to_value`]) with the flags that set it.
+const SETTING_FLAGS: &[(&str, &[&str])] = &[
+    ("/model/target", &["target"]),
+    ("/model/nb_layers", &["layers"]),
+    ("/model/init", &["init"]),
+    ("/model/context", &["context"]),
+    ("/model/nb_bins_in", &["bins_in"]),
+    ("/model/nb_bins", &["bins"]),
+    ("/model/n_fft", &["n_fft"]),
+    ("/model/hop", &["hop"]),
+    ("/model/sample_rate", &["sample_rate"]),
+    ("/model/scaling", &["no_scaling"]),
+    ("/model/dtype", &["dtype"]),
+    ("/epochs_per_stage", &["epochs_per_stage"]),
+    ("/finetune_epochs", &["finetune_epochs"]),
+    ("/frames_per_epoch", &["frames_per_epoch"]),
+    ("/valid_frames", &["valid_frames"]),
+    ("/ls_frames", &["ls_frames"]),
+    ("/ridge", &["ridge"]),
+    ("/excerpt_seconds", &["excerpt_seconds"]),
+    ("/optimizer", &["optimizer"]),
+    ("/lr", &["lr"]),
+    ("/finetune_lr", &["finetune_lr"]),
+    ("/batch_size", &["batch_size"]),
+    ("/seed", &["seed"]),
+    (
+        "/augment",
+        &[
+            "no_augment",
+            "no_mix",
+            "no_gain",
+            "no_swap",
+            "no_eq",
+            "no_reverb",
+            "no_speed",
+        ],
+    ),
+    ("/lr_patience", &["lr_patience"]),
+    ("/lr_decay", &["lr_decay"]),
+    ("/early_stop", &["early_stop"]),
+];
+
+/// For `--resume`: the model's shape and settings become the checkpoint's, except those whose
+/// flags were given on the command line, which must match it (the epochs may be raised); the
+/// data folder is the checkpoint's unless `--data` is given.
+fn take_stored_settings(options: &mut TrainOptions, matches: &ArgMatches) -> anyhow::Result<()> {
+    let stored = saex::train::stored_run(&options.out)?;
+    let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+    let now = Fingerprint::new(&options.model, &options.settings).to_value();
+    let mut merged = Fingerprint::new(&stored.model, &stored.settings).to_value();
+    let checkpoint = options
+        .out
+        .join(saex::train::CHECKPOINT_DIR)
+        .join("state.json");
+    for (key, flags) in SETTING_FLAGS {
+        if !flags.iter().any(|f| given(f)) {
+            continue;
+        }
+        let (Some(old), Some(new)) = (merged.pointer(key), now.pointer(key)) else {
+            continue;
+        };
+        if old == new {
+            continue;
+        }
+        let flags: Vec<String> = flags
+            .iter()
+            .filter(|f| given(f))
+            .map(|f| format!("--{}", f.replace('_', "-")))
+            .collect();
+        let name = key.rsplit('/').next().unwrap_or(key);
+        let raised = matches!((old.as_u64(), new.as_u64()), (Some(a), Some(b)) if b > a);
+        if !saex::train::RAISABLE_ON_RESUME.contains(&name) {
+            anyhow::bail!(
+                "{}: {} gives {name} {new}, the run was started with {old}; a resumed run keeps its settings \
+                 (leave the flag out, or start over with --force)",
+                checkpoint.display(),
+                flags.join(" ")
+            );
+        }
+        if !raised {
+            anyhow::bail!(
+                "{}: {} gives {name} {new}, the run was started with {old}; on resume it may only be raised",
+                checkpoint.display(),
+                flags.join(" ")
+            );
+        }
+        *merged.pointer_mut(key).expect("the key was just read") = new.clone();
+    }
+    let fingerprint = Fingerprint::from_value(merged)?;
+    options.model = fingerprint.model;
+    options.settings = fingerprint.settings;
+    if matches.value_source("data") != Some(ValueSource::CommandLine) {
+        options.data = stored.data.ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: does not record the data folder (an older saex wrote it): give --data",
+                checkpoint.display()
+            )
+        })?;
+    }
+    Ok(())
+}
+
 /// The command line as typed (arguments with spaces quoted, paths under saex's cache written
 /// `$SAEX_CACHE/...`).
 fn command_line() -> String {
@@ -251,4 +373,50 @@ fn command_line() -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    /// Every setting of the fingerprint has its flags in [`SETTING_FLAGS`], and they exist.
+    #[test]
+    fn every_setting_has_its_flags() {
+        let command = Cli::command();
+        let ids: Vec<&str> = command
+            .get_arguments()
+            .map(|a| a.get_id().as_str())
+            .collect();
+        for (_, flags) in SETTING_FLAGS {
+            for flag in *flags {
+                assert!(ids.contains(flag), "no argument {flag}");
+            }
+        }
+        let fingerprint =
+            Fingerprint::new(&ModelConfig::default_for("x"), &TrainSettings::default()).to_value();
+        let mut keys = Vec::new();
+        for (key, value) in fingerprint.as_object().unwrap() {
+            match value.as_object() {
+                Some(inner) => keys.extend(inner.keys().map(|k| format!("/{key}/{k}"))),
+                None => keys.push(format!("/{key}")),
+            }
+        }
+        for key in keys {
+            // The format version and the window are not chosen on the command line.
+            if key == "/model/format_version" || key == "/model/window" {
+                continue;
+            }
+            assert!(
+                SETTING_FLAGS.iter().any(|(k, _)| *k == key),
+                "{key} has no flags in SETTING_FLAGS"
+            );
+        }
+    }
 }
