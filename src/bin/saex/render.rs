@@ -8,10 +8,12 @@ use std::process::ExitCode;
 
 /// Render MIDI through a SoundFont into one WAV per instrument family plus mixture.wav.
 ///
-/// Writes <OUT>/<midi file stem>/{drums,bass,piano,guitar,vocals,other}.wav (the stems with
-/// notes) and mixture.wav, their sample-wise sum: stereo, 32-bit float. Drums = channel 10;
-/// vocals = tracks named like --vocals-track and GM programs 52..54; piano = programs 0..7,
-/// guitar = 24..31, bass = 32..39 (0-based); other = the rest.
+/// Writes <OUT>/<midi file stem>/{drums,bass,piano,guitar,vocals,other}.wav (every stem of the
+/// map, silent where the song has no notes for it) and mixture.wav, their sample-wise sum:
+/// stereo, 32-bit float. Drums = channel 10; vocals = tracks named like --vocals-track and GM
+/// programs 52..54; piano = programs 0..7, guitar = 24..31, bass = 32..39 (0-based); other =
+/// the rest. MIDI files in subfolders of a --midi folder keep them: midi/train/a.mid ->
+/// <OUT>/train/a/, so a folder with train/ and valid/ renders into a data folder for saex train.
 #[derive(ClapArgs)]
 pub struct Args {
     /// A MIDI file, or a folder searched recursively for .mid/.midi files.
@@ -99,13 +101,19 @@ fn run_inner(args: Args) -> anyhow::Result<ExitCode> {
             Ok(TrackOutcome::Rendered {
                 dir,
                 stems,
+                silent,
                 audio_secs,
                 render_secs,
             }) if !args.quiet => say(format!(
-                "{} -> {} ({}; {audio_secs:.1} s of audio in {render_secs:.1} s, {:.0}x real time)",
+                "{} -> {} ({}{}; {audio_secs:.1} s of audio in {render_secs:.1} s, {:.0}x real time)",
                 file.display(),
                 dir.display(),
                 stems.join(", "),
+                if silent.is_empty() {
+                    String::new()
+                } else {
+                    format!("; silent: {}", silent.join(", "))
+                },
                 audio_secs / render_secs.max(1e-9),
             )),
             Ok(TrackOutcome::Skipped { dir }) if !args.quiet => say(format!(
@@ -119,6 +127,7 @@ fn run_inner(args: Args) -> anyhow::Result<ExitCode> {
         bar.inc(1);
     };
     let results = render::render_tracks(
+        &args.midi,
         &files,
         &soundfont,
         &map,
