@@ -14,15 +14,19 @@ use std::time::Duration;
 /// The output keeps the input's sample rate, channel count and exact length; a file appears
 /// complete or not at all; its format follows its extension (.wav, .flac, .raw).
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:
+#[command(
+    override_usage = "saex extract [OPTIONS] INPUT...
+       saex extract [OPTIONS] --mix FILE (--out FILE | --out-dir DIR | --residual FILE)",
+    after_help = "Examples:
   saex extract --mix song.mp3 --out vocals.flac
   saex extract a.mp3 b.flac                 (writes a.vocals.wav, b.vocals.wav beside them)
   saex extract a.mp3 b.flac --residual accompaniment   (and a.accompaniment.wav, ...)
   saex extract *.mp3 --model bass --out-dir stems/   (stems/<name>/bass.wav + residual.wav)
   saex extract --mix song.wav --out vocals.wav --residual karaoke.wav
-  saex extract --mix song.wav --model models/vocals --model models/bass --out-dir stems/
+  saex extract --mix song.wav --model vocals --model bass --out-dir stems/
   ffmpeg -i song.m4a -f wav - | saex extract --mix - --out - | ffplay -
-  sox song.flac -t wav - | saex extract --mix - --out - --raw --format 24 > vocals.s24le")]
+  sox song.flac -t wav - | saex extract --mix - --out - --raw --format 24 > vocals.s24le"
+)]
 pub struct ExtractArgs {
     /// Mixtures to separate, several at once: each gives `<name>.<target>.wav` beside it, or
     /// `<DIR>/<name>/<target>.wav` and `residual.wav` with --out-dir.
@@ -243,7 +247,12 @@ fn extract_one(
     let started = std::time::Instant::now();
     let reader = saex::AudioReader::open(input)?;
     let length = reader.info();
-    let bar = saex::progress::bar(length.nb_frames.unwrap_or(0), "frames", args.quiet);
+    let bar = saex::progress::audio_bar(
+        length.nb_frames,
+        "frames",
+        f64::from(length.sample_rate),
+        args.quiet,
+    );
     bar.set_message(format!("extracting {}", separator.targets().join(", ")));
     let result = separator.separate_reader(reader, outputs, &mut |done| bar.set_position(done));
     bar.finish_and_clear();

@@ -15,6 +15,10 @@ use std::process::ExitCode;
 /// the rest. MIDI files in subfolders of a --midi folder keep them: midi/train/a.mid ->
 /// <OUT>/train/a/, so a folder with train/ and valid/ renders into a data folder for saex train.
 #[derive(ClapArgs)]
+#[command(after_help = "Examples:
+  saex render --midi song.mid --soundfont FluidR3_GM.sf2 --out DATA/train
+  saex render --midi midi/ --soundfont FluidR3_GM.sf2 --out DATA   (midi/train/*.mid -> DATA/train/...)
+  saex render --midi midi/ --soundfont FluidR3_GM.sf2 --out DATA --family strings=40..51 --vocals-track lead")]
 pub struct Args {
     /// A MIDI file, or a folder searched recursively for .mid/.midi files.
     #[arg(long, value_name = "PATH")]
@@ -38,7 +42,7 @@ pub struct Args {
     #[arg(long, value_name = "NAME")]
     vocals_track: Vec<String>,
     /// Output sample rate in Hz (16000 to 192000).
-    #[arg(long, default_value_t = 44_100)]
+    #[arg(long, value_name = "HZ", default_value_t = 44_100)]
     sample_rate: u32,
     /// Turn on rustysynth's reverb and chorus (stems then sum to the full render only approximately).
     #[arg(long)]

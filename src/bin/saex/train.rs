@@ -11,8 +11,8 @@ use std::process::ExitCode;
 
 #[derive(ClapArgs, Debug)]
 #[command(
-    override_usage = "saex train --data <DATA> --target <TARGET> --out <OUT> [OPTIONS]\n       \
-                      saex train --resume --out <OUT> [OPTIONS]",
+    override_usage = "saex train --data DIR --target NAME --out DIR [OPTIONS]\n       \
+                      saex train --resume --out DIR [OPTIONS]",
     after_help = "Examples:
   saex train --data MUSDB18-HQ --target vocals --out models/my-vocals
   saex train --resume --out models/my-vocals            (continue after Ctrl-C or a kill)
@@ -21,87 +21,87 @@ use std::process::ExitCode;
 pub struct Args {
     /// Data folder in the MUSDB18-HQ layout: DATA/train/<track>/<stem>.wav (and DATA/valid/...);
     /// with --resume, taken from the checkpoint unless given (e.g. after moving the data)
-    #[arg(long, required_unless_present = "resume")]
+    #[arg(long, value_name = "DIR", required_unless_present = "resume")]
     data: Option<PathBuf>,
-    /// The stem to extract, e.g. vocals
-    #[arg(long, required_unless_present = "resume")]
+    /// The stem to extract, e.g. vocals (with --resume: the checkpoint's)
+    #[arg(long, value_name = "NAME", required_unless_present = "resume")]
     target: Option<String>,
     /// Model folder to write (config.json, model.safetensors, history.csv, history.png)
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     out: PathBuf,
     /// Number of layers K
-    #[arg(long, default_value_t = model().nb_layers)]
+    #[arg(long, value_name = "K", default_value_t = model().nb_layers)]
     layers: usize,
     /// Initialisation of each new layer: ls, identity or random
-    #[arg(long, default_value_t = model().init, value_parser = parse_init)]
+    #[arg(long, value_name = "ls|identity|random", default_value_t = model().init, value_parser = parse_init)]
     init: Init,
     /// Context C: the input is the 2C+1 frames centred on each frame
-    #[arg(long, default_value_t = model().context)]
+    #[arg(long, value_name = "C", default_value_t = model().context)]
     context: usize,
     /// Input bins per frame (lowest bins), at most n_fft/2+1
-    #[arg(long, default_value_t = model().nb_bins_in)]
+    #[arg(long, value_name = "N", default_value_t = model().nb_bins_in)]
     bins_in: usize,
     /// Output bins (lowest bins) = hidden width, at most n_fft/2+1
-    #[arg(long, default_value_t = model().nb_bins)]
+    #[arg(long, value_name = "N", default_value_t = model().nb_bins)]
     bins: usize,
     /// STFT window length in samples (a power of two is fastest)
-    #[arg(long, default_value_t = model().n_fft)]
+    #[arg(long, value_name = "N", default_value_t = model().n_fft)]
     n_fft: usize,
     /// STFT hop in samples, at most n_fft
-    #[arg(long, default_value_t = model().hop)]
+    #[arg(long, value_name = "N", default_value_t = model().hop)]
     hop: usize,
     /// The model's sample rate (stems at other rates are resampled)
-    #[arg(long, default_value_t = model().sample_rate)]
+    #[arg(long, value_name = "HZ", default_value_t = model().sample_rate)]
     sample_rate: u32,
     /// Epochs per layer-wise stage (one stage per layer, each adding a layer)
-    #[arg(long, default_value_t = settings().epochs_per_stage)]
+    #[arg(long, value_name = "N", default_value_t = settings().epochs_per_stage)]
     epochs_per_stage: usize,
     /// Epochs of fine-tuning all layers after the last stage (0: none)
-    #[arg(long, default_value_t = settings().finetune_epochs)]
+    #[arg(long, value_name = "N", default_value_t = settings().finetune_epochs)]
     finetune_epochs: usize,
     /// Training frames sampled per epoch; memory is about frames x (bins-in + bins) x 4 bytes
-    #[arg(long, default_value_t = settings().frames_per_epoch)]
+    #[arg(long, value_name = "N", default_value_t = settings().frames_per_epoch)]
     frames_per_epoch: usize,
     /// Validation frames (fixed excerpts of the validation tracks)
-    #[arg(long, default_value_t = settings().valid_frames)]
+    #[arg(long, value_name = "N", default_value_t = settings().valid_frames)]
     valid_frames: usize,
     /// Frames the least-squares init accumulates per layer
-    #[arg(long, default_value_t = settings().ls_frames)]
+    #[arg(long, value_name = "N", default_value_t = settings().ls_frames)]
     ls_frames: usize,
     /// Ridge of the least-squares init, relative to the mean input variance
-    #[arg(long, default_value_t = settings().ridge)]
+    #[arg(long, value_name = "X", default_value_t = settings().ridge)]
     ridge: f64,
     /// Length of each sampled excerpt in seconds
-    #[arg(long, default_value_t = settings().excerpt_seconds)]
+    #[arg(long, value_name = "SECONDS", default_value_t = settings().excerpt_seconds)]
     excerpt_seconds: f64,
     /// Learning rate of the layer-wise stages
-    #[arg(long, default_value_t = settings().lr)]
+    #[arg(long, value_name = "RATE", default_value_t = settings().lr)]
     lr: f64,
     /// Learning rate of fine-tuning [default: lr / 10]
-    #[arg(long)]
+    #[arg(long, value_name = "RATE")]
     finetune_lr: Option<f64>,
     /// adam or sgd (with momentum 0.9)
-    #[arg(long, default_value = settings().optimizer.name(), value_parser = parse_optimizer)]
+    #[arg(long, value_name = "adam|sgd", default_value = settings().optimizer.name(), value_parser = parse_optimizer)]
     optimizer: OptimizerKind,
     /// Epochs of a stage without a better validation loss before the learning rate is
     /// multiplied by --lr-decay (0: never)
-    #[arg(long, default_value_t = settings().lr_patience)]
+    #[arg(long, value_name = "N", default_value_t = settings().lr_patience)]
     lr_patience: usize,
     /// The learning-rate factor on a plateau, in (0, 1)
-    #[arg(long, default_value_t = settings().lr_decay)]
+    #[arg(long, value_name = "FACTOR", default_value_t = settings().lr_decay)]
     lr_decay: f64,
     /// Epochs of a stage without a better validation loss that end the stage early (0: never)
-    #[arg(long, default_value_t = settings().early_stop)]
+    #[arg(long, value_name = "N", default_value_t = settings().early_stop)]
     early_stop: usize,
     /// Frames per optimiser step
-    #[arg(long, default_value_t = settings().batch_size)]
+    #[arg(long, value_name = "N", default_value_t = settings().batch_size)]
     batch_size: usize,
     /// Seed of every random choice (init, excerpts, augmentation): the same seed and data give
     /// the same model
-    #[arg(long, default_value_t = settings().seed)]
+    #[arg(long, value_name = "N", default_value_t = settings().seed)]
     seed: u64,
     /// auto, cpu, cuda or cuda:N
-    #[arg(long, default_value = "auto")]
+    #[arg(long, value_name = "DEVICE", default_value = "auto")]
     device: String,
     /// Feed frames unscaled (no per-frame normalisation)
     #[arg(long)]
@@ -128,7 +128,7 @@ pub struct Args {
     #[arg(long)]
     no_speed: bool,
     /// Storage precision of the saved weights: f16 or f32
-    #[arg(long, default_value_t = model().dtype, value_parser = parse_dtype)]
+    #[arg(long, value_name = "f16|f32", default_value_t = model().dtype, value_parser = parse_dtype)]
     dtype: Dtype,
     /// Continue the unfinished run in OUT/checkpoint with the settings it was started with (no
     /// need to repeat them); --epochs-per-stage and --finetune-epochs may be raised to train
