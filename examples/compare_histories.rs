@@ -102,10 +102,10 @@ fn main() -> anyhow::Result<()> {
         line.push_str(&format!(" {best:.4} | {epochs} | {seconds} | {total:.1} |"));
         println!("{line}");
     }
-    let curves: Vec<(&[HistoryRow], RGBColor)> = runs
+    let curves: Vec<(&[HistoryRow], RGBColor, &str)> = runs
         .iter()
         .zip(COLORS.iter().cycle())
-        .map(|((_, h), c)| (h.as_slice(), *c))
+        .map(|((label, h), c)| (h.as_slice(), *c, label.as_str()))
         .collect();
     let png = render_comparison(&curves).map_err(anyhow::Error::msg)?;
     std::fs::write(&args[0], png).with_context(|| args[0].clone())?;

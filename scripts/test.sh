@@ -10,6 +10,12 @@ cargo fmt --all --check
 cargo clippy --release --locked --all-targets --quiet -- -D warnings
 cargo test --release --locked "$@" 2>&1
 
+# scripts/install.sh into a temporary prefix, the installed copy run from elsewhere on its own
+# libraries and models (a few seconds).
+if [ $# -eq 0 ]; then
+    scripts/test-install.sh
+fi
+
 # The corpus generator's checks (Python, tiny inputs), when its virtual environment exists
 # (scripts/corpus/setup.sh makes it; it needs Debian packages, so the Rust suite does not).
 corpus_python="${SAEX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/saex}/corpus-venv/bin/python"

@@ -96,6 +96,13 @@ impl AudioReader {
         if magic.is_empty() {
             return Err(Error::file(name, "empty stream"));
         }
+        // symphonia 0.5 counts the 8-byte header of AIFF's SSND chunk as samples (one to four
+        // frames too many, read past the samples); COMM's frame count is the file's own.
+        let aiff_frames = if magic == b"FORM" {
+            aiff_frames(&peek(&mut reader, 1 << 16).map_err(|e| Error::io(name, e))?)
+        } else {
+            None
+        };
         let (info, source) = if magic == b"RIFF" || magic == b"RF64" || magic == b"BW64" {
             open_wav(name, reader, file_len)?
         } else if file_len.is_some() {
@@ -106,6 +113,10 @@ impl AudioReader {
         } else {
             open_codec(name, Box::new(ReadOnlySource::new(reader)))?
         };
+        let mut info = info;
+        if let Some(frames) = aiff_frames {
+            info.nb_frames = Some(frames);
+        }
         check_layout(info.sample_rate, info.nb_channels)
             .map_err(|e| Error::file(name, e.to_string()))?;
         Ok(AudioReader {
@@ -402,6 +413,25 @@ fn decode_frames(bytes: &[u8], encoding: WavEncoding, scale: f32, out: &mut [Vec
         WavEncoding::F32 => each::<4>(bytes, out, f32::from_le_bytes),
         WavEncoding::F64 => each::<8>(bytes, out, |b| f64::from_le_bytes(b) as f32),
     }
+}
+
+/// The frame count in the `COMM` chunk (`numSampleFrames`) of an AIFF or AIFF-C file whose
+/// first bytes are `head`, when `COMM` is among them.
+fn aiff_frames(head: &[u8]) -> Option<u64> {
+    if head.len() < 12 || &head[..4] != b"FORM" || !matches!(&head[8..12], b"AIFF" | b"AIFC") {
+        return None;
+    }
+    let mut pos = 12;
+    while pos + 8 <= head.len() {
+        let size = u32::from_be_bytes(head[pos + 4..pos + 8].try_into().ok()?) as usize;
+        if &head[pos..pos + 4] == b"COMM" {
+            let frames = head.get(pos + 10..pos + 14)?;
+            return Some(u64::from(u32::from_be_bytes(frames.try_into().ok()?)));
+        }
+        // Chunks are padded to an even length.
+        pos = pos.checked_add(8 + size + (size & 1))?;
+    }
+    None
 }
 
 fn open_codec(path: &Path, file: Box<dyn MediaSource>) -> Result<(AudioInfo, Source)> {

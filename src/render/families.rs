@@ -144,6 +144,17 @@ impl StemMap {
             .collect();
     }
 
+    /// Every stem this map can give a note, in name order: drums, vocals, and the stem of each
+    /// program. A rendered track folder holds all of them (silence where a song has no notes),
+    /// so every track of a data folder has the same stems.
+    pub fn stem_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.programs.clone();
+        names.extend([DRUMS.to_string(), VOCALS.to_string()]);
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
     /// The stem of GM program `program` (0..=127) on a melodic channel.
     pub fn program_stem(&self, program: u8) -> &str {
         &self.programs[usize::from(program & 0x7F)]

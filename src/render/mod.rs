@@ -6,7 +6,12 @@
 //! <out>/<midi file stem>/bass.wav drums.wav guitar.wav other.wav piano.wav vocals.wav mixture.wav
 //! ```
 //!
-//! Only stems with notes are written; all files have the same length, the chosen sample rate
+//! For a folder of MIDI files, the track folder keeps the file's subfolder below it
+//! (`midi/train/a.mid` -> `<out>/train/a/`), so a folder with `train/` and `valid/` renders
+//! into a data folder that `saex train` reads as is.
+//!
+//! Every stem of the map is written ([`StemMap::stem_names`]), silent where the song has no
+//! notes for it, so every track has the same stems; all files have the same length, the chosen sample rate
 //! (44.1 kHz by default), two channels and 32-bit float samples, so the mixture is the exact
 //! float sum of the stems (added in stem-name order). Which notes go to which stem is
 //! [`StemMap`]'s job (see [`families`] for the default General MIDI families); each stem is
@@ -24,6 +29,6 @@ pub use midi::Song;
 pub use soundfont::load_soundfont;
 pub use synth::{Part, PartRenderer, RenderSettings};
 pub use track::{
-    find_midi_files, render_song, render_track, render_tracks, track_name, RenderedSong,
-    TrackOutcome,
+    find_midi_files, render_song, render_track, render_track_into, render_tracks, track_name,
+    track_path, RenderedSong, TrackOutcome,
 };

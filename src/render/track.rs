@@ -43,8 +43,10 @@ pub enum TrackOutcome {
     /// The track folder was written.
     Rendered {
         dir: PathBuf,
-        /// The stems written (besides `mixture`), in name order.
+        /// The stems with notes, in name order.
         stems: Vec<String>,
+        /// The stems of the map written as silence (no notes in this song), in name order.
+        silent: Vec<String>,
         /// Length of the written audio in seconds.
         audio_secs: f64,
         /// Wall-clock seconds the rendering took.
@@ -95,11 +97,20 @@ pub fn track_name(midi: &Path) -> Result<String> {
         .ok_or_else(|| Error::file(midi, "has no file name to name its track folder"))
 }
 
-/// Renders the MIDI file `midi` into `<out_dir>/<track name>/`: one float32 stereo WAV per stem
-/// with notes, plus `mixture.wav`. An existing track folder is kept ([`TrackOutcome::Skipped`])
-/// unless `overwrite`; it is then replaced whole once the new one is complete. `out_dir` must
-/// exist. Fails, naming the file, on a missing or unreadable MIDI file, a song without notes,
-/// or an unwritable output folder.
+/// The track folder, relative to the output folder, of `midi` found by [`find_midi_files`] at
+/// `root`: its path below `root` without the extension (`root/train/a.mid` -> `train/a`), or its
+/// [`track_name`] when `root` is the file itself.
+pub fn track_path(root: &Path, midi: &Path) -> Result<PathBuf> {
+    let name = track_name(midi)?;
+    let folder = midi
+        .parent()
+        .and_then(|parent| parent.strip_prefix(root).ok())
+        .unwrap_or(Path::new(""));
+    Ok(folder.join(name))
+}
+
+/// Renders the MIDI file `midi` into `<out_dir>/<track name>/` ([`render_track_into`] with
+/// [`track_name`]).
 pub fn render_track(
     midi: &Path,
     soundfont: &Arc<SoundFont>,
@@ -108,9 +119,29 @@ pub fn render_track(
     out_dir: &Path,
     overwrite: bool,
 ) -> Result<TrackOutcome> {
+    let track = PathBuf::from(track_name(midi)?);
+    render_track_into(midi, soundfont, map, settings, out_dir, &track, overwrite)
+}
+
+/// Renders the MIDI file `midi` into `<out_dir>/<track>/` (`track` relative, e.g. from
+/// [`track_path`]; missing folders above it are made): one float32 stereo WAV per stem of the
+/// map ([`StemMap::stem_names`], silent where the song has none of its notes), plus
+/// `mixture.wav`. An existing track folder is kept ([`TrackOutcome::Skipped`]) unless
+/// `overwrite`; it is then replaced whole once the new one is complete. `out_dir` must exist.
+/// Fails, naming the file, on a missing or unreadable MIDI file, a song without notes, or an
+/// unwritable output folder; nothing is left in `out_dir` then.
+pub fn render_track_into(
+    midi: &Path,
+    soundfont: &Arc<SoundFont>,
+    map: &StemMap,
+    settings: &RenderSettings,
+    out_dir: &Path,
+    track: &Path,
+    overwrite: bool,
+) -> Result<TrackOutcome> {
     let started = Instant::now();
     let name = track_name(midi)?;
-    let dir = out_dir.join(&name);
+    let dir = out_dir.join(track);
     if dir.exists() && !overwrite {
         return Ok(TrackOutcome::Skipped { dir });
     }
@@ -122,6 +153,7 @@ pub fn render_track(
     let parts: Vec<Part> = (0..assignment.stems.len()).map(Part::Stem).collect();
     let mut renderer = PartRenderer::new(&song, &assignment, soundfont, &parts, settings)?;
 
+    // Written in `out_dir` itself (one file system with the final folder), moved in place whole.
     let partial = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".partial")
@@ -135,10 +167,18 @@ pub fn render_track(
             SampleFormat::Float32,
         )
     };
-    let mut stem_writers = assignment
-        .stems
+    // Each stem of the layout with the index of its rendered part, if it has notes.
+    let layout: Vec<(String, Option<usize>)> = map
+        .stem_names()
+        .into_iter()
+        .map(|stem| {
+            let part = assignment.stems.iter().position(|s| *s == stem);
+            (stem, part)
+        })
+        .collect();
+    let mut stem_writers = layout
         .iter()
-        .map(|stem| create(stem))
+        .map(|(stem, _)| create(stem))
         .collect::<Result<Vec<_>>>()?;
     let mut mixture_writer = create(MIXTURE)?;
     let mut nb_frames = 0usize;
@@ -149,8 +189,9 @@ pub fn render_track(
                 acc.iter_mut().zip(ch).for_each(|(a, &x)| *a += x);
             }
         }
-        for (writer, stem) in stem_writers.iter_mut().zip(&block) {
-            writer.write(stem)?;
+        let silence = vec![vec![0.0f32; mixture[0].len()]; 2];
+        for (writer, (_, part)) in stem_writers.iter_mut().zip(&layout) {
+            writer.write(part.map_or(&silence, |i| &block[i]))?;
         }
         mixture_writer.write(&mixture)?;
         nb_frames += mixture[0].len();
@@ -160,17 +201,27 @@ pub fn render_track(
     }
     mixture_writer.finish()?;
     publish(partial, &dir, out_dir, &name)?;
+    let silent = layout
+        .into_iter()
+        .filter(|(_, part)| part.is_none())
+        .map(|(stem, _)| stem)
+        .collect();
     Ok(TrackOutcome::Rendered {
         dir,
         stems: assignment.stems,
+        silent,
         audio_secs: nb_frames as f64 / f64::from(settings.sample_rate),
         render_secs: started.elapsed().as_secs_f64(),
     })
 }
 
-/// Moves the complete `partial` folder to `dir`, replacing an existing `dir` only once the new
-/// one is in place (the old one is first moved aside into a hidden folder of `out_dir`).
+/// Moves the complete `partial` folder to `dir` (making the folders above it), replacing an
+/// existing `dir` only once the new one is in place (the old one is first moved aside into a
+/// hidden folder of `out_dir`).
 fn publish(partial: tempfile::TempDir, dir: &Path, out_dir: &Path, name: &str) -> Result<()> {
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
     let aside = if dir.exists() {
         let aside = tempfile::Builder::new()
             .prefix(&format!(".{name}."))
@@ -222,10 +273,14 @@ pub fn find_midi_files(path: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Renders each of `files` with [`render_track`] into `out_dir` (created when missing), files in
-/// parallel. Results come in the order of `files`; `on_done` is called as each one finishes.
-/// A file whose track name an earlier file already took fails without being rendered.
+/// Renders each of `files`, found at `root` by [`find_midi_files`], into its [`track_path`]
+/// under `out_dir` (created when missing) with [`render_track_into`], files in parallel.
+/// Results come in the order of `files`; `on_done` is called as each one finishes. A file whose
+/// track folder an earlier file already took (`a.mid` and `a.midi`) fails without being
+/// rendered.
+#[allow(clippy::too_many_arguments)]
 pub fn render_tracks(
+    root: &Path,
     files: &[PathBuf],
     soundfont: &Arc<SoundFont>,
     map: &StemMap,
@@ -236,34 +291,34 @@ pub fn render_tracks(
 ) -> Result<Vec<Result<TrackOutcome>>> {
     settings.validate()?;
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
-    let mut first_of_name: HashMap<String, &Path> = HashMap::new();
-    let duplicate_of: Vec<Option<&Path>> = files
+    let mut first_of_track: HashMap<PathBuf, &Path> = HashMap::new();
+    let tracks: Vec<Result<PathBuf>> = files
         .iter()
-        .map(|file| match track_name(file) {
-            Ok(name) => match first_of_name.get(&name) {
-                Some(&first) => Some(first),
+        .map(|file| {
+            let track = track_path(root, file)?;
+            match first_of_track.get(&track) {
+                Some(&first) => Err(Error::file(
+                    file,
+                    format!(
+                        "its track folder {} is taken by {}: rename one of them",
+                        track.display(),
+                        first.display()
+                    ),
+                )),
                 None => {
-                    first_of_name.insert(name, file);
-                    None
+                    first_of_track.insert(track.clone(), file);
+                    Ok(track)
                 }
-            },
-            Err(_) => None,
+            }
         })
         .collect();
     Ok(files
         .par_iter()
-        .zip(duplicate_of)
-        .map(|(file, duplicate)| {
-            let result = match duplicate {
-                Some(first) => Err(Error::file(
-                    file,
-                    format!(
-                        "its track name is taken by {}: rename one of them",
-                        first.display()
-                    ),
-                )),
-                None => render_track(file, soundfont, map, settings, out_dir, overwrite),
-            };
+        .zip(tracks)
+        .map(|(file, track)| {
+            let result = track.and_then(|track| {
+                render_track_into(file, soundfont, map, settings, out_dir, &track, overwrite)
+            });
             on_done(file, &result);
             result
         })

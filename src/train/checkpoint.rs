@@ -5,8 +5,9 @@
 use super::history::HistoryRow;
 use super::optim::Optimizer;
 use super::schedule::Plateau;
+use super::settings::{resume_conflicts, Fingerprint, TrainSettings};
 use crate::error::{Error, Result};
-use crate::model::{self, Model};
+use crate::model::{self, Model, ModelConfig};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -47,6 +48,13 @@ pub struct RunState {
     /// The current stage's plateau state (learning-rate scale, epochs without improvement).
     #[serde(default)]
     pub plateau: Plateau,
+    /// The data folder as an absolute path, so that `--resume` alone finds it (absent in
+    /// checkpoints of older versions).
+    #[serde(default)]
+    pub data: Option<PathBuf>,
+    /// The command line of each session of the run, first to last.
+    #[serde(default)]
+    pub commands: Vec<String>,
 }
 
 impl RunState {
@@ -69,6 +77,8 @@ impl RunState {
             init_seconds: 0.0,
             tensors_file: String::new(),
             plateau: Plateau::default(),
+            data: None,
+            commands: Vec::new(),
         }
     }
 
@@ -117,20 +127,56 @@ pub fn save(
     Ok(())
 }
 
-/// Reads `dir/state.json`, checks that it was made with `fingerprint`, and pushes its layers
-/// onto the empty `model` (checked through the model store like any weights file).
-pub fn load(dir: &Path, fingerprint: &serde_json::Value, model: &mut Model) -> Result<RunState> {
+/// `dir/state.json`.
+fn read_state(dir: &Path) -> Result<RunState> {
     let path = dir.join(STATE_FILE);
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let state: RunState = serde_json::from_str(&text)
-        .map_err(|e| Error::file(&path, format!("not a saex checkpoint: {e}")))?;
-    if &state.fingerprint != fingerprint {
-        let differing = differing_keys(&state.fingerprint, fingerprint);
+    serde_json::from_str(&text)
+        .map_err(|e| Error::file(&path, format!("not a saex checkpoint: {e}")))
+}
+
+/// What the unfinished run in an output folder was started with: enough to resume it without
+/// repeating its flags.
+#[derive(Debug, Clone)]
+pub struct StoredRun {
+    /// The data folder (absolute), if the checkpoint records it (older ones do not).
+    pub data: Option<PathBuf>,
+    /// The model's shape (target, layers, STFT, ...).
+    pub model: ModelConfig,
+    pub settings: TrainSettings,
+}
+
+/// The settings of the unfinished run in the output folder `out` (from
+/// `out/checkpoint/state.json`); an error names the file when there is none or it is unreadable.
+pub fn stored_run(out: &Path) -> Result<StoredRun> {
+    let dir = self::dir(out);
+    if !dir.join(STATE_FILE).is_file() {
+        return Err(Error::file(out, nothing_to_resume(out)));
+    }
+    let state = read_state(&dir)?;
+    let fingerprint = Fingerprint::from_value(state.fingerprint)
+        .map_err(|e| Error::file(dir.join(STATE_FILE), e.to_string()))?;
+    Ok(StoredRun {
+        data: state.data,
+        model: fingerprint.model,
+        settings: fingerprint.settings,
+    })
+}
+
+/// Reads `dir/state.json`, checks that `fingerprint` may resume it (the same settings, or
+/// epochs raised: [`resume_conflicts`]), and pushes its layers onto the empty `model` (checked
+/// through the model store like any weights file). The returned state carries `fingerprint`.
+pub fn load(dir: &Path, fingerprint: &serde_json::Value, model: &mut Model) -> Result<RunState> {
+    let path = dir.join(STATE_FILE);
+    let mut state = read_state(dir)?;
+    let conflicts = resume_conflicts(&state.fingerprint, fingerprint);
+    if !conflicts.is_empty() {
         return Err(Error::file(
             &path,
-            format!("was made with other settings ({}); resume with the same flags or start over with --force", differing.join("; ")),
+            format!("was made with other settings ({}); resume with the same settings (--resume alone takes them from the checkpoint) or start over with --force", conflicts.join("; ")),
         ));
     }
+    state.fingerprint = fingerprint.clone();
     let tensors_path = dir.join(&state.tensors_file);
     let mut tensors = model::read_tensors(&tensors_path, model.device())?;
     let config = model.config.clone();
@@ -147,25 +193,11 @@ pub fn tensors(dir: &Path, state: &RunState, device: Device) -> Result<BTreeMap<
     model::read_tensors(&dir.join(&state.tensors_file), device)
 }
 
-/// The keys (dotted into objects) whose values differ, as `key: checkpoint A, now B`.
-fn differing_keys(a: &serde_json::Value, b: &serde_json::Value) -> Vec<String> {
-    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
-        return vec!["format".into()];
-    };
-    let mut out = Vec::new();
-    for (key, va) in a {
-        let vb = b.get(key).unwrap_or(&serde_json::Value::Null);
-        if va != vb {
-            if let (Some(_), Some(_)) = (va.as_object(), vb.as_object()) {
-                out.extend(
-                    differing_keys(va, vb)
-                        .into_iter()
-                        .map(|k| format!("{key}.{k}")),
-                );
-            } else {
-                out.push(format!("{key}: checkpoint {va}, now {vb}"));
-            }
-        }
+/// Why there is nothing to resume in `out`.
+pub fn nothing_to_resume(out: &Path) -> &'static str {
+    if out.join(crate::model::CONFIG_FILE).is_file() {
+        "nothing to resume: it holds a finished model (the checkpoint is removed when a run ends)"
+    } else {
+        "nothing to resume: no checkpoint/state.json (start the run without --resume)"
     }
-    out
 }

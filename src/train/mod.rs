@@ -33,8 +33,8 @@ pub mod settings;
 pub mod synth;
 mod trainer;
 
-pub use checkpoint::CHECKPOINT_DIR;
+pub use checkpoint::{stored_run, StoredRun, CHECKPOINT_DIR};
 pub use history::{HistoryRow, HISTORY_CSV};
 pub use optim::OptimizerKind;
-pub use settings::{Augment, Fingerprint, TrainSettings};
+pub use settings::{Augment, Fingerprint, TrainSettings, RAISABLE_ON_RESUME};
 pub use trainer::{train, TrainOptions, TrainReport, HISTORY_PNG};

@@ -255,6 +255,55 @@ impl Fingerprint {
     pub fn to_value(&self) -> serde_json::Value {
         serde_json::to_value(self).expect("settings serialise to JSON")
     }
+
+    /// Back from [`Fingerprint::to_value`]'s JSON; an error names the bad field.
+    pub fn from_value(value: serde_json::Value) -> Result<Self> {
+        serde_json::from_value(value).map_err(|e| Error::Invalid(format!("training settings: {e}")))
+    }
+}
+
+/// The settings a resumed run may raise, to train longer; every other setting must stay as the
+/// checkpoint has it (the trained layers, optimizer state and random streams depend on them).
+pub const RAISABLE_ON_RESUME: [&str; 2] = ["epochs_per_stage", "finetune_epochs"];
+
+/// What keeps a run with fingerprint `now` from resuming a checkpoint made with `stored` (both
+/// [`Fingerprint::to_value`]), one entry per setting as `key: checkpoint A, now B` (keys dotted
+/// into objects, e.g. `model.nb_layers`); empty when it may resume. Raising a setting of
+/// [`RAISABLE_ON_RESUME`] is allowed, lowering it is not.
+pub fn resume_conflicts(stored: &serde_json::Value, now: &serde_json::Value) -> Vec<String> {
+    let (Some(a), Some(b)) = (stored.as_object(), now.as_object()) else {
+        return vec!["format".into()];
+    };
+    let mut out = Vec::new();
+    for (key, va) in a {
+        let vb = b.get(key).unwrap_or(&serde_json::Value::Null);
+        if va == vb {
+            continue;
+        }
+        if va.is_object() && vb.is_object() {
+            out.extend(
+                resume_conflicts(va, vb)
+                    .into_iter()
+                    .map(|k| format!("{key}.{k}")),
+            );
+        } else if RAISABLE_ON_RESUME.contains(&key.as_str()) {
+            if let (Some(x), Some(y)) = (va.as_u64(), vb.as_u64()) {
+                if y < x {
+                    out.push(format!(
+                        "{key}: checkpoint {va}, now {vb} (it may only be raised on resume)"
+                    ));
+                }
+            } else {
+                out.push(format!("{key}: checkpoint {va}, now {vb}"));
+            }
+        } else {
+            out.push(format!("{key}: checkpoint {va}, now {vb}"));
+        }
+    }
+    for key in b.keys().filter(|k| !a.contains_key(*k)) {
+        out.push(format!("{key}: not in the checkpoint, now {}", b[key]));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -290,5 +339,38 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("pitch"), "{err}");
+    }
+
+    #[test]
+    fn a_resume_may_raise_the_epochs_and_nothing_else() {
+        let model = ModelConfig::default_for("vocals");
+        let stored = TrainSettings::default();
+        let fp = |s: &TrainSettings| Fingerprint::new(&model, s).to_value();
+        let back = Fingerprint::from_value(fp(&stored)).unwrap();
+        assert_eq!((back.model, back.settings), (model.clone(), stored.clone()));
+        let longer = TrainSettings {
+            epochs_per_stage: stored.epochs_per_stage + 5,
+            finetune_epochs: stored.finetune_epochs + 1,
+            ..stored.clone()
+        };
+        assert!(resume_conflicts(&fp(&stored), &fp(&longer)).is_empty());
+        let shorter = TrainSettings {
+            finetune_epochs: stored.finetune_epochs - 1,
+            lr: 0.5,
+            ..stored.clone()
+        };
+        assert_eq!(
+            resume_conflicts(&fp(&stored), &fp(&shorter)),
+            [
+                "finetune_epochs: checkpoint 10, now 9 (it may only be raised on resume)",
+                "lr: checkpoint 0.001, now 0.5"
+            ]
+        );
+        let mut deeper = model.clone();
+        deeper.nb_layers += 1;
+        assert_eq!(
+            resume_conflicts(&fp(&stored), &Fingerprint::new(&deeper, &stored).to_value()),
+            ["model.nb_layers: checkpoint 3, now 4"]
+        );
     }
 }

@@ -131,6 +131,8 @@ pub fn train(options: &TrainOptions, stop: &AtomicBool) -> Result<TrainReport> {
     } else {
         RunState::new(options.fingerprint())
     };
+    state.data = Some(std::path::absolute(&options.data).map_err(|e| Error::io(&options.data, e))?);
+    state.commands.extend(options.command.clone());
     let seconds_before = state.seconds;
     let mut session_epochs = 0;
     let k_max = options.model.nb_layers;
@@ -293,7 +295,7 @@ pub fn train(options: &TrainOptions, stop: &AtomicBool) -> Result<TrainReport> {
     let config_path = options.out.join(CONFIG_FILE);
     let mut config = ModelConfig::read(&config_path)?;
     config.training = Some(summary(options, &data, &state));
-    config.command = options.command.clone();
+    config.command = command(&state);
     config.write(&config_path)?;
     write_history(options, &state.history)?;
     let dir = options.checkpoint_dir();
@@ -325,10 +327,7 @@ fn prepare_out(options: &TrainOptions) -> Result<()> {
     let state = options.checkpoint_dir().join(checkpoint::STATE_FILE);
     if options.resume {
         if !state.is_file() {
-            return Err(Error::file(
-                out,
-                "nothing to resume: no checkpoint/state.json (run without --resume)",
-            ));
+            return Err(Error::file(out, checkpoint::nothing_to_resume(out)));
         }
         return Ok(());
     }
@@ -578,12 +577,17 @@ fn record(
         state.seconds = seconds_before + session_start.elapsed().as_secs_f64();
         let mut config = model.config.clone();
         config.training = Some(summary(options, data, state));
-        config.command = options.command.clone();
+        config.command = command(state);
         model.save_as(&options.out, &config)?;
     }
     write_history(options, &state.history)?;
     state.seconds = seconds_before + session_start.elapsed().as_secs_f64();
     Ok(())
+}
+
+/// The command of config.json: every session's command line, first to last.
+fn command(state: &RunState) -> Option<String> {
+    (!state.commands.is_empty()).then(|| state.commands.join("; "))
 }
 
 /// The training summary of config.json: the settings as they are, and the run so far.

@@ -239,3 +239,21 @@ fn silent_reference_targets_are_skipped_not_failed() {
     assert_eq!(summary["skipped"].as_array().unwrap().len(), 1);
     assert_eq!(summary["targets"][0]["nb_tracks"], 2);
 }
+
+/// `--model NAME` is a shipped model's name, found as extract finds it (here through
+/// SAEX_MODELS).
+#[test]
+fn a_model_by_name_is_separated_and_scored() {
+    let dir = tempfile::tempdir().unwrap();
+    make_folders(dir.path());
+    crate::common::tiny_model(&dir.path().join("models/vocals"), "vocals");
+    saex()
+        .current_dir(dir.path())
+        .env("SAEX_MODELS", dir.path().join("models"))
+        .args(["eval", "--data", "data/test", "--model", "vocals"])
+        .args(["--device", "cpu", "--out", "out"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("| vocals |"));
+    assert!(dir.path().join("out/test/song1.json").is_file());
+}

@@ -91,8 +91,79 @@ fn a_folder_with_a_bad_file_renders_the_others_and_exits_1() {
     assert_eq!(listing(&dir.path().join("out")), ["song one"]);
     assert_eq!(
         listing(&dir.path().join("out/song one")),
-        ["drums.wav", "everything.wav", "mixture.wav"]
+        // Vocals has no notes here (no vocal track, no program of its own): written silent.
+        ["drums.wav", "everything.wav", "mixture.wav", "vocals.wav"]
     );
+}
+
+#[test]
+fn a_folder_keeps_its_subfolders_and_every_stem_so_it_trains_as_is() {
+    let dir = tempfile::tempdir().unwrap();
+    setup(dir.path());
+    for sub in ["train", "valid"] {
+        std::fs::create_dir(dir.path().join("midi").join(sub)).unwrap();
+    }
+    std::fs::rename(
+        dir.path().join("midi/song one.mid"),
+        dir.path().join("midi/train/song one.mid"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("midi/train/two.mid"), song_midi()).unwrap();
+    std::fs::write(dir.path().join("midi/valid/three.mid"), song_midi()).unwrap();
+    // Every program is keys and no track is vocal: vocals is silent in every song.
+    saex()
+        .current_dir(dir.path())
+        .args([
+            "render",
+            "--midi",
+            "midi",
+            "--soundfont",
+            "font.sf2",
+            "--out",
+            "data",
+        ])
+        .args(["--family", "keys=0..127", "--vocals-track", "nothing"])
+        .args(["--sample-rate", "16000"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "midi/train/song one.mid -> data/train/song one (drums, keys; silent: vocals; 3.",
+        ))
+        .stdout(predicate::str::contains(
+            "midi/valid/three.mid -> data/valid/three (drums, keys; silent: vocals; 3.",
+        ));
+    let data = dir.path().join("data");
+    assert_eq!(listing(&data), ["train", "valid"]);
+    assert_eq!(listing(&data.join("train")), ["song one", "two"]);
+    assert_eq!(listing(&data.join("valid")), ["three"]);
+    assert_eq!(
+        listing(&data.join("valid/three")),
+        ["drums.wav", "keys.wav", "mixture.wav", "vocals.wav"]
+    );
+    let vocals = saex::read_audio(data.join("valid/three/vocals.wav")).unwrap();
+    let mixture = saex::read_audio(data.join("valid/three/mixture.wav")).unwrap();
+    assert_eq!(vocals.nb_frames(), mixture.nb_frames());
+    assert!(vocals.channels.iter().flatten().all(|&x| x == 0.0));
+
+    // The rendered folder trains as is, for a stem that is silent in it too.
+    saex()
+        .args(["train", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(dir.path().join("model"))
+        .args(crate::common::TINY_TRAIN)
+        .args([
+            "--layers",
+            "1",
+            "--epochs-per-stage",
+            "1",
+            "--finetune-epochs",
+            "0",
+        ])
+        .args(["--frames-per-epoch", "300", "--quiet"])
+        .assert()
+        .success();
+    assert!(dir.path().join("model/model.safetensors").is_file());
 }
 
 #[test]

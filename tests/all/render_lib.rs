@@ -205,6 +205,7 @@ fn track_folder_is_deterministic_and_mixture_is_the_sum() {
         let TrackOutcome::Rendered {
             dir,
             stems,
+            silent,
             audio_secs,
             ..
         } = outcome
@@ -216,6 +217,7 @@ fn track_folder_is_deterministic_and_mixture_is_the_sum() {
             stems,
             ["bass", "drums", "guitar", "other", "piano", "vocals"]
         );
+        assert!(silent.is_empty(), "{silent:?}");
         assert!(audio_secs > 3.5);
     }
     // Only the track folder, no leftovers.
@@ -354,6 +356,7 @@ fn a_folder_run_renders_the_good_files_and_reports_the_bad() {
     std::fs::create_dir_all(midi.join("sub")).unwrap();
     std::fs::write(midi.join("a.mid"), song_midi()).unwrap();
     std::fs::write(midi.join("sub/b.MIDI"), song_midi()).unwrap();
+    std::fs::write(midi.join("sub/b.mid"), song_midi()).unwrap();
     std::fs::write(midi.join("sub/a.mid"), song_midi()).unwrap();
     std::fs::write(midi.join("bad.mid"), b"MThd garbage").unwrap();
     std::fs::write(midi.join("readme.txt"), b"skipped").unwrap();
@@ -364,12 +367,14 @@ fn a_folder_run_renders_the_good_files_and_reports_the_bad() {
             midi.join("a.mid"),
             midi.join("bad.mid"),
             midi.join("sub/a.mid"),
-            midi.join("sub/b.MIDI")
+            midi.join("sub/b.MIDI"),
+            midi.join("sub/b.mid")
         ]
     );
     let out = dir.path().join("out/train");
     let done = std::sync::Mutex::new(Vec::new());
     let results = render_tracks(
+        &midi,
         &files,
         &soundfont(),
         &StemMap::general_midi(),
@@ -379,18 +384,32 @@ fn a_folder_run_renders_the_good_files_and_reports_the_bad() {
         |f, r| done.lock().unwrap().push((f.to_path_buf(), r.is_ok())),
     )
     .unwrap();
-    assert_eq!(done.lock().unwrap().len(), 4);
-    assert!(matches!(results[0], Ok(TrackOutcome::Rendered { .. })));
+    assert_eq!(done.lock().unwrap().len(), 5);
+    for i in [0, 2, 3] {
+        assert!(
+            matches!(results[i], Ok(TrackOutcome::Rendered { .. })),
+            "{:?}",
+            results[i]
+        );
+    }
     assert!(results[1]
         .as_ref()
         .unwrap_err()
         .to_string()
         .contains("bad.mid: not a readable MIDI file"));
-    let dup = results[2].as_ref().unwrap_err().to_string();
-    assert!(
-        dup.contains("track name is taken by") && dup.contains("a.mid"),
-        "{dup}"
+    // Subfolders are kept: sub/a.mid is not a.mid; sub/b.mid and sub/b.MIDI are one track.
+    let dup = results[4].as_ref().unwrap_err().to_string();
+    assert_eq!(
+        dup,
+        format!(
+            "{}: its track folder sub/b is taken by {}: rename one of them",
+            midi.join("sub/b.mid").display(),
+            midi.join("sub/b.MIDI").display()
+        )
     );
-    assert!(matches!(results[3], Ok(TrackOutcome::Rendered { .. })));
-    assert_eq!(read_dir_sorted(&out), [out.join("a"), out.join("b")]);
+    assert_eq!(read_dir_sorted(&out), [out.join("a"), out.join("sub")]);
+    assert_eq!(
+        read_dir_sorted(&out.join("sub")),
+        [out.join("sub/a"), out.join("sub/b")]
+    );
 }

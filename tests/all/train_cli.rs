@@ -22,6 +22,11 @@ fn dataset(root: &Path, nb_valid: usize) {
 
 /// The tiny network of [`common::TINY_TRAIN`], 3 layers, a short schedule.
 fn train_cmd(data: &Path, out: &Path, dtype: &str) -> Command {
+    train_cmd_finetune(data, out, dtype, "1")
+}
+
+/// [`train_cmd`] with `finetune` epochs of fine-tuning.
+fn train_cmd_finetune(data: &Path, out: &Path, dtype: &str, finetune: &str) -> Command {
     let mut cmd = Command::cargo_bin("saex").unwrap();
     cmd.arg("train")
         .arg("--data")
@@ -35,7 +40,7 @@ fn train_cmd(data: &Path, out: &Path, dtype: &str) -> Command {
             "--epochs-per-stage",
             "2",
             "--finetune-epochs",
-            "1",
+            finetune,
         ])
         .args([
             "--frames-per-epoch",
@@ -155,7 +160,9 @@ fn resume_after_a_stop_reaches_the_same_weights() {
         .args(["--quiet", "--resume", "--lr", "0.01"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("lr: checkpoint 0.001, now 0.01"));
+        .stderr(predicate::str::contains(
+            "--lr gives lr 0.01, the run was started with 0.001",
+        ));
     // Stop once more (in stage 3), then finish.
     train_cmd(&data, &parts, "f32")
         .args(["--quiet", "--resume", "--stop-after-epochs", "1"])
@@ -182,6 +189,91 @@ fn resume_after_a_stop_reaches_the_same_weights() {
             .collect()
     };
     assert_eq!(losses(history(&whole)), losses(history(&parts)));
+}
+
+#[test]
+fn resume_alone_takes_the_stored_settings_and_may_train_longer() {
+    let dir = tempfile::tempdir().unwrap();
+    dataset(&dir.path().join("data"), 0);
+    // Started with relative paths, stopped mid stage 2.
+    train_cmd(Path::new("data"), Path::new("parts"), "f32")
+        .current_dir(dir.path())
+        .args(["--quiet", "--stop-after-epochs", "4"])
+        .assert()
+        .code(130);
+    let parts = dir.path().join("parts");
+    let resume = |args: &[&str]| {
+        let mut cmd = Command::cargo_bin("saex").unwrap();
+        cmd.args(["train", "--quiet", "--resume", "--out"])
+            .arg(&parts)
+            .args(args);
+        cmd
+    };
+    // Settings given on resume must match; the epochs may only be raised.
+    for (args, message) in [
+        (
+            &["--lr", "0.01"][..],
+            "--lr gives lr 0.01, the run was started with 0.001; a resumed run keeps its settings",
+        ),
+        (
+            &["--layers", "4"],
+            "--layers gives nb_layers 4, the run was started with 3",
+        ),
+        (
+            &["--target", "bass"],
+            r#"--target gives target "bass", the run was started with "vocals""#,
+        ),
+        (
+            &["--no-eq"],
+            "--no-eq gives augment [",
+        ),
+        (
+            &["--epochs-per-stage", "1"],
+            "--epochs-per-stage gives epochs_per_stage 1, the run was started with 2; on resume it may only be raised",
+        ),
+    ] {
+        resume(args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(message));
+    }
+    // The same values as stored are accepted; then stop once more, in stage 3.
+    resume(&["--lr", "0.001", "--stop-after-epochs", "1"])
+        .assert()
+        .code(130);
+    // Alone, from another folder, with fine-tuning raised from 1 to 3 epochs.
+    resume(&["--finetune-epochs", "3"]).assert().success();
+    let model = Model::load(&parts, Device::Cpu).unwrap();
+    let summary = model.config.training.as_ref().unwrap();
+    assert_eq!(
+        (summary.settings.finetune_epochs, summary.epochs),
+        (3, 3 * 2 + 3)
+    );
+    let command = model.config.command.as_deref().unwrap();
+    assert!(
+        command.contains("--data data") && command.contains("--finetune-epochs 3"),
+        "{command}"
+    );
+
+    // The same weights as a run asked for 3 fine-tuning epochs from the start.
+    let whole = dir.path().join("whole");
+    train_cmd_finetune(&dir.path().join("data"), &whole, "f32", "3")
+        .arg("--quiet")
+        .assert()
+        .success();
+    let a = Model::load(&whole, Device::Cpu).unwrap();
+    for ((name, x), (_, y)) in a.named_parameters().iter().zip(model.named_parameters()) {
+        let err = (x - &y).abs().max().double_value(&[]);
+        assert!(err < 1e-5, "{name}: max difference {err}");
+    }
+
+    // Nothing left to resume: said so, naming the folder.
+    resume(&[])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "nothing to resume: it holds a finished model",
+        ));
 }
 
 #[test]

@@ -609,6 +609,79 @@ fn positional_inputs_and_models_by_name() {
     assert!(s.path("shipped.wav").is_file());
 }
 
+/// Item 9: with positional inputs, `--residual NAME` names the residual as the targets are
+/// named (beside each input, or in its --out-dir folder); `--residual FILE` is for one input.
+#[test]
+fn positional_inputs_name_the_residual_by_the_template() {
+    let s = Setup::new();
+    let (a, b) = (s.path("a.wav"), s.path("b.wav"));
+    write_tones(&a, 22050, 1, 3000);
+    write_tones(&b, 22050, 2, 2500);
+    let extract = || {
+        let mut cmd = saex();
+        cmd.args(["extract", "--quiet", "--device", "cpu", "--model"])
+            .arg(s.path("vocals"))
+            .arg(&a)
+            .arg(&b);
+        cmd
+    };
+    extract()
+        .args(["--residual", "accompaniment"])
+        .assert()
+        .success();
+    for (name, nb_frames) in [("a", 3000), ("b", 2500)] {
+        for output in ["vocals", "accompaniment"] {
+            let path = s.path(&format!("{name}.{output}.wav"));
+            assert_eq!(
+                read_audio(&path).unwrap().nb_frames(),
+                nb_frames,
+                "{path:?}"
+            );
+        }
+    }
+    extract()
+        .args(["--residual", "accompaniment", "--out-dir"])
+        .arg(s.path("stems"))
+        .assert()
+        .success();
+    assert_eq!(
+        listing(&s.path("stems/b")),
+        ["accompaniment.wav", "vocals.wav"]
+    );
+    // A file name with several inputs: refused before any work, saying what to give.
+    extract()
+        .args(["--residual", "acc.wav"])
+        .assert()
+        .code(2)
+        .stderr(
+            "saex: error: --residual acc.wav: names one file, for one input: with several, give \
+             a name (--residual accompaniment writes <name>.accompaniment.wav beside each input, \
+             or <DIR>/<name>/accompaniment.wav with --out-dir)\n",
+        );
+    // One input and a file: karaoke, that file only.
+    let before = listing(s.dir.path());
+    saex()
+        .args(["extract", "--quiet", "--device", "cpu", "--model"])
+        .arg(s.path("vocals"))
+        .arg(&a)
+        .arg("--residual")
+        .arg(s.path("karaoke.wav"))
+        .assert()
+        .success();
+    let mut after = listing(s.dir.path());
+    after.retain(|n| !before.contains(n));
+    assert_eq!(after, ["karaoke.wav"]);
+    // A name that is a target's collides with it.
+    saex()
+        .args(["extract", "--quiet", "--device", "cpu", "--model"])
+        .arg(s.path("vocals"))
+        .arg(&a)
+        .args(["--residual", "vocals"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is named for two outputs"));
+}
+
 #[test]
 fn a_missing_saex_models_folder_is_an_error_not_a_fallback() {
     let s = Setup::new();

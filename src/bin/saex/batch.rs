@@ -17,7 +17,8 @@ use std::process::ExitCode;
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
   saex batch --in albums/ --out separated/
-  saex batch --in musdb/test --out est/ --include '*/mixture.wav' --filename '{track}/{target}.wav'
+  saex batch --in musdb/test --out est/ --include '*/mixture.wav' --filename '{folder}/{target}.wav' --residual accompaniment
+  saex batch --in /data/mixes --out /data/separated --shard 3/16
   saex batch --in songs/ --out stems/ --filename '{name}.{ext}/{target}.flac' --format 24")]
 pub struct BatchArgs {
     /// Folder of mixtures (WAV, FLAC, MP3, Ogg, M4A, AIFF), searched recursively.
@@ -30,13 +31,14 @@ pub struct BatchArgs {
     /// name, no extension), {folder} (the input's folder below --in), {ext} (the input's
     /// extension), {target}. It must end in .wav,
     /// .flac or .raw (the format follows it) and stay below --out.
-    #[arg(long, default_value = DEFAULT_TEMPLATE)]
+    #[arg(long, value_name = "TEMPLATE", default_value = DEFAULT_TEMPLATE)]
     filename: String,
     /// Only the inputs whose path below --in matches this glob (repeatable; `*` stays within a
     /// folder, `**` crosses folders), e.g. `*/mixture.wav` for a MUSDB-layout folder.
     #[arg(long, value_name = "GLOB")]
     include: Vec<String>,
-    /// Also write the mix minus the target(s) under this target name.
+    /// Also write the mix minus the target(s) under this target name, e.g. accompaniment (what
+    /// saex eval scores as the accompaniment of vocals).
     #[arg(long, value_name = "NAME")]
     residual: Option<String>,
     /// This worker's slice: I/N (0-based).
@@ -116,7 +118,7 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
     let plan = job.plan(&separators[0].targets())?;
     std::fs::create_dir_all(&args.output).map_err(|e| saex::Error::io(&args.output, e))?;
     let total = total_seconds(&plan);
-    let bar = saex::progress::bar(total.round() as u64, "s of audio", args.quiet);
+    let bar = saex::progress::audio_bar(Some(total.round() as u64), "s of audio", 1.0, args.quiet);
     bar.set_message(if shard == Shard::ALL {
         format!("{} files", plan.len())
     } else {

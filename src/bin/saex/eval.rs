@@ -17,37 +17,51 @@ use std::process::ExitCode;
 #[derive(ClapArgs)]
 #[command(
     about = "Score estimates with BSS Eval v4 (museval-compatible SDR, SIR, ISR, SAR)",
+    override_usage = "saex eval --reference DIR --estimate DIR [OPTIONS]
+       saex eval --data DIR (--model DIR|NAME ... | --oracle irm|irm1|mixture) [OPTIONS]",
     after_help = "Folders hold <track>/<target>.wav. Each target is scored together with its \
                   residual (accompaniment = the other stems; the estimate's residual is \
                   <residual>.wav when present (accompaniment.wav for vocals), or residual.wav \
                   beside a single target as saex extract --out-dir writes it, else the mixture \
-                  minus the target estimate).\n\
+                  minus the target estimate).\n\n\
                   Examples:\n  \
                   saex batch --in DATA/test --out separated/ --include '*/mixture.wav' \
                   --filename '{folder}/{target}.wav' --residual accompaniment\n  \
                   saex eval --reference DATA/test --estimate separated/ --out eval/\n  \
                   saex eval --data DATA/test --oracle irm --out eval-irm/\n  \
-                  saex eval --data DATA/test --model models/vocals --save-scores"
+                  saex eval --data DATA/test --model vocals --out eval-vocals/\n  \
+                  saex eval --data DATA/test --model models/my-vocals --save-scores"
 )]
 pub struct Args {
     /// Reference folder: <track>/<stem>.wav (and optionally mixture.wav).
-    #[arg(long, requires = "estimate", conflicts_with_all = ["data", "oracle", "models"])]
+    #[arg(long, value_name = "DIR", requires = "estimate", conflicts_with_all = ["data", "oracle", "models"])]
     reference: Option<PathBuf>,
     /// Estimates folder: <track>/<target>.wav, matched to the references by file name.
-    #[arg(long, requires = "reference")]
+    #[arg(long, value_name = "DIR", requires = "reference")]
     estimate: Option<PathBuf>,
     /// Data folder (e.g. DATA/test): its mixtures are separated with --model (or the oracle)
     /// and scored against its stems.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
     /// Oracle baseline: irm (ideal ratio mask of power 2; irm1 for power 1) or mixture.
-    #[arg(long, requires = "data", conflicts_with = "models")]
+    #[arg(
+        long,
+        value_name = "irm|irm1|mixture",
+        requires = "data",
+        conflicts_with = "models"
+    )]
     oracle: Option<String>,
-    /// Model folder to extract with before scoring (repeat for several targets).
-    #[arg(long = "model", value_name = "DIR", requires = "data")]
+    /// Model folder (or a shipped model's name) to extract with before scoring (repeat for
+    /// several targets).
+    #[arg(long = "model", value_name = "DIR|NAME", requires = "data")]
     models: Vec<PathBuf>,
     /// How estimates become masks (with --model): ratio or wiener.
-    #[arg(long, default_value = "wiener", requires = "models")]
+    #[arg(
+        long,
+        value_name = "MASK",
+        default_value = "wiener",
+        requires = "models"
+    )]
     mask: String,
     /// Multichannel Wiener iterations after the masks (with --model), as in `saex extract`.
     #[arg(long, default_value_t = SeparateOptions::default().niter, value_name = "N")]
@@ -56,11 +70,11 @@ pub struct Args {
     #[arg(long, default_value = "auto")]
     device: String,
     /// Only these targets (comma-separated); default: every target found.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
     targets: Option<Vec<String>>,
     /// Folder for <subset>/<track>.json (museval format), summary.md and summary.json (with
     /// --save-scores: one such folder per method, <target>-<method>).
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Score one --model on --data with both masks, beside the IRM oracle and the mixture, and
     /// record the medians under "scores" in the model's config.json.
@@ -68,7 +82,12 @@ pub struct Args {
     save_scores: bool,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(mut args: Args) -> anyhow::Result<ExitCode> {
+    args.models = args
+        .models
+        .iter()
+        .map(|m| saex::locate::resolve_model(m))
+        .collect::<saex::Result<_>>()?;
     if args.save_scores {
         return save_scores(&args);
     }

@@ -14,14 +14,19 @@ use std::time::Duration;
 /// The output keeps the input's sample rate, channel count and exact length; a file appears
 /// complete or not at all; its format follows its extension (.wav, .flac, .raw).
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:
+#[command(
+    override_usage = "saex extract [OPTIONS] INPUT...
+       saex extract [OPTIONS] --mix FILE (--out FILE | --out-dir DIR | --residual FILE)",
+    after_help = "Examples:
   saex extract --mix song.mp3 --out vocals.flac
   saex extract a.mp3 b.flac                 (writes a.vocals.wav, b.vocals.wav beside them)
+  saex extract a.mp3 b.flac --residual accompaniment   (and a.accompaniment.wav, ...)
   saex extract *.mp3 --model bass --out-dir stems/   (stems/<name>/bass.wav + residual.wav)
   saex extract --mix song.wav --out vocals.wav --residual karaoke.wav
-  saex extract --mix song.wav --model models/vocals --model models/bass --out-dir stems/
+  saex extract --mix song.wav --model vocals --model bass --out-dir stems/
   ffmpeg -i song.m4a -f wav - | saex extract --mix - --out - | ffplay -
-  sox song.flac -t wav - | saex extract --mix - --out - --raw --format 24 > vocals.s24le")]
+  sox song.flac -t wav - | saex extract --mix - --out - --raw --format 24 > vocals.s24le"
+)]
 pub struct ExtractArgs {
     /// Mixtures to separate, several at once: each gives `<name>.<target>.wav` beside it, or
     /// `<DIR>/<name>/<target>.wav` and `residual.wav` with --out-dir.
@@ -39,8 +44,11 @@ pub struct ExtractArgs {
     #[arg(long, value_name = "DIR")]
     out_dir: Option<PathBuf>,
     /// Also write the mix minus the target(s) here (what museval scores as accompaniment); alone,
-    /// it is the only output (karaoke).
-    #[arg(long, value_name = "FILE")]
+    /// it is the only output (karaoke). With --out-dir, or positional inputs and no --out, a
+    /// name without an extension (e.g. accompaniment) names it like the targets:
+    /// <name>.accompaniment.wav beside each input, or accompaniment.wav in the output folder
+    /// (instead of residual.wav).
+    #[arg(long, value_name = "FILE|NAME")]
     residual: Option<PathBuf>,
     /// Write headerless little-endian interleaved samples (same as --type raw).
     #[arg(long)]
@@ -72,16 +80,33 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
         residual: Some(residual.unwrap_or_else(|| dir.join(format!("residual.{ext}")))),
         format,
     };
+    // With --out-dir, or positional inputs and no --out, `--residual NAME` (a name without an
+    // extension) names the residual as the targets are named; otherwise it names one file.
+    let residual_name = args
+        .residual
+        .as_deref()
+        .and_then(template_name)
+        .filter(|_| args.out_dir.is_some() || (args.mix.is_none() && args.out.is_none()));
+    let residual_file = args.residual.clone().filter(|_| residual_name.is_none());
     let single = match (&args.mix, args.inputs.as_slice()) {
         (Some(mix), _) => Some(mix.clone()),
-        (None, [one]) if args.out.is_some() || args.residual.is_some() => Some(one.clone()),
+        (None, [one])
+            if args.out.is_some() || (args.out_dir.is_none() && residual_file.is_some()) =>
+        {
+            Some(one.clone())
+        }
         _ => None,
     };
     // (input, outputs) for every input.
     let jobs: Vec<(PathBuf, OutputFiles)> = match single {
         Some(mix) => {
             let outputs = match (&args.out, &args.out_dir) {
-                (_, Some(dir)) => folder_outputs(dir, args.residual.clone()),
+                (_, Some(dir)) => folder_outputs(
+                    dir,
+                    residual_name
+                        .map(|r| dir.join(format!("{r}.{ext}")))
+                        .or(residual_file.clone()),
+                ),
                 (None, None) if args.residual.is_none() => {
                     bail!("give --out FILE, --out-dir DIR or --residual FILE")
                 }
@@ -103,8 +128,20 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
             vec![(mix, outputs)]
         }
         None => {
-            if args.out.is_some() || args.residual.is_some() {
-                bail!("--out and --residual name one file: with several inputs use --out-dir DIR");
+            if args.out.is_some() {
+                bail!(
+                    "--out names one file: with several inputs leave it out (each gets \
+                     <name>.<target>.{ext} beside it) or use --out-dir DIR"
+                );
+            }
+            let nb_inputs = args.inputs.len();
+            if let (Some(residual), true) = (&residual_file, nb_inputs > 1) {
+                bail!(
+                    "--residual {}: names one file, for one input: with several, give a name \
+                     (--residual accompaniment writes <name>.accompaniment.{ext} beside each \
+                     input, or <DIR>/<name>/accompaniment.{ext} with --out-dir)",
+                    residual.display()
+                );
             }
             args.inputs
                 .iter()
@@ -114,7 +151,13 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
                         .map(|n| n.to_string_lossy().into_owned())
                         .unwrap_or_default();
                     let outputs = match &args.out_dir {
-                        Some(dir) => folder_outputs(&dir.join(&name), None),
+                        Some(dir) => {
+                            let dir = dir.join(&name);
+                            let residual = residual_name
+                                .map(|r| dir.join(format!("{r}.{ext}")))
+                                .or(residual_file.clone());
+                            folder_outputs(&dir, residual)
+                        }
                         None => {
                             let dir = input.parent().unwrap_or(Path::new(""));
                             OutputFiles {
@@ -122,7 +165,8 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
                                     .iter()
                                     .map(|t| dir.join(format!("{name}.{t}.{ext}")))
                                     .collect(),
-                                residual: None,
+                                residual: residual_name
+                                    .map(|r| dir.join(format!("{name}.{r}.{ext}"))),
                                 format,
                             }
                         }
@@ -203,7 +247,12 @@ fn extract_one(
     let started = std::time::Instant::now();
     let reader = saex::AudioReader::open(input)?;
     let length = reader.info();
-    let bar = saex::progress::bar(length.nb_frames.unwrap_or(0), "frames", args.quiet);
+    let bar = saex::progress::audio_bar(
+        length.nb_frames,
+        "frames",
+        f64::from(length.sample_rate),
+        args.quiet,
+    );
     bar.set_message(format!("extracting {}", separator.targets().join(", ")));
     let result = separator.separate_reader(reader, outputs, &mut |done| bar.set_position(done));
     bar.finish_and_clear();
@@ -228,6 +277,14 @@ fn extract_one(
         print_timings(&report.stages, started.elapsed(), report.duration_secs());
     }
     Ok(())
+}
+
+/// The value of `--residual` as a name for the template (`accompaniment`): a single file name
+/// without an extension; `None` for a file path (`acc.wav`, `out/acc.wav`, `-`).
+fn template_name(value: &Path) -> Option<&str> {
+    value
+        .to_str()
+        .filter(|v| !v.is_empty() && *v != "-" && !v.contains(['/', '.']))
 }
 
 /// Which models run: the folders given, or the shipped default and where it was found.

@@ -11,11 +11,23 @@ mod output;
 mod render;
 mod train;
 
-use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "saex", version, about = "Extract one instrument from a music mix", long_about = None)]
+#[command(
+    name = "saex",
+    version,
+    about = "Extract one instrument from a music mix",
+    long_about = None,
+    after_help = "Examples:
+  saex extract song.mp3                      (writes song.vocals.wav beside it)
+  saex extract --mix song.mp3 --out vocals.wav --residual accompaniment.wav
+  saex batch --in mixes/ --out separated/
+  saex info                                  (the default model and where models are found)
+
+'saex <COMMAND> --help' describes each command; exit codes: 0 done, 1 some inputs failed, 2 error, 130 interrupted."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -53,8 +65,11 @@ enum Shell {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|matches| Ok((Cli::from_arg_matches(&matches)?, matches)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(err) => {
             let _ = err.print();
             return if err.use_stderr() {
@@ -64,7 +79,7 @@ fn main() -> ExitCode {
             };
         }
     };
-    match run(cli) {
+    match run(cli, &matches) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("saex: error: {err:#}");
@@ -73,12 +88,17 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Extract(args) => extract::run(args),
         Command::Batch(args) => batch::run(args),
         Command::Render(args) => render::run(args),
-        Command::Train(args) => train::run(*args),
+        Command::Train(args) => {
+            let matches = matches
+                .subcommand_matches("train")
+                .expect("train was parsed");
+            train::run(*args, matches)
+        }
         Command::Info(args) => info::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Completions { shell } => {
@@ -108,5 +128,119 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `saex ...` commands in `text`: each line (joined over trailing backslashes), each
+    /// part of a pipeline, up to a redirection or a `(comment)`, split into words as a shell
+    /// would (quotes '...' and "...").
+    fn commands(text: &str) -> Vec<Vec<String>> {
+        let joined = text.replace("\\\n", " ");
+        let mut out = Vec::new();
+        for line in joined.lines() {
+            for part in line.split(['|', ';']) {
+                let part = part.trim().trim_start_matches('$').trim();
+                if !part.starts_with("saex ") {
+                    continue;
+                }
+                let part = part.split(" > ").next().unwrap_or(part);
+                let part = part.split("  (").next().unwrap_or(part);
+                let part = part.split(" && ").next().unwrap_or(part);
+                let mut words = Vec::new();
+                let mut word = String::new();
+                let mut quote = None;
+                let mut in_word = false;
+                for c in part.chars() {
+                    match (quote, c) {
+                        (Some(q), c) if c == q => quote = None,
+                        (Some(_), c) => word.push(c),
+                        (None, '\'' | '"') => {
+                            quote = Some(c);
+                            in_word = true;
+                        }
+                        (None, c) if c.is_whitespace() => {
+                            if in_word {
+                                words.push(std::mem::take(&mut word));
+                                in_word = false;
+                            }
+                        }
+                        (None, c) => {
+                            word.push(c);
+                            in_word = true;
+                        }
+                    }
+                }
+                if in_word {
+                    words.push(word);
+                }
+                out.push(words);
+            }
+        }
+        out
+    }
+
+    /// Every flag and argument of every command says what it does.
+    #[test]
+    fn every_flag_is_described() {
+        let command = Cli::command();
+        let mut commands = vec![command.clone()];
+        commands.extend(command.get_subcommands().cloned());
+        for sub in &commands {
+            for arg in sub.get_arguments().filter(|a| !a.is_hide_set()) {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+                assert!(
+                    help.len() > 8,
+                    "saex {} --{id}: no description",
+                    sub.get_name()
+                );
+            }
+        }
+    }
+
+    /// Every example of every help text, and every command in the README's code blocks, parses
+    /// as written: known flags, valid values, no conflicts, nothing required missing.
+    #[test]
+    fn examples_parse_as_written() {
+        let command = Cli::command();
+        let mut texts: Vec<(String, String)> = Vec::new();
+        let mut helps = vec![command.clone()];
+        helps.extend(command.get_subcommands().cloned());
+        for mut sub in helps {
+            let name = sub.get_name().to_string();
+            let help = sub.render_long_help().to_string();
+            if let Some((_, examples)) = help.split_once("Examples:") {
+                texts.push((format!("saex {name} --help"), examples.to_string()));
+            }
+        }
+        let readme = include_str!("../../../README.md");
+        let mut blocks = String::new();
+        let mut in_block = false;
+        for line in readme.lines() {
+            if line.starts_with("```") {
+                in_block = !in_block;
+            } else if in_block {
+                blocks.push_str(line);
+                blocks.push('\n');
+            }
+        }
+        texts.push(("README.md".to_string(), blocks));
+        let mut nb_checked = 0;
+        for (source, text) in &texts {
+            for words in commands(text) {
+                if let Err(err) = Cli::command().try_get_matches_from(&words) {
+                    panic!("{source}: `{}` does not parse:\n{err}", words.join(" "));
+                }
+                nb_checked += 1;
+            }
+        }
+        assert!(nb_checked >= 30, "only {nb_checked} examples found");
     }
 }

@@ -9,12 +9,19 @@ use std::process::ExitCode;
 
 /// Render MIDI through a SoundFont into one WAV per instrument family plus mixture.wav.
 ///
-/// Writes <OUT>/<midi file stem>/{drums,bass,piano,guitar,vocals,other}.wav (the stems with
-/// notes) and mixture.wav, their sample-wise sum: stereo, 32-bit float. Drums = channel 10;
-/// vocals = tracks named like --vocals-track and GM programs 52..54; piano = programs 0..7,
-/// guitar = 24..31, bass = 32..39 (0-based); other = the rest. --print-stem-map prints this map
-/// (with --map, --family and --vocals-track applied) as JSON instead of rendering.
+/// Writes <OUT>/<midi file stem>/{drums,bass,piano,guitar,vocals,other}.wav (every stem of the
+/// map, silent where the song has no notes for it) and mixture.wav, their sample-wise sum:
+/// stereo, 32-bit float. Drums = channel 10; vocals = tracks named like --vocals-track and GM
+/// programs 52..54; piano = programs 0..7, guitar = 24..31, bass = 32..39 (0-based); other =
+/// the rest. MIDI files in subfolders of a --midi folder keep them: midi/train/a.mid ->
+/// <OUT>/train/a/, so a folder with train/ and valid/ renders into a data folder for saex train.
+/// --print-stem-map prints this map (with --map, --family and --vocals-track applied) as JSON
+/// instead of rendering.
 #[derive(ClapArgs)]
+#[command(after_help = "Examples:
+  saex render --midi song.mid --soundfont FluidR3_GM.sf2 --out DATA/train
+  saex render --midi midi/ --soundfont FluidR3_GM.sf2 --out DATA   (midi/train/*.mid -> DATA/train/...)
+  saex render --midi midi/ --soundfont FluidR3_GM.sf2 --out DATA --family strings=40..51 --vocals-track lead")]
 pub struct Args {
     /// A MIDI file, or a folder searched recursively for .mid/.midi files.
     #[arg(long, value_name = "PATH", required_unless_present = "print_stem_map")]
@@ -42,7 +49,7 @@ pub struct Args {
     #[arg(long, value_name = "NAME")]
     vocals_track: Vec<String>,
     /// Output sample rate in Hz (16000 to 192000).
-    #[arg(long, default_value_t = 44_100)]
+    #[arg(long, value_name = "HZ", default_value_t = 44_100)]
     sample_rate: u32,
     /// Turn on rustysynth's reverb and chorus (stems then sum to the full render only approximately).
     #[arg(long)]
@@ -116,13 +123,19 @@ fn run_inner(args: Args) -> anyhow::Result<ExitCode> {
             Ok(TrackOutcome::Rendered {
                 dir,
                 stems,
+                silent,
                 audio_secs,
                 render_secs,
             }) if !args.quiet => say(format!(
-                "{} -> {} ({}; {audio_secs:.1} s of audio in {render_secs:.1} s, {:.0}x real time)",
+                "{} -> {} ({}{}; {audio_secs:.1} s of audio in {render_secs:.1} s, {:.0}x real time)",
                 file.display(),
                 dir.display(),
                 stems.join(", "),
+                if silent.is_empty() {
+                    String::new()
+                } else {
+                    format!("; silent: {}", silent.join(", "))
+                },
                 audio_secs / render_secs.max(1e-9),
             )),
             Ok(TrackOutcome::Skipped { dir }) if !args.quiet => say(format!(
@@ -136,6 +149,7 @@ fn run_inner(args: Args) -> anyhow::Result<ExitCode> {
         bar.inc(1);
     };
     let results = render::render_tracks(
+        midi,
         &files,
         &soundfont,
         &map,
