@@ -114,8 +114,12 @@ pub struct ModelConfig {
     pub hop: usize,
     /// The STFT window; only `hann` exists.
     pub window: Window,
-    /// C: the input is the 2C+1 frames centred on frame t.
+    /// C: the input is the 2C+1 frames centred on frame t, `context_stride` frames apart.
     pub context: usize,
+    /// S: the distance in frames between the stacked frames (1: adjacent; the paper takes every
+    /// second frame). The input reaches C * S frames to each side. Missing in older files: 1.
+    #[serde(default = "adjacent")]
+    pub context_stride: usize,
     /// L_in <= n_fft/2+1: the lowest bins of each input frame.
     pub nb_bins_in: usize,
     /// L <= n_fft/2+1: the lowest output bins, also the width of every hidden layer.
@@ -176,6 +180,7 @@ impl ModelConfig {
             hop: 512,
             window: Window::Hann,
             context: 3,
+            context_stride: 1,
             nb_bins_in: 513,
             nb_bins: 513,
             nb_layers: 3,
@@ -191,6 +196,11 @@ impl ModelConfig {
     /// The STFT this model was trained with.
     pub fn stft_config(&self) -> Result<StftConfig> {
         StftConfig::new(self.n_fft, self.hop)
+    }
+
+    /// The frames the input reaches to each side of its centre: `C * S`.
+    pub fn reach(&self) -> usize {
+        self.context * self.context_stride
     }
 
     /// Input width of layer 1: `(2C+1) * nb_bins_in`.
@@ -245,6 +255,13 @@ impl ModelConfig {
         }
         if self.context > 64 {
             return Err(Error::mismatch("context", "0 ..= 64", self.context));
+        }
+        if self.context_stride == 0 || self.context_stride > 16 {
+            return Err(Error::mismatch(
+                "context_stride",
+                "1 ..= 16",
+                self.context_stride,
+            ));
         }
         if self.nb_layers == 0 || self.nb_layers > 64 {
             return Err(Error::mismatch("nb_layers", "1 ..= 64", self.nb_layers));
@@ -351,4 +368,9 @@ mod tests {
             "{err}"
         );
     }
+}
+
+/// The default context stride: adjacent frames.
+fn adjacent() -> usize {
+    1
 }

@@ -211,6 +211,7 @@ mod tests {
             n_fft: 32,
             hop: 8,
             context: 1,
+            context_stride: 1,
             nb_bins_in: 9,
             nb_bins: 7,
             nb_layers: 2,

@@ -60,7 +60,7 @@ impl<'a> Analysis<'a> {
         let context = engine
             .estimators
             .iter()
-            .map(|e| e.spec().context)
+            .map(|e| e.spec().reach())
             .max()
             .unwrap_or(0);
         let keep = engine
@@ -340,6 +340,7 @@ impl CpuFront {
                             self.mags_start as i64,
                             nb_frames,
                             spec.context,
+                            spec.context_stride,
                             spec.nb_bins_in,
                             start as i64..end as i64,
                             out,
@@ -492,11 +493,12 @@ impl TensorFront {
                 &padded
                     .narrow(
                         1,
-                        (c - spec.context) as i64,
-                        (count + 2 * spec.context) as i64,
+                        (c - spec.reach()) as i64,
+                        (count + 2 * spec.reach()) as i64,
                     )
                     .narrow(2, 0, spec.nb_bins_in as i64),
                 spec.context,
+                spec.context_stride,
             )
             .reshape([rows, -1]);
             times.features += clock.elapsed();

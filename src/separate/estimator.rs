@@ -12,12 +12,21 @@ pub struct EstimatorSpec {
     /// The rate the network's STFT runs at; input is resampled to it and back.
     pub sample_rate: u32,
     pub stft: StftConfig,
-    /// C: each input row holds frames t-C ..= t+C.
+    /// C: each input row holds the 2C+1 frames t-CS, t-(C-1)S, ..., t+CS.
     pub context: usize,
+    /// S: the distance in frames between them (1: adjacent).
+    pub context_stride: usize,
     /// Bins of each input frame (the lowest ones).
     pub nb_bins_in: usize,
     /// Bins estimated (the lowest ones); the mask above is extended from the top of this band.
     pub nb_bins: usize,
+}
+
+impl EstimatorSpec {
+    /// The frames an input row reaches to each side of its centre: `C * S`.
+    pub fn reach(&self) -> usize {
+        self.context * self.context_stride
+    }
 }
 
 /// A network that maps context-stacked mixture magnitudes to target magnitudes. `Send`, so a
@@ -29,7 +38,7 @@ pub trait Estimator: Send {
     /// Where [`Estimator::estimate`] wants its input.
     fn device(&self) -> Device;
 
-    /// `input`: `(batch, (2C+1) * nb_bins_in)` mixture magnitudes (row t = frames t-C ..= t+C,
-    /// each cut to `nb_bins_in`) -> `(batch, nb_bins)` non-negative target magnitudes.
+    /// `input`: `(batch, (2C+1) * nb_bins_in)` mixture magnitudes (row t = frames t-CS, ...,
+    /// t+CS, each cut to `nb_bins_in`) -> `(batch, nb_bins)` non-negative target magnitudes.
     fn estimate(&self, input: &Tensor) -> Result<Tensor>;
 }

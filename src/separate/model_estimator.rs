@@ -19,6 +19,7 @@ impl ModelEstimator {
             sample_rate: c.sample_rate,
             stft: c.stft_config()?,
             context: c.context,
+            context_stride: c.context_stride,
             nb_bins_in: c.nb_bins_in,
             nb_bins: c.nb_bins,
         };

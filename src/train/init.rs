@@ -246,6 +246,7 @@ mod tests {
                 n_fft: 32,
                 hop: 8,
                 context: 2,
+                context_stride: 1,
                 nb_bins_in: 17,
                 nb_bins: 17,
                 nb_layers: 1,

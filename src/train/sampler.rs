@@ -33,12 +33,12 @@ impl FrameSet {
         4 * (self.mix.numel() + self.target.numel()) + 8 * self.centres.numel()
     }
 
-    /// Inputs `(batch, (2C+1) * nb_bins_in)` and targets `(batch, nb_bins)` of the centres at
-    /// positions `picks (batch,)` (i64 indices into `centres`).
-    pub fn batch(&self, picks: &Tensor, context: usize) -> (Tensor, Tensor) {
+    /// Inputs `(batch, (2C+1) * nb_bins_in)` (frames `stride` apart) and targets `(batch,
+    /// nb_bins)` of the centres at positions `picks (batch,)` (i64 indices into `centres`).
+    pub fn batch(&self, picks: &Tensor, context: usize, stride: usize) -> (Tensor, Tensor) {
         let rows = self.centres.index_select(0, picks);
         (
-            features::context_gather(&self.mix, &rows, context),
+            features::context_gather(&self.mix, &rows, context, stride),
             self.target.index_select(0, &rows),
         )
     }
@@ -74,7 +74,7 @@ impl FrameMaker {
 
     /// Frames of excerpt that are not usable as centres: `2 * (edge + C)`.
     fn margin(&self) -> usize {
-        2 * (self.edge + self.config.context)
+        2 * (self.edge + self.config.reach())
     }
 
     /// Samples (at the model rate) of an excerpt holding `nb_centres` centres.
@@ -126,13 +126,13 @@ impl FrameMaker {
         let spec_mix = self.stft.forward(mix);
         let spec_target = self.stft.forward(target);
         let nb_frames = spec_mix.nb_frames();
-        let first = self.edge + self.config.context;
+        let first = self.edge + self.config.reach();
         let nb_centres = nb_frames.saturating_sub(self.margin()).min(max_centres);
         if nb_centres == 0 {
             return 0;
         }
         // Keep the frames the chosen centres and their context need.
-        let keep = first + nb_centres + self.config.context;
+        let keep = first + nb_centres + self.config.reach();
         let (l_in, l) = (self.config.nb_bins_in, self.config.nb_bins);
         for t in 0..keep {
             builder
@@ -376,6 +376,7 @@ mod tests {
             n_fft: 64,
             hop: 16,
             context: 1,
+            context_stride: 1,
             nb_bins_in: 20,
             nb_bins: 10,
             ..ModelConfig::default_for("vocals")
@@ -416,7 +417,7 @@ mod tests {
             );
             assert_eq!(a.mix.size()[1], 20);
             assert_eq!(a.target.size()[1], 10);
-            let (x, s) = a.batch(&Tensor::from_slice(&[0i64, 5, 699]), 1);
+            let (x, s) = a.batch(&Tensor::from_slice(&[0i64, 5, 699]), 1, 1);
             assert_eq!((x.size(), s.size()), (vec![3, 60], vec![3, 10]));
         }
         let valid = maker.fixed(&data.valid, "vocals", 100).unwrap();

@@ -169,7 +169,7 @@ pub fn train(options: &TrainOptions, stop: &AtomicBool) -> Result<TrainReport> {
             add_layer(options, &data, &maker, &mut model)?;
             state.init_seconds += start.elapsed().as_secs_f64();
             state.nb_layers = model.config.nb_layers;
-            let valid_loss = validation_loss(&model, &valid, options.model.context)?;
+            let valid_loss = validation_loss(&model, &valid)?;
             state.plateau.start_from(valid_loss);
             log(
                 options,
@@ -232,7 +232,7 @@ pub fn train(options: &TrainOptions, stop: &AtomicBool) -> Result<TrainReport> {
                 stop,
                 &bar_label,
             )?;
-            let valid_loss = validation_loss(&model, &valid, options.model.context)?;
+            let valid_loss = validation_loss(&model, &valid)?;
             let seconds = epoch_start.elapsed().as_secs_f64();
             state.train_seconds += train_secs;
             state.train_frames += frames.nb_centres() as u64;
@@ -402,7 +402,7 @@ fn least_squares_layer(
             &mut rng,
         )?;
         for picks in batches(frames.nb_centres(), EVAL_BATCH, options.device) {
-            let (x, s) = frames.batch(&picks, options.model.context);
+            let (x, s) = frames.batch(&picks, options.model.context, options.model.context_stride);
             let (z, scale) = model.hidden(&x);
             match scale {
                 Some(scale) => acc.add(&z, &(s / &scale), Some(&scale.square()))?,
@@ -454,7 +454,11 @@ fn autoencoder_layer(
                 .iter()
                 .map(|picks| {
                     model
-                        .hidden(&frames.batch(picks, options.model.context).0)
+                        .hidden(
+                            &frames
+                                .batch(picks, options.model.context, options.model.context_stride)
+                                .0,
+                        )
                         .0
                 })
                 .collect();
@@ -512,7 +516,7 @@ fn run_epoch(
             bar.abandon();
             return Err(Error::Interrupted);
         }
-        let (x, s) = frames.batch(&picks, options.model.context);
+        let (x, s) = frames.batch(&picks, options.model.context, options.model.context_stride);
         let loss = (model.forward_train(&x) - s).square().mean(Kind::Float);
         optimizer.zero_grad();
         loss.backward();
@@ -539,11 +543,12 @@ fn run_epoch(
 }
 
 /// Mean squared error over every validation centre and bin.
-fn validation_loss(model: &Model, valid: &FrameSet, context: usize) -> Result<f64> {
+fn validation_loss(model: &Model, valid: &FrameSet) -> Result<f64> {
+    let (context, stride) = (model.config.context, model.config.context_stride);
     let mut sum = 0.0;
     let mut count = 0.0;
     for picks in batches(valid.nb_centres(), EVAL_BATCH, model.device()) {
-        let (x, s) = valid.batch(&picks, context);
+        let (x, s) = valid.batch(&picks, context, stride);
         let err = (model.forward(&x) - &s)
             .square()
             .sum(Kind::Double)

@@ -22,6 +22,7 @@ impl HalfCentre {
                 sample_rate,
                 stft: StftConfig::new(256, 64).unwrap(),
                 context,
+                context_stride: 1,
                 nb_bins_in: nb_bins + 8,
                 nb_bins,
             },
@@ -303,15 +304,22 @@ impl Estimator for Recorder {
 }
 
 /// The separator's streamed network input is the layout training uses
-/// (`features::context_stack` of the STFT magnitudes).
+/// (`features::context_stack` of the STFT magnitudes), with adjacent frames and every third.
 #[test]
 fn network_input_matches_the_training_layout() {
+    for stride in [1, 3] {
+        input_matches_training(stride);
+    }
+}
+
+fn input_matches_training(stride: usize) {
     let mix = mixture(16000, 1, 7000);
     let spec = EstimatorSpec {
         target: "vocals".into(),
         sample_rate: 16000,
         stft: StftConfig::new(256, 64).unwrap(),
         context: 2,
+        context_stride: stride,
         nb_bins_in: 48,
         nb_bins: 40,
     };
@@ -331,20 +339,21 @@ fn network_input_matches_the_training_layout() {
     let streamed = Tensor::cat(&seen.lock().unwrap(), 0);
     let stft = saex::Stft::new(spec.stft).forward(&mix.channels[0]);
     let mags = saex::features::magnitudes(&stft, stft.nb_bins, Device::Cpu);
-    let expected = saex::features::context_stack(&mags, 2, 48);
+    let expected = saex::features::context_stack(&mags, 2, stride, 48);
     assert_eq!(streamed.size(), expected.size());
     assert!(
         streamed.equal(&expected),
-        "not bit for bit the training layout"
+        "stride {stride}: not bit for bit the training layout"
     );
-    // Training's own gather (src/train/data.rs) at every centre with whole context.
+    // Training's own gather (src/train/sampler.rs) at every centre with whole context.
     let frames = saex::features::magnitudes(&stft, 48, Device::Cpu);
+    let reach = 2 * stride as i64;
     let centres = Tensor::arange_start(
-        2,
-        stft.nb_frames() as i64 - 2,
+        reach,
+        stft.nb_frames() as i64 - reach,
         (tch::Kind::Int64, Device::Cpu),
     );
-    let gathered = saex::features::context_gather(&frames, &centres, 2);
+    let gathered = saex::features::context_gather(&frames, &centres, 2, stride);
     assert!(gathered.equal(&streamed.index_select(0, &centres)));
 }
 
@@ -356,12 +365,13 @@ struct TinyNet {
 }
 
 impl TinyNet {
-    fn boxed(target: &str, context: usize, seed: i64) -> Box<dyn Estimator> {
+    fn boxed(target: &str, context: usize, stride: usize, seed: i64) -> Box<dyn Estimator> {
         let spec = EstimatorSpec {
             target: target.into(),
             sample_rate: 16000,
             stft: StftConfig::new(256, 64).unwrap(),
             context,
+            context_stride: stride,
             nb_bins_in: 60,
             nb_bins: 50,
         };
@@ -415,8 +425,9 @@ fn tensor_path_matches_the_cpu_path() {
                 path,
             };
             let models = vec![
-                TinyNet::boxed("vocals", 2, 1),
-                TinyNet::boxed("drums", 1, 2),
+                TinyNet::boxed("vocals", 2, 1, 1),
+                // Every second frame: the two reach 2 and 4 frames.
+                TinyNet::boxed("drums", 2, 2, 2),
             ];
             Separator::new(models, options)
                 .unwrap()
@@ -451,7 +462,7 @@ fn streamed_tensor_path_equals_one_shot() {
             block_frames,
             path: ComputePath::Tensor,
         };
-        let separator = Separator::new(vec![TinyNet::boxed("vocals", 3, 7)], options).unwrap();
+        let separator = Separator::new(vec![TinyNet::boxed("vocals", 3, 1, 7)], options).unwrap();
         separator.separate(&mix).unwrap()
     };
     let whole = run(usize::MAX / 2);

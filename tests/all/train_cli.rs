@@ -370,7 +370,8 @@ fn a_plateau_decays_the_learning_rate_and_ends_stages_early_also_across_a_resume
 }
 
 /// `--init autoencoder` pretrains each new layer before its supervised stage (and says so);
-/// `--init random --epochs-per-stage 0` is the conventional network, trained jointly only.
+/// `--init random --epochs-per-stage 0` is the conventional network, trained jointly only
+/// (here on every second frame of context, which the model keeps).
 #[test]
 fn autoencoder_and_joint_random_baselines_train() {
     let dir = tempfile::tempdir().unwrap();
@@ -417,8 +418,17 @@ fn autoencoder_and_joint_random_baselines_train() {
 
     let (out, _) = run(
         "random",
-        &["--epochs-per-stage", "0", "--finetune-epochs", "2"],
+        &[
+            "--epochs-per-stage",
+            "0",
+            "--finetune-epochs",
+            "2",
+            "--context-stride",
+            "2",
+        ],
     );
+    let model = Model::load(&out, Device::Cpu).unwrap();
+    assert_eq!((model.config.context, model.config.context_stride), (2, 2));
     let csv = std::fs::read_to_string(out.join("history.csv")).unwrap();
     let stages: Vec<&str> = csv
         .lines()

@@ -48,9 +48,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         c.n_fft, c.hop, c.window
     );
     println!(
-        "input: {} frames (context {}) x {} bins = {} values",
+        "input: {} frames (context {}{}) x {} bins = {} values",
         2 * c.context + 1,
         c.context,
+        if c.context_stride == 1 {
+            String::new()
+        } else {
+            format!(", every {} frames", c.context_stride)
+        },
         c.nb_bins_in,
         c.nb_inputs()
     );

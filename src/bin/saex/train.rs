@@ -32,12 +32,16 @@ pub struct Args {
     /// Number of layers K
     #[arg(long, value_name = "K", default_value_t = model().nb_layers)]
     layers: usize,
-    /// Initialisation of each new layer: ls, identity or random
-    #[arg(long, value_name = "ls|identity|random", default_value_t = model().init, value_parser = parse_init)]
+    /// Initialisation of each new layer: ls, identity, random or autoencoder
+    #[arg(long, value_name = "ls|identity|random|autoencoder", default_value_t = model().init, value_parser = parse_init)]
     init: Init,
     /// Context C: the input is the 2C+1 frames centred on each frame
     #[arg(long, value_name = "C", default_value_t = model().context)]
     context: usize,
+    /// Context stride S: the 2C+1 input frames are S frames apart (2: every second frame, as in
+    /// the paper), reaching C * S frames to each side
+    #[arg(long, value_name = "S", default_value_t = model().context_stride)]
+    context_stride: usize,
     /// Input bins per frame (lowest bins), at most n_fft/2+1
     #[arg(long, value_name = "N", default_value_t = model().nb_bins_in)]
     bins_in: usize,
@@ -182,6 +186,7 @@ pub fn run(args: Args, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
     model.nb_layers = args.layers;
     model.init = args.init;
     model.context = args.context;
+    model.context_stride = args.context_stride;
     model.nb_bins_in = args.bins_in;
     model.nb_bins = args.bins;
     model.n_fft = args.n_fft;
@@ -267,6 +272,7 @@ const SETTING_FLAGS: &[(&str, &[&str])] = &[
     ("/model/nb_layers", &["layers"]),
     ("/model/init", &["init"]),
     ("/model/context", &["context"]),
+    ("/model/context_stride", &["context_stride"]),
     ("/model/nb_bins_in", &["bins_in"]),
     ("/model/nb_bins", &["bins"]),
     ("/model/n_fft", &["n_fft"]),
@@ -279,6 +285,7 @@ const SETTING_FLAGS: &[(&str, &[&str])] = &[
     ("/frames_per_epoch", &["frames_per_epoch"]),
     ("/valid_frames", &["valid_frames"]),
     ("/ls_frames", &["ls_frames"]),
+    ("/autoencoder_epochs", &["autoencoder_epochs"]),
     ("/ridge", &["ridge"]),
     ("/excerpt_seconds", &["excerpt_seconds"]),
     ("/optimizer", &["optimizer"]),

@@ -114,6 +114,7 @@ pub fn tiny_model(dir: &Path, target: &str) {
         hop: 64,
         window: Window::Hann,
         context: 1,
+        context_stride: 1,
         nb_bins_in: 48,
         nb_bins: 48,
         nb_layers: 2,
