@@ -32,9 +32,7 @@ const MAX_MOOV: u64 = 64 << 20;
 pub fn read_edits(file: &mut (impl Read + Seek)) -> Vec<Option<Edit>> {
     let moov = find_moov(file).ok().flatten();
     moov.map(|moov| {
-        let movie_scale = child(&moov, b"mvhd")
-            .and_then(|b| timescale(b))
-            .unwrap_or(0);
+        let movie_scale = child(&moov, b"mvhd").and_then(timescale).unwrap_or(0);
         children(&moov)
             .filter(|(kind, _)| kind == b"trak")
             .map(|(_, trak)| track_edit(trak, movie_scale))

@@ -15,8 +15,11 @@ use symphonia::core::codecs::{Decoder, DecoderOptions, CODEC_TYPE_AAC};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::FormatReader;
 
+/// A container opened by symphonia, and its MP4 edit lists by track id.
+type Opened = (Box<dyn FormatReader>, Vec<Option<Edit>>);
+
 /// Opens `path` for symphonia, with its MP4 edit lists.
-fn open(path: &Path) -> Result<(Box<dyn FormatReader>, Vec<Option<Edit>>)> {
+fn open(path: &Path) -> Result<Opened> {
     let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
     if file.metadata().map_err(|e| Error::io(path, e))?.is_dir() {
         return Err(Error::file(path, "is a folder, expected an audio file"));

@@ -342,6 +342,7 @@ mod tests {
     use crate::audio::{write_wav, SampleFormat};
     use crate::dataset::discover;
     use rand::SeedableRng;
+    use std::path::Path;
 
     fn tone(freq: f32, rate: u32, len: usize, amp: f32) -> Vec<f32> {
         (0..len)
