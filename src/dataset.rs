@@ -3,8 +3,12 @@
 //!
 //! ```text
 //! DATA/<split>/<track>/mixture.wav  vocals.wav  bass.wav  ...   (any stem names; mixture optional)
+//! DATA/<split>/<track>.stem.mp4                                  (MUSDB18: five AAC streams)
 //! ```
 //!
+//! - **Stems files** (`<track>.stem.mp4`, the stems format of Native Instruments that MUSDB18
+//!   ships) are tracks too: audio streams 0 to 4 are the stems of [`STEMS_FILE_LAYOUT`]
+//!   (mixture, drums, bass, other, vocals), read as stems of a folder are.
 //! - **Stems** are the audio files of a track folder (every format in [`AUDIO_EXTENSIONS`]),
 //!   named by their file stem; two files with one stem name are an error.
 //! - **The mixture** is `mixture.<ext>` ([`MIXTURE`]); without it, the mixture is the sum of the
@@ -19,12 +23,51 @@
 //! - **Excerpts** are read through [`AudioReader`] with a seek ([`read_excerpt`]): one decoder for
 //!   every path from disk to the network.
 
-use crate::audio::AudioReader;
+use crate::audio::{stream_infos, AudioReader};
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
 /// The file stem of the mixture in a track folder; it is not a source, and no stem may take it.
 pub const MIXTURE: &str = "mixture";
+
+/// How the file name of a stems file ends (compared case-insensitively).
+pub const STEMS_FILE_SUFFIX: &str = ".stem.mp4";
+
+/// The stems of a stems file, by audio stream: MUSDB18's order.
+pub const STEMS_FILE_LAYOUT: [&str; 5] = [MIXTURE, "drums", "bass", "other", "vocals"];
+
+/// Whether `path` is named as a stems file (`<track>.stem.mp4`).
+pub fn is_stems_file(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.to_ascii_lowercase().ends_with(STEMS_FILE_SUFFIX))
+}
+
+/// The name of the track at `path`: a folder's name, or a stems file's without `.stem.mp4`.
+pub fn track_name(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    if is_stems_file(path) {
+        name[..name.len() - STEMS_FILE_SUFFIX.len()].to_string()
+    } else {
+        name
+    }
+}
+
+/// Where the track `name` of the split folder `root` is: `root/<name>/` when that folder
+/// exists, else `root/<name>.stem.mp4` when that file does, else `root/<name>` (for messages).
+pub fn find_track(root: &Path, name: &str) -> PathBuf {
+    let dir = root.join(name);
+    let file = root.join(format!("{name}{STEMS_FILE_SUFFIX}"));
+    if !dir.is_dir() && file.is_file() {
+        file
+    } else {
+        dir
+    }
+}
 
 /// The audio file extensions read as stems (compared case-insensitively).
 pub const AUDIO_EXTENSIONS: [&str; 4] = ["wav", "flac", "mp3", "ogg"];
@@ -85,39 +128,49 @@ pub fn audio_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     Ok(files)
 }
 
-/// The sub-folders of `dir` (one per track), sorted by name; none is an error naming `dir`.
-pub fn track_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
-    let dirs = sub_dirs(dir)?;
-    if dirs.is_empty() {
+/// The tracks of the split folder `dir` (sub-folders and stems files), sorted by name; none
+/// is an error naming `dir`.
+pub fn track_paths(dir: &Path) -> Result<Vec<PathBuf>> {
+    let tracks = tracks_in(dir)?;
+    if tracks.is_empty() {
         return Err(Error::file(
             dir,
-            "no track folders: expected <track>/<stem>.wav",
+            "no tracks: expected <track>/<stem>.wav or <track>.stem.mp4",
         ));
     }
-    Ok(dirs)
+    Ok(tracks)
 }
 
-/// The sub-folders of `dir`, sorted by name (none when `dir` is not a folder).
-pub(crate) fn sub_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
+/// The sub-folders and stems files of `dir`, sorted by name (none when `dir` is not a folder).
+fn tracks_in(dir: &Path) -> Result<Vec<PathBuf>> {
     if !dir.is_dir() {
         return Ok(Vec::new());
     }
-    let mut dirs = Vec::new();
+    let mut tracks = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let path = entry.map_err(|e| Error::io(dir, e))?.path();
-        if path.is_dir() {
-            dirs.push(path);
+        if path.is_dir() || (is_stems_file(&path) && path.is_file()) {
+            tracks.push(path);
         }
     }
-    dirs.sort();
-    Ok(dirs)
+    tracks.sort();
+    Ok(tracks)
 }
 
-/// One stem file.
+/// One stem: a file, or one audio stream of a stems file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StemFile {
     pub name: String,
     pub path: PathBuf,
+    /// The audio stream of `path` (0 for a file of one stream).
+    pub stream: usize,
+}
+
+impl StemFile {
+    /// A reader of this stem's audio.
+    pub fn open(&self) -> Result<AudioReader> {
+        AudioReader::open_stream(&self.path, self.stream)
+    }
 }
 
 /// The files of a track folder after the naming and accompaniment rules (see the module docs),
@@ -125,27 +178,41 @@ pub struct StemFile {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackFiles {
     pub name: String,
+    /// The track folder, or the stems file.
     pub dir: PathBuf,
     /// The sources sorted by name, then the residual kept by the accompaniment rule, if any.
     pub stems: Vec<StemFile>,
-    pub mixture: Option<PathBuf>,
+    pub mixture: Option<StemFile>,
 }
 
 impl TrackFiles {
-    /// Lists the stems of the track folder `dir`.
+    /// Lists the stems of the track folder or stems file `dir`.
     pub fn list(dir: &Path) -> Result<Self> {
+        let found = if is_stems_file(dir) {
+            stems_file_streams(dir)?
+        } else {
+            audio_files(dir)?
+                .into_iter()
+                .map(|(name, path)| StemFile {
+                    name,
+                    path,
+                    stream: 0,
+                })
+                .collect()
+        };
         let mut stems = Vec::new();
         let mut mixture = None;
         let mut residuals = Vec::new();
-        for (name, path) in audio_files(dir)? {
-            if name == MIXTURE {
-                mixture = Some(path);
-            } else if is_residual_name(&name) {
-                residuals.push(StemFile { name, path });
+        for stem in found {
+            if stem.name == MIXTURE {
+                mixture = Some(stem);
+            } else if is_residual_name(&stem.name) {
+                residuals.push(stem);
             } else {
-                stems.push(StemFile { name, path });
+                stems.push(stem);
             }
         }
+        stems.sort_by(|a, b| a.name.cmp(&b.name));
         if let [only] = stems.as_slice() {
             let wanted = residual_name(&only.name);
             if let Some(residual) = residuals.into_iter().find(|r| r.name == wanted) {
@@ -153,11 +220,7 @@ impl TrackFiles {
             }
         }
         Ok(TrackFiles {
-            name: dir
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned(),
+            name: track_name(dir),
             dir: dir.to_path_buf(),
             stems,
             mixture,
@@ -173,11 +236,40 @@ impl TrackFiles {
         self.stems.iter().map(|s| s.name.as_str()).collect()
     }
 
-    /// The path the stem `name` has, or would have as a WAV file (for messages).
+    /// The path the stem `name` has, or would have as a WAV file (for messages; a stems
+    /// file's own path).
     pub fn stem_path(&self, name: &str) -> PathBuf {
-        self.stem(name)
-            .map_or_else(|| self.dir.join(format!("{name}.wav")), |s| s.path.clone())
+        match self.stem(name) {
+            Some(s) => s.path.clone(),
+            None if is_stems_file(&self.dir) => self.dir.clone(),
+            None => self.dir.join(format!("{name}.wav")),
+        }
     }
+}
+
+/// The stems of a stems file, one per audio stream ([`STEMS_FILE_LAYOUT`]); another number of
+/// streams is an error naming the file.
+fn stems_file_streams(path: &Path) -> Result<Vec<StemFile>> {
+    let nb_streams = stream_infos(path)?.len();
+    if nb_streams != STEMS_FILE_LAYOUT.len() {
+        return Err(Error::file(
+            path,
+            format!(
+                "expected {} audio streams ({}), found {nb_streams}",
+                STEMS_FILE_LAYOUT.len(),
+                STEMS_FILE_LAYOUT.join(", ")
+            ),
+        ));
+    }
+    Ok(STEMS_FILE_LAYOUT
+        .iter()
+        .enumerate()
+        .map(|(stream, name)| StemFile {
+            name: name.to_string(),
+            path: path.to_path_buf(),
+            stream,
+        })
+        .collect())
 }
 
 /// A track folder whose stems agree in sample rate, channels and length (read from the headers;
@@ -212,38 +304,52 @@ impl Track {
             ));
         };
         // The target first, so that messages compare the other files with it.
-        let others = files
-            .stems
-            .iter()
-            .filter(|s| s.name != target)
-            .map(|s| &s.path);
-        let mut reference: Option<(&Path, u32, usize, u64)> = None;
+        let others = files.stems.iter().filter(|s| s.name != target);
+        let mut reference: Option<(&StemFile, u32, usize, u64)> = None;
         let mut nb_samples = u64::MAX;
-        for path in std::iter::once(&target_file.path)
+        for stem in std::iter::once(target_file)
             .chain(others)
             .chain(files.mixture.iter())
         {
-            let (rate, channels, len) = header_info(path)?;
+            let (rate, channels, len) = header_info(stem)?;
+            let path = &stem.path;
+            // Streams of one stems file are told apart by stream.
+            let subject = if is_stems_file(path) {
+                format!("stream {} ({}): ", stem.stream, stem.name)
+            } else {
+                String::new()
+            };
             match reference {
-                None => reference = Some((path, rate, channels, len)),
+                None => reference = Some((stem, rate, channels, len)),
                 Some((first, r0, c0, l0)) => {
-                    let first_name = first.file_name().unwrap_or_default().to_string_lossy();
+                    let first_name = if is_stems_file(&first.path) {
+                        format!("stream {} ({})", first.stream, first.name)
+                    } else {
+                        first
+                            .path
+                            .file_name()
+                            .unwrap_or_default()
+                            .to_string_lossy()
+                            .into_owned()
+                    };
                     if rate != r0 {
                         return Err(Error::file(
                             path,
-                            format!("sample rate {rate} Hz, expected {r0} Hz like {first_name}"),
+                            format!("{subject}sample rate {rate} Hz, expected {r0} Hz like {first_name}"),
                         ));
                     }
                     if channels != c0 {
                         return Err(Error::file(
                             path,
-                            format!("{channels} channels, expected {c0} like {first_name}"),
+                            format!(
+                                "{subject}{channels} channels, expected {c0} like {first_name}"
+                            ),
                         ));
                     }
                     if len.abs_diff(l0) > MAX_LENGTH_MISMATCH {
                         return Err(Error::file(
                             path,
-                            format!("{len} samples, expected {l0} like {first_name} (at most {MAX_LENGTH_MISMATCH} apart)"),
+                            format!("{subject}{len} samples, expected {l0} like {first_name} (at most {MAX_LENGTH_MISMATCH} apart)"),
                         ));
                     }
                 }
@@ -271,8 +377,8 @@ impl Track {
         self.files.stem(name)
     }
 
-    pub fn mixture(&self) -> Option<&Path> {
-        self.files.mixture.as_deref()
+    pub fn mixture(&self) -> Option<&StemFile> {
+        self.files.mixture.as_ref()
     }
 
     /// The stems other than `target`.
@@ -298,7 +404,7 @@ pub fn discover(root: &Path, target: &str) -> Result<Dataset> {
     if !root.is_dir() {
         return Err(Error::file(
             root,
-            "not a folder (expected DATA/train/<track>/<stem>.wav)",
+            "not a folder (expected DATA/train/<track>/<stem>.wav or DATA/train/<track>.stem.mp4)",
         ));
     }
     let train_dir = root.join("train");
@@ -306,7 +412,7 @@ pub fn discover(root: &Path, target: &str) -> Result<Dataset> {
     if train.is_empty() {
         return Err(Error::file(
             &train_dir,
-            "no track folders (expected train/<track>/<stem>.wav)",
+            "no tracks (expected train/<track>/<stem>.wav or train/<track>.stem.mp4)",
         ));
     }
     let valid = open_split(&root.join("valid"), target)?;
@@ -341,18 +447,20 @@ pub fn discover(root: &Path, target: &str) -> Result<Dataset> {
     })
 }
 
-/// Every track folder of `dir` (none when `dir` does not exist), checked for `target`.
+/// Every track (folder or stems file) of `dir` (none when `dir` does not exist), checked for
+/// `target`.
 fn open_split(dir: &Path, target: &str) -> Result<Vec<Track>> {
-    sub_dirs(dir)?
+    tracks_in(dir)?
         .iter()
         .map(|d| Track::open(d, target))
         .collect()
 }
 
-/// `(sample rate, channels, samples per channel)` of a file; decodes it to count when the
+/// `(sample rate, channels, samples per channel)` of a stem; decodes it to count when the
 /// container does not say. An empty stream is an error.
-fn header_info(path: &Path) -> Result<(u32, usize, u64)> {
-    let reader = AudioReader::open(path)?;
+fn header_info(stem: &StemFile) -> Result<(u32, usize, u64)> {
+    let path = &stem.path;
+    let reader = stem.open()?;
     let info = reader.info();
     let len = match info.nb_frames {
         Some(n) => n,
@@ -364,11 +472,11 @@ fn header_info(path: &Path) -> Result<(u32, usize, u64)> {
     Ok((info.sample_rate, info.nb_channels, len))
 }
 
-/// Reads `len` samples per channel of `path` from sample `start` on: `(nb_channels, len)`,
-/// zero-padded past the end. WAV data and FLAC (any stream that says its length) are seeked to
-/// (see [`AudioReader::skip`]); other formats are decoded up to `start`.
-pub fn read_excerpt(path: &Path, start: u64, len: usize) -> Result<Vec<Vec<f32>>> {
-    let mut reader = AudioReader::open(path)?;
+/// Reads `len` samples per channel of `stem` from sample `start` on: `(nb_channels, len)`,
+/// zero-padded past the end. WAV data, FLAC and AAC in MP4 (any stream that says its length)
+/// are seeked to (see [`AudioReader::skip`]); other formats are decoded up to `start`.
+pub fn read_excerpt(stem: &StemFile, start: u64, len: usize) -> Result<Vec<Vec<f32>>> {
+    let mut reader = stem.open()?;
     reader.skip(start)?;
     let mut out = vec![Vec::with_capacity(len); reader.info().nb_channels];
     while out[0].len() < len {
@@ -427,7 +535,7 @@ mod tests {
         }
         let files = TrackFiles::list(&track).unwrap();
         assert_eq!(files.stem_names(), ["bass", "vocals"]);
-        assert_eq!(files.mixture, Some(track.join("mixture.wav")));
+        assert_eq!(files.mixture.unwrap().path, track.join("mixture.wav"));
 
         std::fs::remove_file(track.join("bass.wav")).unwrap();
         let files = TrackFiles::list(&track).unwrap();
@@ -458,10 +566,15 @@ mod tests {
         ] {
             write_wav(&path, &audio, format).unwrap();
             let whole = read_audio(&path).unwrap();
-            let part = read_excerpt(&path, 900, 200).unwrap();
+            let stem = StemFile {
+                name: "x".into(),
+                path: path.clone(),
+                stream: 0,
+            };
+            let part = read_excerpt(&stem, 900, 200).unwrap();
             assert_eq!(part[1][..100], whole.channels[1][900..], "{format:?}");
             assert!(part[0][100..].iter().all(|&x| x == 0.0), "{format:?}");
-            let past = read_excerpt(&path, 5000, 10).unwrap();
+            let past = read_excerpt(&stem, 5000, 10).unwrap();
             assert_eq!(past, vec![vec![0.0; 10]; 2], "{format:?}");
         }
     }

@@ -88,8 +88,8 @@ pub mod stft;
 pub mod train;
 
 pub use audio::{
-    read_audio, write_wav, AudioBuffer, AudioReader, AudioWriter, ClipMode, Container,
-    OutputFormat, SampleFormat, WavWriter,
+    read_audio, read_streams, write_wav, AudioBuffer, AudioReader, AudioWriter, ClipMode,
+    Container, OutputFormat, SampleFormat, WavWriter,
 };
 pub use dataset::{Dataset, Track, TrackFiles};
 pub use device::{device_name, parse_device};

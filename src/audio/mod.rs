@@ -1,5 +1,6 @@
 //! Audio in and out: decoding WAV/RF64 (our own chunk walk) and FLAC/MP3/Ogg Vorbis/AAC/ALAC/
-//! AIFF (symphonia) into f32 channels, from files or standard input; streaming WAV, FLAC
+//! AIFF (symphonia) into f32 channels, from files or standard input, MP4 edit lists applied
+//! (gapless AAC), and files of several streams (the stems format); streaming WAV, FLAC
 //! (flacenc) or raw PCM output, atomic for files; and band-limited resampling (rubato).
 //!
 //! Buffers are planar: `channels[c][i]` is sample `i` of channel `c`, shape
@@ -7,14 +8,17 @@
 
 mod flac;
 mod format;
+mod mp4_edits;
 mod read;
 mod resample;
+mod streams;
 mod wav_header;
 mod write;
 
 pub use format::{ClipMode, Container, OutputFormat, SampleFormat};
 pub use read::{read_audio, AudioInfo, AudioReader};
 pub use resample::{resample, StreamResampler};
+pub use streams::{read_streams, stream_infos};
 pub use write::{write_wav, AudioWriter, WavWriter, WriteReport};
 
 use crate::error::{Error, Result};

@@ -3,6 +3,7 @@
 //! in memory whole, and reads standard input (`-`) as well as files: a WAV header on a pipe
 //! may leave the length unknown (0 or 0xFFFFFFFF), and the samples then run to the end.
 
+use super::mp4_edits::{read_edits, Edit};
 use super::wav_header::{read_wav_header, TAG_FLOAT, TAG_PCM};
 use super::{check_layout, AudioBuffer};
 use crate::atomic::is_stdio;
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{Decoder, DecoderOptions, CODEC_TYPE_NULL};
 use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::Track;
 use symphonia::core::formats::{FormatOptions, FormatReader, SeekMode, SeekTo};
 use symphonia::core::io::{MediaSource, MediaSourceStream, ReadOnlySource};
 use symphonia::core::meta::MetadataOptions;
@@ -63,6 +65,8 @@ struct CodecSource {
     format: Box<dyn FormatReader>,
     decoder: Box<dyn Decoder>,
     track_id: u32,
+    /// Priming frames at the start of the stream that are not audio (an MP4 edit list's).
+    offset: u64,
     /// Decoded interleaved samples not yet handed out.
     pending: VecDeque<f32>,
     buffer: Option<SampleBuffer<f32>>,
@@ -72,8 +76,15 @@ struct CodecSource {
 impl AudioReader {
     /// Opens `path` and reads its header; `-` is standard input (WAV, FLAC, MP3 or Ogg: formats
     /// that can be read front to back). Errors name the file: missing, empty, not audio,
-    /// truncated, unsupported encoding, absurd channel count or sample rate.
+    /// truncated, unsupported encoding, absurd channel count or sample rate. A file of several
+    /// audio streams (an MP4 of the stems format) is read from its first.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_stream(path, 0)
+    }
+
+    /// Opens audio stream `stream` (counted from 0 among the file's audio streams) of `path`;
+    /// see [`AudioReader::open`]. A file without that stream is an error naming the count.
+    pub fn open_stream(path: impl AsRef<Path>, stream: usize) -> Result<Self> {
         let path = path.as_ref();
         let stdin = is_stdio(path);
         let (file, file_len) = if stdin {
@@ -104,14 +115,21 @@ impl AudioReader {
             None
         };
         let (info, source) = if magic == b"RIFF" || magic == b"RF64" || magic == b"BW64" {
+            if stream > 0 {
+                return Err(Error::file(
+                    name,
+                    format!("expected {} audio streams, found 1", stream + 1),
+                ));
+            }
             open_wav(name, reader, file_len)?
         } else if file_len.is_some() {
             let mut file = reader.into_inner();
+            let edits = read_edits(&mut file);
             file.seek(SeekFrom::Start(0))
                 .map_err(|e| Error::io(name, e))?;
-            open_codec(name, Box::new(file))?
+            open_codec(name, Box::new(file), stream, &edits)?
         } else {
-            open_codec(name, Box::new(ReadOnlySource::new(reader)))?
+            open_codec(name, Box::new(ReadOnlySource::new(reader)), stream, &[])?
         };
         let mut info = info;
         if let Some(frames) = aiff_frames {
@@ -316,7 +334,7 @@ fn open_wav(
             return Err(refusal);
         }
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        return open_codec(path, Box::new(file)).map_err(|_| refusal);
+        return open_codec(path, Box::new(file), 0, &[]).map_err(|_| refusal);
     };
     let bytes_per_frame = bytes as u64 * nb_channels as u64;
     let info = AudioInfo {
@@ -434,7 +452,8 @@ fn aiff_frames(head: &[u8]) -> Option<u64> {
     None
 }
 
-fn open_codec(path: &Path, file: Box<dyn MediaSource>) -> Result<(AudioInfo, Source)> {
+/// Probes `file` with symphonia; errors name `path`.
+pub(super) fn probe(path: &Path, file: Box<dyn MediaSource>) -> Result<Box<dyn FormatReader>> {
     let mut hint = Hint::new();
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
         hint.with_extension(ext);
@@ -450,15 +469,61 @@ fn open_codec(path: &Path, file: Box<dyn MediaSource>) -> Result<(AudioInfo, Sou
         .map_err(|_| {
             Error::file(
                 path,
-                "not a recognised audio file (expected WAV, FLAC, MP3 or Ogg Vorbis)",
+                "not a recognised audio file (expected WAV, FLAC, MP3, Ogg Vorbis, AAC or ALAC in MP4, or AIFF)",
             )
         })?;
-    let format = probed.format;
-    let track = format
+    Ok(probed.format)
+}
+
+/// The audio tracks of a container (those with a codec), in order.
+pub(super) fn audio_tracks(format: &dyn FormatReader) -> Vec<&Track> {
+    format
         .tracks()
         .iter()
-        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
-        .ok_or_else(|| Error::file(path, "no audio track"))?;
+        .filter(|t| t.codec_params.codec != CODEC_TYPE_NULL)
+        .collect()
+}
+
+/// `(frames to drop, frames of audio)` of `track` by its MP4 edit (`edits` by track id), else
+/// `(0, the container's length)`.
+pub(super) fn trimmed(
+    track: &Track,
+    sample_rate: u32,
+    edits: &[Option<Edit>],
+) -> (u64, Option<u64>) {
+    match edits.get(track.id as usize).copied().flatten() {
+        Some(edit) => {
+            let (skip, nb_frames) = edit.frames(sample_rate);
+            (skip, Some(nb_frames))
+        }
+        None => (0, track.codec_params.n_frames),
+    }
+}
+
+/// Opens audio stream `stream` of `file`, dropping the priming its MP4 edit (in `edits`)
+/// names.
+fn open_codec(
+    path: &Path,
+    file: Box<dyn MediaSource>,
+    stream: usize,
+    edits: &[Option<Edit>],
+) -> Result<(AudioInfo, Source)> {
+    let format = probe(path, file)?;
+    let tracks = audio_tracks(format.as_ref());
+    let track = match tracks.get(stream) {
+        Some(track) => *track,
+        None if tracks.is_empty() => return Err(Error::file(path, "no audio track")),
+        None => {
+            return Err(Error::file(
+                path,
+                format!(
+                    "expected {} audio streams, found {}",
+                    stream + 1,
+                    tracks.len()
+                ),
+            ))
+        }
+    };
     let params = track.codec_params.clone();
     let track_id = track.id;
     let decoder = symphonia::default::get_codecs()
@@ -467,10 +532,12 @@ fn open_codec(path: &Path, file: Box<dyn MediaSource>) -> Result<(AudioInfo, Sou
     let sample_rate = params
         .sample_rate
         .ok_or_else(|| Error::file(path, "the stream does not say its sample rate"))?;
+    let (offset, nb_frames) = trimmed(track, sample_rate, edits);
     let mut source = CodecSource {
         format,
         decoder,
         track_id,
+        offset,
         pending: VecDeque::new(),
         buffer: None,
         done: false,
@@ -487,13 +554,17 @@ fn open_codec(path: &Path, file: Box<dyn MediaSource>) -> Result<(AudioInfo, Sou
                 .ok_or_else(|| Error::file(path, "no audio in the stream"))?
         }
     };
+    source.drop_frames(path, offset, nb_channels)?;
     let info = AudioInfo {
         sample_rate,
         nb_channels,
-        nb_frames: params.n_frames,
+        nb_frames,
     };
     Ok((info, Source::Codec(Box::new(source))))
 }
+
+/// Frames decoded before a seek target and dropped: two AAC packets.
+const SEEK_PREROLL: u64 = 2048;
 
 impl CodecSource {
     /// Decodes the next packet of our track into `pending`; sets `done` at the end of stream.
@@ -534,23 +605,10 @@ impl CodecSource {
         }
     }
 
-    /// Seeks to `frame`: the container to the packet holding it, then the frames before it in
-    /// that packet decoded and dropped.
-    fn seek(&mut self, path: &Path, frame: u64, nb_channels: usize) -> Result<()> {
-        let seeked = self
-            .format
-            .seek(
-                SeekMode::Accurate,
-                SeekTo::TimeStamp {
-                    ts: frame,
-                    track_id: self.track_id,
-                },
-            )
-            .map_err(|e| Error::file(path, format!("cannot seek to frame {frame}: {e}")))?;
-        self.decoder.reset();
-        self.pending.clear();
-        self.done = false;
-        let mut skip = seeked.required_ts.saturating_sub(seeked.actual_ts) as usize * nb_channels;
+    /// Decodes and drops `nb_frames` frames (fewer at the end of the stream), those already
+    /// pending first.
+    fn drop_frames(&mut self, path: &Path, nb_frames: u64, nb_channels: usize) -> Result<()> {
+        let mut skip = nb_frames as usize * nb_channels;
         while skip > 0 {
             if self.pending.is_empty() {
                 self.decode_next(path)?;
@@ -563,6 +621,28 @@ impl CodecSource {
             skip -= n;
         }
         Ok(())
+    }
+
+    /// Seeks to `frame` (of the audio, after the priming): the container to the packet holding
+    /// it, then the frames before it in that packet decoded and dropped.
+    fn seek(&mut self, path: &Path, frame: u64, nb_channels: usize) -> Result<()> {
+        let target = frame + self.offset;
+        // Transform codecs (AAC, Vorbis, MP3) need the packet before to overlap with: start
+        // decoding a little earlier and drop the difference.
+        let seeked = self
+            .format
+            .seek(
+                SeekMode::Accurate,
+                SeekTo::TimeStamp {
+                    ts: target.saturating_sub(SEEK_PREROLL),
+                    track_id: self.track_id,
+                },
+            )
+            .map_err(|e| Error::file(path, format!("cannot seek to frame {frame}: {e}")))?;
+        self.decoder.reset();
+        self.pending.clear();
+        self.done = false;
+        self.drop_frames(path, target.saturating_sub(seeked.actual_ts), nb_channels)
     }
 
     fn read(&mut self, path: &Path, out: &mut [Vec<f32>], max_frames: usize) -> Result<usize> {

@@ -5,7 +5,7 @@ use super::estimates::EstimateSource;
 use super::report::{museval_json, Aggregate, Failure, Summary};
 use super::track::TrackScores;
 use super::{evaluate_track, Oracle};
-use crate::dataset::{residual_name, track_dirs};
+use crate::dataset::{find_track, residual_name, track_name, track_paths};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -19,8 +19,9 @@ pub struct FolderScores {
     pub tracks: Vec<TrackScores>,
 }
 
-/// Scores the tracks of `reference_root` (`<track>/<stem>.wav`, see [`crate::dataset`]) with
-/// estimates from `source`: every track folder of `tracks_from` (the estimates folder, or the
+/// Scores the tracks of `reference_root` (`<track>/<stem>.wav` or `<track>.stem.mp4`, see
+/// [`crate::dataset`]) with estimates from `source`: every track of `tracks_from` (the
+/// estimates folder, or the
 /// references themselves), every target the source offers or only those in `only`. With `out`,
 /// writes `out/<subset>/<track>.json` (museval's format; the subset is the reference folder's
 /// name), `out/summary.md` and `out/summary.json`. `log` receives one line per track scored,
@@ -33,7 +34,7 @@ pub fn evaluate_folder(
     out: Option<&Path>,
     log: &mut dyn FnMut(&str),
 ) -> Result<FolderScores> {
-    let dirs = track_dirs(tracks_from)?;
+    let dirs = track_paths(tracks_from)?;
     if let Some(out) = out {
         std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     }
@@ -44,13 +45,9 @@ pub fn evaluate_folder(
     let mut failures = Vec::new();
     let mut skipped = Vec::new();
     for dir in &dirs {
-        let name = dir
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
+        let name = track_name(dir);
         let started = std::time::Instant::now();
-        match evaluate_track(&reference_root.join(&name), source, only) {
+        match evaluate_track(&find_track(reference_root, &name), source, only) {
             Ok(outcome) => {
                 for reason in outcome.skipped {
                     log(&format!("saex: {name}: {reason}"));

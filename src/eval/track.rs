@@ -2,8 +2,8 @@
 //! (everything else in the mix, "accompaniment") are scored together as two BSS Eval sources.
 
 use super::bss::{bss_eval_v4_with, BssConfig};
-use crate::audio::{read_audio, AudioBuffer};
-use crate::dataset::{is_residual_name, residual_name, TrackFiles};
+use crate::audio::{read_audio, read_streams, AudioBuffer};
+use crate::dataset::{is_residual_name, is_stems_file, residual_name, StemFile, TrackFiles};
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -31,7 +31,15 @@ pub struct ReferenceTrack {
 
 /// Reads `path` and checks it against an expected layout, naming the file on mismatch.
 pub fn read_matching(path: &Path, like: Option<(&Path, &AudioBuffer)>) -> Result<AudioBuffer> {
-    let audio = read_audio(path)?;
+    check_matching(path, read_audio(path)?, like)
+}
+
+/// `audio` read from `path`, checked against an expected layout (see [`read_matching`]).
+fn check_matching(
+    path: &Path,
+    audio: AudioBuffer,
+    like: Option<(&Path, &AudioBuffer)>,
+) -> Result<AudioBuffer> {
     if let Some((other, reference)) = like {
         if let Some(reason) = layout_difference(&audio, reference) {
             return Err(Error::file(
@@ -44,14 +52,27 @@ pub fn read_matching(path: &Path, like: Option<(&Path, &AudioBuffer)>) -> Result
 }
 
 impl ReferenceTrack {
-    /// Loads every stem of `dir` (see [`crate::dataset`] for the layout and the accompaniment
-    /// rule); all must share rate, channels and length exactly.
+    /// Loads every stem of the track folder or stems file `dir` (see [`crate::dataset`] for the
+    /// layout and the accompaniment rule); all must share rate, channels and length exactly. A
+    /// stems file is decoded in one pass.
     pub fn load(dir: &Path) -> Result<Self> {
         let files = TrackFiles::list(dir)?;
+        let mut streams = if is_stems_file(dir) {
+            read_streams(dir)?.into_iter().map(Some).collect()
+        } else {
+            Vec::new()
+        };
+        let mut read = |file: &StemFile, like: Option<(&Path, &AudioBuffer)>| match streams
+            .get_mut(file.stream)
+            .and_then(Option::take)
+        {
+            Some(audio) => check_matching(&file.path, audio, like),
+            None => read_matching(&file.path, like),
+        };
         let mut stems: Vec<Stem> = Vec::with_capacity(files.stems.len());
         for file in &files.stems {
             let like = stems.first().map(|s| (s.path.as_path(), &s.audio));
-            let audio = read_matching(&file.path, like)?;
+            let audio = read(file, like)?;
             stems.push(Stem {
                 name: file.name.clone(),
                 path: file.path.clone(),
@@ -62,7 +83,7 @@ impl ReferenceTrack {
             return Err(Error::file(dir, "no stems: expected <stem>.wav files"));
         };
         let mixture = match &files.mixture {
-            Some(path) => read_matching(path, Some((first.path.as_path(), &first.audio)))?,
+            Some(file) => read(file, Some((first.path.as_path(), &first.audio)))?,
             None => sum_of(stems.iter().map(|s| &s.audio), &first.audio),
         };
         Ok(ReferenceTrack {
@@ -92,10 +113,13 @@ impl ReferenceTrack {
             .collect()
     }
 
-    /// The path a stem named `name` has or would have.
+    /// The path a stem named `name` has or would have (a stems file's own path).
     pub fn stem_path(&self, name: &str) -> PathBuf {
-        self.stem(name)
-            .map_or_else(|| self.dir.join(format!("{name}.wav")), |s| s.path.clone())
+        match self.stem(name) {
+            Some(s) => s.path.clone(),
+            None if is_stems_file(&self.dir) => self.dir.clone(),
+            None => self.dir.join(format!("{name}.wav")),
+        }
     }
 }
 

@@ -3,14 +3,13 @@
 
 use super::settings::Augment;
 use crate::audio::{resample, AudioBuffer};
-use crate::dataset::{read_excerpt, sum_stems, Track};
+use crate::dataset::{read_excerpt, sum_stems, StemFile, Track};
 use crate::error::{Error, Result};
 use crate::features;
 use crate::model::ModelConfig;
 use crate::stft::Stft;
 use rand::seq::SliceRandom;
 use rand::Rng;
-use std::path::Path;
 use tch::{Device, Kind, Tensor};
 
 /// Magnitude frames for training or validation, stored once and context-stacked per batch.
@@ -95,19 +94,19 @@ impl FrameMaker {
     fn read(
         &self,
         track: &Track,
-        path: &Path,
+        stem: &StemFile,
         start: u64,
         len_model: usize,
     ) -> Result<Vec<Vec<f32>>> {
         let rate = self.config.sample_rate;
         if track.sample_rate == rate {
-            return read_excerpt(path, start, len_model);
+            return read_excerpt(stem, start, len_model);
         }
         let len_src =
             (len_model as u64 * track.sample_rate as u64).div_ceil(rate as u64) as usize + 1;
-        let raw = read_excerpt(path, start, len_src)?;
+        let raw = read_excerpt(stem, start, len_src)?;
         let mut out = resample(&AudioBuffer::new(track.sample_rate, raw)?, rate)
-            .map_err(|e| Error::file(path, e.to_string()))?
+            .map_err(|e| Error::file(&stem.path, e.to_string()))?
             .channels;
         for ch in &mut out {
             ch.resize(len_model, 0.0);
@@ -227,7 +226,7 @@ impl FrameMaker {
             }
             let target_audio = &stems[0];
             let mix = match (use_mixture, track.mixture()) {
-                (true, Some(path)) => self.read(track, path, start, len)?,
+                (true, Some(mixture)) => self.read(track, mixture, start, len)?,
                 _ => sum_stems(&stems, track.nb_channels),
             };
             for (c, target_ch) in target_audio.iter().enumerate() {
@@ -257,19 +256,15 @@ impl FrameMaker {
             let start_model = (self.model_len(track) - len) / 2;
             let start =
                 start_model as u64 * track.sample_rate as u64 / self.config.sample_rate as u64;
-            let target_audio = self.read(
-                track,
-                &track.stem(target).expect("checked").path,
-                start,
-                len,
-            )?;
+            let target_audio =
+                self.read(track, track.stem(target).expect("checked"), start, len)?;
             let mix = match track.mixture() {
-                Some(path) => self.read(track, path, start, len)?,
+                Some(mixture) => self.read(track, mixture, start, len)?,
                 None => {
                     let stems = track
                         .stems()
                         .iter()
-                        .map(|s| self.read(track, &s.path, start, len))
+                        .map(|s| self.read(track, s, start, len))
                         .collect::<Result<Vec<_>>>()?;
                     sum_stems(&stems, track.nb_channels)
                 }
@@ -314,12 +309,11 @@ impl FrameMaker {
         augment: Augment,
         rng: &mut impl Rng,
     ) -> Result<Vec<Vec<f32>>> {
-        let path = &track
+        let file = track
             .stem(stem)
-            .expect("the caller picked a track with this stem")
-            .path;
+            .expect("the caller picked a track with this stem");
         let effects = augment.stem_effects();
-        let mut audio = self.read(track, path, start, effects.read_len(len))?;
+        let mut audio = self.read(track, file, start, effects.read_len(len))?;
         effects.apply(&mut audio, len, self.config.sample_rate, rng);
         if augment.gain {
             let gain: f32 = rng.gen_range(0.25..=1.25);
@@ -348,6 +342,7 @@ mod tests {
     use crate::audio::{write_wav, SampleFormat};
     use crate::dataset::discover;
     use rand::SeedableRng;
+    use std::path::Path;
 
     fn tone(freq: f32, rate: u32, len: usize, amp: f32) -> Vec<f32> {
         (0..len)

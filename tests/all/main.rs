@@ -15,5 +15,6 @@ mod reliability;
 mod render_cli;
 mod render_lib;
 mod separate;
+mod stems_mp4;
 mod train_cli;
 mod unix;

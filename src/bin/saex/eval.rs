@@ -33,14 +33,15 @@ use std::process::ExitCode;
                   saex eval --data DATA/test --model models/my-vocals --save-scores"
 )]
 pub struct Args {
-    /// Reference folder: <track>/<stem>.wav (and optionally mixture.wav).
+    /// Reference folder: <track>/<stem>.wav (and optionally mixture.wav), or MUSDB18's
+    /// <track>.stem.mp4.
     #[arg(long, value_name = "DIR", requires = "estimate", conflicts_with_all = ["data", "oracle", "models"])]
     reference: Option<PathBuf>,
     /// Estimates folder: <track>/<target>.wav, matched to the references by file name.
     #[arg(long, value_name = "DIR", requires = "reference")]
     estimate: Option<PathBuf>,
     /// Data folder (e.g. DATA/test): its mixtures are separated with --model (or the oracle)
-    /// and scored against its stems.
+    /// and scored against its stems; <track>/<stem>.wav folders or MUSDB18's <track>.stem.mp4.
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
     /// Oracle baseline: irm (ideal ratio mask of power 2; irm1 for power 1) or mixture.

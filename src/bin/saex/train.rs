@@ -19,7 +19,8 @@ use std::process::ExitCode;
   saex train --resume --out models/my-vocals --finetune-epochs 20   (train longer)"
 )]
 pub struct Args {
-    /// Data folder in the MUSDB18-HQ layout: DATA/train/<track>/<stem>.wav (and DATA/valid/...);
+    /// Data folder in the MUSDB18-HQ layout: DATA/train/<track>/<stem>.wav (and DATA/valid/...),
+    /// or MUSDB18's DATA/train/<track>.stem.mp4 (streams mixture, drums, bass, other, vocals);
     /// with --resume, taken from the checkpoint unless given (e.g. after moving the data)
     #[arg(long, value_name = "DIR", required_unless_present = "resume")]
     data: Option<PathBuf>,
