@@ -303,6 +303,11 @@ impl ModelConfig {
     }
 }
 
+/// The default context stride: adjacent frames.
+fn adjacent() -> usize {
+    1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,9 +373,4 @@ mod tests {
             "{err}"
         );
     }
-}
-
-/// The default context stride: adjacent frames.
-fn adjacent() -> usize {
-    1
 }
