@@ -387,20 +387,7 @@ fn least_squares_layer(
     };
     let start = Instant::now();
     let mut acc = LsAccumulator::new(dim_in, options.model.nb_bins, options.device);
-    let settings = &options.settings;
-    let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
-    rng.set_stream(u64::MAX - k as u64);
-    let mut remaining = settings.ls_frames;
-    while remaining > 0 {
-        let chunk = remaining.min(settings.frames_per_epoch);
-        let frames = maker.sample(
-            &data.train,
-            &data.target,
-            chunk,
-            settings.excerpt_seconds,
-            Augment::NONE,
-            &mut rng,
-        )?;
+    for_each_init_set(options, data, maker, k, |frames, _| {
         for picks in batches(frames.nb_centres(), EVAL_BATCH, options.device) {
             let (x, s) = frames.batch(&picks, options.model.context, options.model.context_stride);
             let (z, scale) = model.hidden(&x);
@@ -409,10 +396,10 @@ fn least_squares_layer(
                 None => acc.add(&z, &s, None)?,
             }
         }
-        remaining -= chunk;
-    }
+        Ok(())
+    })?;
     let accumulated = start.elapsed().as_secs_f64();
-    let solved = acc.solve(settings.ridge)?;
+    let solved = acc.solve(options.settings.ridge)?;
     log(options, format_args!(
         "layer {k}: least squares over {} frames of {dim_in} inputs: {accumulated:.2} s sampling and accumulating, {:.2} s solving",
         acc.nb_rows(),
@@ -435,20 +422,8 @@ fn autoencoder_layer(
     let settings = &options.settings;
     let (weight, bias) = model::random_layer(shape_config, k, settings.seed, options.device)?;
     let start = Instant::now();
-    let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
-    rng.set_stream(u64::MAX - k as u64);
-    let mut remaining = settings.ls_frames;
     let mut error = f64::NAN;
-    while remaining > 0 {
-        let chunk = remaining.min(settings.frames_per_epoch);
-        let frames = maker.sample(
-            &data.train,
-            &data.target,
-            chunk,
-            settings.excerpt_seconds,
-            Augment::NONE,
-            &mut rng,
-        )?;
+    for_each_init_set(options, data, maker, k, |frames, remaining| {
         let z = tch::no_grad(|| {
             let parts: Vec<Tensor> = batches(frames.nb_centres(), EVAL_BATCH, options.device)
                 .iter()
@@ -473,8 +448,8 @@ fn autoencoder_layer(
             settings.lr,
             settings.seed ^ ((k as u64) << 32 | remaining as u64),
         )?;
-        remaining -= chunk;
-    }
+        Ok(())
+    })?;
     log(options, format_args!(
         "layer {k}: autoencoder pretraining over {} frames, {} pass(es): reconstruction error {error:.6} ({:.1} s)",
         settings.ls_frames,
@@ -482,6 +457,36 @@ fn autoencoder_layer(
         start.elapsed().as_secs_f64()
     ));
     Ok((weight, bias))
+}
+
+/// The frames a new layer `k`'s init learns from: `ls_frames` frames sampled without
+/// augmentation, in sets of at most `frames_per_epoch` (bounded memory), from a generator
+/// stream of their own. `f` gets each set and the frames still to come, this set included.
+fn for_each_init_set(
+    options: &TrainOptions,
+    data: &Dataset,
+    maker: &FrameMaker,
+    k: usize,
+    mut f: impl FnMut(&FrameSet, usize) -> Result<()>,
+) -> Result<()> {
+    let settings = &options.settings;
+    let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
+    rng.set_stream(u64::MAX - k as u64);
+    let mut remaining = settings.ls_frames;
+    while remaining > 0 {
+        let chunk = remaining.min(settings.frames_per_epoch);
+        let frames = maker.sample(
+            &data.train,
+            &data.target,
+            chunk,
+            settings.excerpt_seconds,
+            Augment::NONE,
+            &mut rng,
+        )?;
+        f(&frames, remaining)?;
+        remaining -= chunk;
+    }
+    Ok(())
 }
 
 /// Consecutive index batches `0..n` of at most `size`: `(batch,)` i64 each.
