@@ -167,6 +167,63 @@ pub struct ModelScores {
     pub command: String,
 }
 
+/// A model's scores per data split, keyed by the data folder's name (`test`, `ood`, ...):
+/// `scores` in config.json. Models scored before splits were keyed hold one [`ModelScores`]
+/// object there; it reads as the entry of its folder's name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct SplitScores(pub BTreeMap<String, ModelScores>);
+
+impl SplitScores {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The scores on `split`, if recorded.
+    pub fn get(&self, split: &str) -> Option<&ModelScores> {
+        self.0.get(split)
+    }
+
+    /// Records (or replaces) the scores of the split named by `data`'s last component.
+    pub fn insert(&mut self, data: &Path, scores: ModelScores) {
+        self.0.insert(split_name(data), scores);
+    }
+
+    /// `(split, scores)` in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &ModelScores)> {
+        self.0.iter()
+    }
+}
+
+/// The split a data folder holds: its last component (`DATA/test` -> `test`).
+pub fn split_name(data: &Path) -> String {
+    data.file_name().map_or_else(
+        || data.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+impl<'de> Deserialize<'de> for SplitScores {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let value = serde_json::Value::deserialize(deserializer)?;
+        if value.get("data").is_some_and(|d| d.is_string()) {
+            // The single-split form: the split is the first word of `data`'s last component
+            // ("$SAEX_CACHE/corpus-v1/test (how it was made)" -> "test").
+            let scores: ModelScores = serde_json::from_value(value).map_err(D::Error::custom)?;
+            let folder = scores.data.split(" (").next().unwrap_or_default();
+            let mut map = BTreeMap::new();
+            map.insert(split_name(Path::new(folder)), scores);
+            return Ok(SplitScores(map));
+        }
+        serde_json::from_value(value)
+            .map(SplitScores)
+            .map_err(D::Error::custom)
+    }
+}
+
 /// The metric description recorded with [`ModelScores`].
 pub const SCORES_METRIC: &str = "BSS Eval v4 as museval 0.4.1 computes it: median over 1 s windows per track, median over tracks, dB; tracks whose target is silent are skipped";
 
@@ -228,14 +285,17 @@ mod tests {
         )
         .unwrap();
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let scores: ModelScores = serde_json::from_value(value["scores"].clone()).unwrap();
+        let split: SplitScores = serde_json::from_value(value["scores"].clone()).unwrap();
+        let scores = split.get("test").expect("the test split's scores");
         for method in SCORED_METHODS {
             let m = &scores.methods[method];
             assert!(m.sdr("vocals").is_some(), "{method}");
             assert!(m.sources.contains_key("accompaniment"), "{method}");
         }
-        let again = serde_json::to_value(&scores).unwrap();
-        assert_eq!(again, value["scores"]);
+        let again = serde_json::to_value(split.get("test").unwrap()).unwrap();
+        let stored = &value["scores"];
+        let stored = stored.get("test").unwrap_or(stored);
+        assert_eq!(&again, stored);
     }
 
     #[test]

@@ -14,8 +14,8 @@ pub use crate::dataset::residual_name;
 pub use bss::{bss_eval_v4, bss_eval_v4_with, windows, BssConfig, Metrics, FILTERS_LEN};
 pub use estimates::{separator_source, EstimateSource, FolderEstimates, MixtureSeparation};
 pub use folder::{
-    evaluate_folder, score_model, today, FolderScores, MethodScores, ModelScores, SCORED_METHODS,
-    SCORES_METRIC,
+    evaluate_folder, score_model, split_name, today, FolderScores, MethodScores, ModelScores,
+    SplitScores, SCORED_METHODS, SCORES_METRIC,
 };
 pub use oracle::Oracle;
 pub use report::{museval_json, Summary};

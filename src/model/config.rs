@@ -2,7 +2,7 @@
 //! on and how.
 
 use crate::error::{Error, Result};
-use crate::eval::ModelScores;
+use crate::eval::SplitScores;
 use crate::stft::StftConfig;
 use crate::train::TrainSettings;
 use serde::{Deserialize, Serialize};
@@ -137,9 +137,10 @@ pub struct ModelConfig {
     /// The command line that trained the model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
-    /// Evaluation results, filled in by `saex eval --model DIR --save-scores`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scores: Option<ModelScores>,
+    /// Evaluation results per data split (`test`, `ood`, ...), filled in by
+    /// `saex eval --model DIR --data DATA/SPLIT --save-scores`.
+    #[serde(default, skip_serializing_if = "SplitScores::is_empty")]
+    pub scores: SplitScores,
 }
 
 /// What a model was trained on, how (the [`TrainSettings`] as they were), and how it went.
@@ -189,7 +190,7 @@ impl ModelConfig {
             dtype: Dtype::F16,
             training: None,
             command: None,
-            scores: None,
+            scores: SplitScores::default(),
         }
     }
 

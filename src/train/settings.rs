@@ -244,7 +244,7 @@ impl Fingerprint {
         let mut model = model.clone();
         model.training = None;
         model.command = None;
-        model.scores = None;
+        model.scores = Default::default();
         Fingerprint {
             model,
             settings: settings.clone(),

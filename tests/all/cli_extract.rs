@@ -286,7 +286,10 @@ fn eval_extracts_with_a_model_then_scores() {
         .assert()
         .success();
     let config = saex::ModelConfig::read(&s.path("vocals/config.json")).unwrap();
-    let scores = config.scores.expect("scores in config.json");
+    let scores = config
+        .scores
+        .get("test")
+        .expect("test scores in config.json");
     assert_eq!(scores.data, s.path("test").display().to_string());
     for method in saex::eval::SCORED_METHODS {
         let m = &scores.methods[method];
@@ -320,4 +323,23 @@ fn eval_extracts_with_a_model_then_scores() {
         .assert()
         .success()
         .stdout(predicate::str::contains("irm_oracle vocals SDR"));
+
+    // A second split is recorded beside the first, under its folder's name.
+    let ood_song = s.path("ood/song");
+    std::fs::create_dir_all(&ood_song).unwrap();
+    for entry in std::fs::read_dir(s.path("test/song")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), ood_song.join(entry.file_name())).unwrap();
+    }
+    saex()
+        .args(["eval", "--device", "cpu", "--save-scores", "--model"])
+        .arg(s.path("vocals"))
+        .arg("--data")
+        .arg(s.path("ood"))
+        .assert()
+        .success();
+    let config = saex::ModelConfig::read(&s.path("vocals/config.json")).unwrap();
+    let splits: Vec<&String> = config.scores.iter().map(|(split, _)| split).collect();
+    assert_eq!(splits, ["ood", "test"]);
+    assert_eq!(config.scores.get("test"), Some(scores));
 }

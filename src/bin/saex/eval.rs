@@ -175,17 +175,20 @@ fn save_scores(args: &Args) -> anyhow::Result<ExitCode> {
         };
         methods.insert(method.clone(), m);
     }
-    config.scores = Some(ModelScores {
-        data: saex::locate::portable_path(data),
-        metric: SCORES_METRIC.to_string(),
-        date: today(),
-        methods,
-        command: format!(
-            "saex eval --data {} --model {} --save-scores",
-            saex::locate::portable_path(data),
-            model_dir.display()
-        ),
-    });
+    config.scores.insert(
+        data,
+        ModelScores {
+            data: saex::locate::portable_path(data),
+            metric: SCORES_METRIC.to_string(),
+            date: today(),
+            methods,
+            command: format!(
+                "saex eval --data {} --model {} --save-scores",
+                saex::locate::portable_path(data),
+                model_dir.display()
+            ),
+        },
+    );
     config.write(&config_path)?;
     eprintln!("scores of {target} saved in {}", config_path.display());
     Ok(ExitCode::SUCCESS)

@@ -123,7 +123,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(command) = &c.command {
         println!("command: {command}");
     }
-    if let Some(scores) = &c.scores {
+    for (_, scores) in c.scores.iter() {
         print_scores(&c.target, scores);
     }
     Ok(ExitCode::SUCCESS)

@@ -123,7 +123,7 @@ pub fn tiny_model(dir: &Path, target: &str) {
         dtype: Dtype::F32,
         training: None,
         command: None,
-        scores: None,
+        scores: Default::default(),
     };
     tch::manual_seed(7);
     let model = Model::new(config, tch::Device::Cpu).unwrap();
