@@ -721,3 +721,32 @@ fn a_missing_saex_models_folder_is_an_error_not_a_fallback() {
         .stderr(predicate::str::contains("no-such-models"));
     assert!(s.path("v.wav").is_file());
 }
+
+/// Text commands whose reader has gone (`saex info | head -1`) end quietly, as Unix text tools
+/// do: no panic about a broken pipe (there was one in `println!` and in clap_complete).
+#[test]
+fn text_commands_end_quietly_when_the_reader_is_gone() {
+    use std::io::Read;
+    use std::process::Stdio;
+    for args in [&["info"][..], &["man"], &["completions", "bash"]] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_saex"))
+            .args(args)
+            .env_remove("SAEX_MODELS")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the reading end before saex has started to write.
+        drop(child.stdout.take());
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        let status = child.wait().unwrap();
+        assert!(stderr.is_empty(), "saex {args:?}: {stderr}");
+        assert_ne!(status.code(), Some(101), "saex {args:?} panicked");
+    }
+}

@@ -88,7 +88,26 @@ fn main() -> ExitCode {
     }
 }
 
+/// For commands that only print text: a reader that closes the pipe early (`saex info | head`)
+/// ends the process quietly, as it would any Unix text tool, instead of a panic in `println!`.
+/// Not for the audio commands: they may hold a temporary output file, and report a closed
+/// `--out -` as an error after removing it.
+fn quiet_on_closed_stdout() {
+    // SAFETY: restoring the default disposition of one signal before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
+    let prints_text_only = match &cli.command {
+        Command::Info(_) | Command::Completions { .. } | Command::Man => true,
+        Command::Render(args) => args.print_stem_map,
+        _ => false,
+    };
+    if prints_text_only {
+        quiet_on_closed_stdout();
+    }
     match cli.command {
         Command::Extract(args) => extract::run(args),
         Command::Batch(args) => batch::run(args),

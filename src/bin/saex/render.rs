@@ -64,7 +64,7 @@ pub struct Args {
     /// "vocal_stem", "vocal_tracks", "stems" (every stem, in listing order), "programs" (the
     /// stem of each GM program 0..127)}. The corpus builders read the GM families from it.
     #[arg(long, conflicts_with_all = ["midi", "soundfont", "out"])]
-    print_stem_map: bool,
+    pub print_stem_map: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
