@@ -9,6 +9,7 @@ mod model_estimator;
 mod stages;
 mod synthesis;
 pub mod tensor_ops;
+mod tensor_overlap_add;
 pub mod wiener;
 
 pub use estimator::{Estimator, EstimatorSpec};
