@@ -47,7 +47,7 @@ pub struct BatchArgs {
     /// The number of shards when the index comes from JOB_COMPLETION_INDEX.
     #[arg(long, value_name = "N")]
     shards: Option<usize>,
-    /// Files separated at once (default: one per 4 of --threads, at least 1); the cores are
+    /// Files separated at once (default: one per 2 of --threads, at least 1); the cores are
     /// shared among them (see --threads). Each holds its own copy of the models.
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
