@@ -159,10 +159,13 @@ def main():
                 if line.strip() and not line.startswith("saex: wrote"):
                     say(line)
             say("```")
-        if len(devices) > 1:
-            steps, share = lsb_apart(scratch / f"vocals-{devices[0]}.wav",
-                                     scratch / f"vocals-{devices[1]}.wav")
-            say(f"{devices[0]} against {devices[1]}: at most {steps} 16-bit steps apart "
+        if "cuda" in devices:
+            # The reference: f32 on the CPU (its default may be bf16, see --network-precision).
+            run([saex, "extract", "--quiet", "--device", "cpu", "--network-precision", "f32",
+                 "--model", model, "--mix", mix, "--out", scratch / "vocals-f32.wav"],
+                scratch / "extract.log")
+            steps, share = lsb_apart(scratch / "vocals-cuda.wav", scratch / "vocals-f32.wav")
+            say(f"cuda against the cpu in f32: at most {steps} 16-bit steps apart "
                 f"({share:.3f} % of the samples differ)")
         say()
 
