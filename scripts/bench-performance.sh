@@ -119,6 +119,9 @@ if [ "$device" = cuda ]; then
     echo "checking: --device auto, CUDA against CPU" >&2
     "$saex" extract --quiet --device auto --model "$work/model" --mix "$work/mix-180s.wav" \
         --out "$out/vocals-auto.wav"
+    # The reference: f32 on the CPU (the CPU's default may be bf16, see --network-precision).
+    "$saex" extract --quiet --device cpu --network-precision f32 --model "$work/model" \
+        --mix "$work/mix-180s.wav" --out "$out/vocals-cpu-f32.wav"
     # The largest difference in 16-bit steps between two 16-bit WAVs of the same shape.
     lsb() {
         "$python" - "$1" "$2" <<'PY'
@@ -131,7 +134,7 @@ assert a.shape == b.shape
 print(int((a - b).abs().max()), f"{(a != b).float().mean().item() * 100:.3f}")
 PY
     }
-    read -r cuda_cpu_lsb cuda_cpu_share < <(lsb "$out/vocals-cuda.wav" "$out/vocals-cpu.wav")
+    read -r cuda_cpu_lsb cuda_cpu_share < <(lsb "$out/vocals-cuda.wav" "$out/vocals-cpu-f32.wav")
     read -r auto_cuda_lsb _ < <(lsb "$out/vocals-auto.wav" "$out/vocals-cuda.wav")
 fi
 
@@ -231,7 +234,7 @@ for dev in $devices; do
     echo
 done
 if [ "$device" = cuda ]; then
-    echo "CUDA against CPU on the 3-minute file: at most $cuda_cpu_lsb 16-bit steps apart" \
+    echo "CUDA against the CPU in f32 on the 3-minute file: at most $cuda_cpu_lsb 16-bit steps apart" \
         "($cuda_cpu_share % of the samples differ); \`--device auto\` against \`--device cuda\`:" \
         "at most $auto_cuda_lsb steps apart (0: auto picked CUDA)."
     echo

@@ -5,7 +5,8 @@
 # PyTorch 2.11.0), and a numpy wheel for Python 3.12 in case that machine has none.
 #
 #   scripts/gpu-carry.sh            then, on the GPU machine, with bench-carry/ carried:
-#   PYTHON=/path/to/python-with-torch scripts/bench-gpu.sh
+#   PYTHON=/path/to/python-with-torch scripts/bench-gpu.sh        (the whole table, long)
+#   PYTHON=... scripts/bench-throughput.py --bin bench-carry     (issue 19's figures, short)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 cache="${SAEX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/saex}"
@@ -23,6 +24,8 @@ rm -rf "$carry"
 mkdir -p "$carry/examples" "$carry/py"
 cp target/release/saex "$carry/"
 cp target/release/examples/{bench_inputs,perf_limits,synth_stems} "$carry/examples/"
+# The device tool carries at most 64 MiB: symbols are not needed there.
+strip "$carry/saex" "$carry"/examples/*
 site="$("$python" -c 'import openunmix, os; print(os.path.dirname(os.path.dirname(openunmix.__file__)))')"
 cp -a "$site/openunmix" "$site/torchaudio" "$carry/py/"
 find "$carry/py" -name __pycache__ -type d -exec rm -rf {} +

@@ -85,6 +85,7 @@ pub mod progress;
 pub mod render;
 pub mod separate;
 pub mod stft;
+pub mod threads;
 pub mod train;
 
 pub use audio::{
@@ -98,4 +99,5 @@ pub use eval::{evaluate_folder, ModelScores};
 pub use model::{Model, ModelConfig};
 pub use separate::{MaskKind, OutputFiles, SeparateOptions, Separation, Separator};
 pub use stft::{Istft, Stft, StftConfig};
+pub use threads::ThreadPlan;
 pub use train::{train, TrainOptions, TrainSettings};

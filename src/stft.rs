@@ -268,7 +268,7 @@ pub struct Istft {
     /// The window squared, in f64, for the normalisation.
     window_square: Arc<Vec<f64>>,
     /// Per `(n + n_fft / 2) % hop`: the window-square sum of a sample that every covering frame
-    /// reaches, summed in the order of [`IstftStream::window_square_sum`] (so bit-identical).
+    /// reaches, summed in the order of [`Istft::window_square_sum`] (so bit-identical).
     interior: Arc<Vec<f64>>,
     ifft: Arc<dyn ComplexToReal<f32>>,
 }
@@ -363,6 +363,39 @@ impl Istft {
     /// Scratch space for [`Istft::synthesize_frame`].
     pub fn make_scratch(&self) -> Vec<Complex32> {
         self.ifft.make_scratch_vec()
+    }
+
+    /// Per `(n + n_fft / 2) % hop`: the window-square sum of an interior sample `n` (one that
+    /// every covering frame reaches), as [`Istft::window_square_sum`] gives it: `(hop,)`.
+    pub fn interior_sums(&self) -> &[f64] {
+        &self.interior
+    }
+
+    /// The first sample at or after which [`Istft::window_square_sum`] is no longer the
+    /// periodic interior sum for a signal of `nb_frames` frames: frame `nb_frames` would reach
+    /// it. Samples before `n_fft / 2 - 1` are the other edge.
+    pub fn interior_end(&self, nb_frames: usize) -> usize {
+        (nb_frames * self.config.hop).saturating_sub(self.config.n_fft / 2)
+    }
+
+    /// Sum over the frames `< nb_frames` covering sample `n` of the squared window value there.
+    ///
+    /// The overlap-add's normalisation: a streamed inverse divides sample `n` by this sum over
+    /// the frames pushed so far, which equals the sum over all frames once no later frame
+    /// reaches `n`.
+    pub fn window_square_sum(&self, n: usize, nb_frames: usize) -> f64 {
+        let StftConfig { n_fft, hop } = self.config;
+        // Frame t covers [t*hop - n_fft/2, t*hop + n_fft/2).
+        let shifted = n + n_fft / 2;
+        if shifted + 1 >= n_fft && shifted / hop < nb_frames {
+            // Every covering frame exists: the periodic sum (the same terms in the same order).
+            return self.interior[shifted % hop];
+        }
+        let first = (shifted + 1).saturating_sub(n_fft).div_ceil(hop);
+        let last = (shifted / hop).min(nb_frames.saturating_sub(1));
+        (first..=last)
+            .map(|t| self.window_square[shifted - t * hop])
+            .sum()
     }
 }
 
@@ -468,7 +501,7 @@ impl IstftStream {
         out.reserve(end.saturating_sub(begin));
         for n in begin..end {
             let i = (n as i64 - self.acc_start) as usize;
-            let sum = self.window_square_sum(n, nb_frames);
+            let sum = self.istft.window_square_sum(n, nb_frames);
             let y = if sum > 1e-10 { self.acc[i] / sum } else { 0.0 };
             out.push(y as f32);
         }
@@ -483,22 +516,6 @@ impl IstftStream {
         self.acc.drain(..drop);
         self.acc_start += drop as i64;
         end.saturating_sub(begin)
-    }
-
-    /// Sum over the frames `< nb_frames` covering sample `n` of the squared window value there.
-    fn window_square_sum(&self, n: usize, nb_frames: usize) -> f64 {
-        let StftConfig { n_fft, hop } = self.istft.config;
-        // Frame t covers [t*hop - n_fft/2, t*hop + n_fft/2).
-        let shifted = n + n_fft / 2;
-        if shifted + 1 >= n_fft && shifted / hop < nb_frames {
-            // Every covering frame exists: the periodic sum (the same terms in the same order).
-            return self.istft.interior[shifted % hop];
-        }
-        let first = (shifted + 1).saturating_sub(n_fft).div_ceil(hop);
-        let last = (shifted / hop).min(nb_frames.saturating_sub(1));
-        (first..=last)
-            .map(|t| self.istft.window_square[shifted - t * hop])
-            .sum()
     }
 }
 
@@ -628,17 +645,22 @@ mod tests {
     fn periodic_normalisation_equals_the_sum() {
         for (n_fft, hop) in [(64, 16), (64, 24), (256, 100), (4096, 1024)] {
             let config = StftConfig::new(n_fft, hop).unwrap();
-            let stream = IstftStream::new(Istft::new(config));
+            let istft = Istft::new(config);
             let nb_frames = 40;
             for n in 0..(nb_frames * hop) {
                 let shifted = n + n_fft / 2;
                 let first = (shifted + 1).saturating_sub(n_fft).div_ceil(hop);
                 let last = (shifted / hop).min(nb_frames - 1);
                 let direct: f64 = (first..=last)
-                    .map(|t| stream.istft.window_square[shifted - t * hop])
+                    .map(|t| istft.window_square[shifted - t * hop])
                     .sum();
+                let interior = n + 1 + n_fft / 2 >= n_fft && n < istft.interior_end(nb_frames);
+                if interior {
+                    let periodic = istft.interior_sums()[(n + n_fft / 2) % hop];
+                    assert_eq!(periodic.to_bits(), direct.to_bits(), "sample {n}");
+                }
                 assert_eq!(
-                    stream.window_square_sum(n, nb_frames).to_bits(),
+                    istft.window_square_sum(n, nb_frames).to_bits(),
                     direct.to_bits(),
                     "n_fft {n_fft} hop {hop} sample {n}"
                 );

@@ -2,12 +2,14 @@
 //! network, and `model.safetensors` with variables `fc1.weight`, `fc1.bias`, `fc2.weight`, ...
 
 mod config;
+mod reduced;
 mod sae;
 mod store;
 
 pub use config::{
-    Dtype, Init, ModelConfig, TrainingSummary, Window, MODEL_FORMAT_VERSION, SCALING_EPS,
+    Dtype, Init, ModelConfig, Precision, TrainingSummary, Window, MODEL_FORMAT_VERSION, SCALING_EPS,
 };
+pub use reduced::ReducedNetwork;
 pub use store::{layer_names, CONFIG_FILE, WEIGHTS_FILE};
 
 pub(crate) use sae::Layer;
@@ -131,6 +133,12 @@ impl Model {
 
     /// [`Model::forward`] after checking that `input` is `(batch, nb_inputs)` f32 on this device.
     pub fn try_forward(&self, input: &Tensor) -> Result<Tensor> {
+        self.check_input(input)?;
+        Ok(self.forward(input))
+    }
+
+    /// Checks that `input` is `(batch, nb_inputs)` f32 on this device.
+    pub fn check_input(&self, input: &Tensor) -> Result<()> {
         let size = input.size();
         let nb_inputs = self.config.nb_inputs() as i64;
         if size.len() != 2 || size[1] != nb_inputs {
@@ -147,7 +155,7 @@ impl Model {
                 format!("{:?} on {:?}", input.kind(), input.device()),
             ));
         }
-        Ok(self.forward(input))
+        Ok(())
     }
 
     /// The output with the gradient graph (training).

@@ -6,15 +6,17 @@
 //!   ([`features::stack_rows_into`]); the batch leaves with its complex frames and the raw
 //!   estimates, and the synthesis stage makes the masks.
 //! - **Tensor** (LibTorch on the network's device, e.g. CUDA): the batch's samples go to the
-//!   device once; STFT, magnitudes, context stacking, the network, masks and the windowed
-//!   inverse FFT all run there, and only the windowed time frames come back.
+//!   device once; STFT, magnitudes, context stacking, the network, masks, the windowed
+//!   inverse FFT and the overlap-add all run there, and only finished samples come back (in
+//!   the synthesis stage, so the transfer overlaps the next batch's work on the device).
 
 use super::engine::{Decoded, Engine, ToSynthesis};
 use super::stages::StageTimes;
 use super::tensor_ops;
+use super::tensor_overlap_add::TensorOverlapAdd;
 use crate::error::{Error, Result};
 use crate::features;
-use crate::stft::{hann_window, Complex32, Stft, StftConfig, StftStream};
+use crate::stft::{hann_window, Complex32, Istft, Stft, StftConfig, StftStream};
 use rayon::prelude::*;
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::time::{Duration, Instant};
@@ -29,8 +31,9 @@ pub(crate) enum BatchOut {
         frames: Vec<Vec<Complex32>>,
         estimates: Vec<Vec<f32>>,
     },
-    /// Tensor path: `[target][channel]` windowed inverse frames `(count, n_fft)`.
-    Windowed { frames: Vec<Vec<Vec<f32>>> },
+    /// Tensor path: the samples the batch finished, `(nb_targets, nb_channels, n)` f32 on the
+    /// device (model rate, in order; `n` may be 0).
+    Samples(Tensor),
 }
 
 pub(crate) struct Analysis<'a> {
@@ -71,7 +74,14 @@ impl<'a> Analysis<'a> {
             .unwrap_or(1);
         let front = match engine.tensor_device {
             None => Front::Cpu(CpuFront::new(config, nb_channels, keep)),
-            Some(device) => Front::Tensor(TensorFront::new(config, nb_channels, device)),
+            Some(device) => Front::Tensor(TensorFront::new(
+                config,
+                nb_channels,
+                device,
+                engine
+                    .overlap_add_on_device()
+                    .then_some(engine.estimators.len()),
+            )),
         };
         Ok(Analysis {
             engine,
@@ -115,6 +125,13 @@ impl<'a> Analysis<'a> {
                         return Ok(None);
                     }
                     let nb_samples = self.nb_samples();
+                    if let Front::Tensor(f) = &mut self.front {
+                        if let Some(tail) = f.finish_overlap_add(nb_samples, &mut self.times)? {
+                            if tx.send(ToSynthesis::Batch(tail)).is_err() {
+                                return Ok(None);
+                            }
+                        }
+                    }
                     if tx.send(ToSynthesis::End { nb_samples }).is_err() {
                         return Ok(None);
                     }
@@ -383,6 +400,10 @@ impl CpuFront {
 struct TensorFront {
     device: Device,
     window: Tensor,
+    /// The overlap-add of every target and channel (rows target-major), when the masks are the
+    /// last step (no Wiener iterations, which run on the CPU).
+    ola: Option<TensorOverlapAdd>,
+    nb_channels: usize,
     samples: Vec<Vec<f32>>,
     samples_start: i64,
     nb_samples: usize,
@@ -390,7 +411,13 @@ struct TensorFront {
 }
 
 impl TensorFront {
-    fn new(config: StftConfig, nb_channels: usize, device: Device) -> Self {
+    /// `overlap_add`: `Some(nb_targets)` to overlap-add on the device.
+    fn new(
+        config: StftConfig,
+        nb_channels: usize,
+        device: Device,
+        overlap_add: Option<usize>,
+    ) -> Self {
         let window: Vec<f32> = hann_window(config.n_fft())
             .into_iter()
             .map(|w| w as f32)
@@ -399,6 +426,10 @@ impl TensorFront {
         TensorFront {
             device,
             window: Tensor::from_slice(&window).to_device(device),
+            ola: overlap_add.map(|nb_targets| {
+                TensorOverlapAdd::new(Istft::new(config), nb_targets * nb_channels, device)
+            }),
+            nb_channels,
             samples: vec![vec![0.0; pad]; nb_channels],
             samples_start: -(pad as i64),
             nb_samples: 0,
@@ -549,22 +580,43 @@ impl TensorFront {
         let masked = Tensor::stack(&masks.iter().map(|m| &x_batch * m).collect::<Vec<_>>(), 0);
         times.mask += clock.elapsed();
         let clock = Instant::now();
-        let windowed = tensor_ops::windowed_inverse(&masked, &self.window, n_fft)
-            .to_device(Device::Cpu)
-            .contiguous();
-        let flat = Vec::<f32>::try_from(windowed.view([-1]))?;
-        let per_channel = count * n_fft;
-        let frames = flat
-            .chunks_exact(nb_channels * per_channel)
-            .map(|target| {
-                target
-                    .chunks_exact(per_channel)
-                    .map(<[f32]>::to_vec)
-                    .collect()
-            })
-            .collect();
+        let nb_targets = masks.len() as i64;
+        let windowed = tensor_ops::windowed_inverse(&masked, &self.window, n_fft).reshape([
+            nb_targets * nb_channels as i64,
+            count as i64,
+            n_fft as i64,
+        ]);
+        let ola = self
+            .ola
+            .as_mut()
+            .expect("the tensor path overlap-adds on the device without Wiener iterations");
+        let samples = ola
+            .push(&windowed)?
+            .view([nb_targets, nb_channels as i64, -1]);
         times.istft += clock.elapsed();
-        Ok(BatchOut::Windowed { frames })
+        Ok(BatchOut::Samples(samples))
+    }
+
+    /// The overlap-add's last samples once all `nb_samples` model-rate samples are in (`None`
+    /// when the overlap-add runs on the CPU).
+    fn finish_overlap_add(
+        &mut self,
+        nb_samples: usize,
+        times: &mut StageTimes,
+    ) -> Result<Option<BatchOut>> {
+        let nb_channels = self.nb_channels as i64;
+        let Some(ola) = self.ola.as_mut() else {
+            return Ok(None);
+        };
+        let clock = Instant::now();
+        let tail = ola.finish(nb_samples)?;
+        let nb_targets = tail.size()[0] / nb_channels;
+        times.istft += clock.elapsed();
+        Ok(Some(BatchOut::Samples(tail.view([
+            nb_targets,
+            nb_channels,
+            -1,
+        ]))))
     }
 
     /// Drops the samples before the first context frame (`context` frames before `end`) of the

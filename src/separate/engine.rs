@@ -13,8 +13,9 @@
 //! encode: sinks
 //! ```
 //!
-//! On the tensor path (see [`Analysis`]), the analysis stage also computes the masks and the
-//! windowed inverse frames on the network's device; synthesis then only overlap-adds them.
+//! On the tensor path (see [`Analysis`]), the analysis stage also computes the masks, the
+//! inverse FFT and the overlap-add on the network's device; synthesis then only brings the
+//! finished samples back, resamples and subtracts.
 //!
 //! Frames go through the networks in batches aligned on multiples of `batch_frames` from the
 //! first frame, whatever the read block size, and every per-frame computation is independent of
@@ -99,6 +100,12 @@ pub(crate) struct Encoded {
 pub(crate) type StageResult = Result<Option<StageTimes>>;
 
 impl Engine<'_> {
+    /// Whether the inverse STFT's overlap-add runs on the tensor path's device (it does unless
+    /// the multichannel Wiener filter, which runs on the CPU, needs the spectra).
+    pub fn overlap_add_on_device(&self) -> bool {
+        self.tensor_device.is_some() && self.niter == 0
+    }
+
     /// Runs the whole source through; `sinks` has one sink per estimator, in order. Returns the
     /// number of frames processed (= frames written to every sink) and where the time went
     /// (each stage's busy time; stages overlap, so the sum exceeds the wall time).

@@ -9,6 +9,7 @@ mod model_estimator;
 mod stages;
 mod synthesis;
 pub mod tensor_ops;
+mod tensor_overlap_add;
 pub mod wiener;
 
 pub use estimator::{Estimator, EstimatorSpec};
@@ -39,6 +40,9 @@ pub struct SeparateOptions {
     pub block_frames: usize,
     /// Where the signal processing around the network runs.
     pub path: ComputePath,
+    /// The precision of the networks' matrix products (f32 by default here; `saex extract`
+    /// and `saex batch` default to [`crate::model::Precision::Auto`]).
+    pub precision: crate::model::Precision,
 }
 
 /// Where the STFT, features, masks and inverse STFT run.
@@ -61,6 +65,7 @@ impl Default for SeparateOptions {
             batch_frames: 512,
             block_frames: 1 << 16,
             path: ComputePath::Auto,
+            precision: crate::model::Precision::F32,
         }
     }
 }
@@ -234,7 +239,9 @@ impl Separator {
             let model = crate::model::Model::load(dir, device).map_err(|e| {
                 Error::Invalid(format!("cannot load the model in {}: {e}", dir.display()))
             })?;
-            estimators.push(Box::new(ModelEstimator::new(model)?));
+            estimators.push(Box::new(
+                ModelEstimator::new(model)?.with_precision(options.precision)?,
+            ));
         }
         Separator::new(estimators, options)
     }

@@ -2,13 +2,15 @@
 
 use super::estimator::{Estimator, EstimatorSpec};
 use crate::error::Result;
-use crate::model::Model;
+use crate::model::{Model, Precision, ReducedNetwork};
 use tch::{Device, Tensor};
 
 /// A loaded model with the spec the separator reads.
 pub struct ModelEstimator {
     model: Model,
     spec: EstimatorSpec,
+    /// The layers in a lower precision, when asked for ([`ModelEstimator::with_precision`]).
+    reduced: Option<ReducedNetwork>,
 }
 
 impl ModelEstimator {
@@ -23,7 +25,17 @@ impl ModelEstimator {
             nb_bins_in: c.nb_bins_in,
             nb_bins: c.nb_bins,
         };
-        Ok(ModelEstimator { model, spec })
+        Ok(ModelEstimator {
+            model,
+            spec,
+            reduced: None,
+        })
+    }
+
+    /// Runs the network's matrix products in `precision` (f32: the model as loaded).
+    pub fn with_precision(mut self, precision: Precision) -> Result<Self> {
+        self.reduced = ReducedNetwork::new(&self.model, precision)?;
+        Ok(self)
     }
 
     pub fn model(&self) -> &Model {
@@ -41,6 +53,12 @@ impl Estimator for ModelEstimator {
     }
 
     fn estimate(&self, input: &Tensor) -> Result<Tensor> {
-        self.model.try_forward(input)
+        match &self.reduced {
+            Some(reduced) => {
+                self.model.check_input(input)?;
+                Ok(reduced.forward(input))
+            }
+            None => self.model.try_forward(input),
+        }
     }
 }

@@ -1,10 +1,11 @@
 //! The synthesis stage: batches of estimates in, blocks of target samples (and the residual) out.
 //!
 //! On the CPU path it makes the masks (high band extended, Wiener or ratio) and the windowed
-//! inverse frames, both in parallel over channels and blocks of frames; on the tensor path those
-//! arrive ready. Either way it overlap-adds per target and channel, resamples back to the input's
-//! rate, subtracts the targets from the mix for the residual, and hands blocks to the encoder,
-//! never past the input's length.
+//! inverse frames, both in parallel over channels and blocks of frames, and overlap-adds them
+//! per target and channel; on the tensor path finished samples arrive on the device and are
+//! brought back here. Either way it resamples back to the input's rate, subtracts the targets
+//! from the mix for the residual, and hands blocks to the encoder, never past the input's
+//! length.
 
 use super::analysis::BatchOut;
 use super::engine::{Encoded, Engine, StageResult, ToSynthesis};
@@ -18,6 +19,7 @@ use rayon::prelude::*;
 use std::collections::VecDeque;
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::time::Instant;
+use tch::{Device, Tensor};
 
 /// Frames per parallel task.
 const FRAMES_PER_TASK: usize = 8;
@@ -30,8 +32,10 @@ pub(crate) struct Synthesis {
     nb_bins_out: Vec<usize>,
     nb_channels: usize,
     istft: Istft,
-    /// `[target][channel]`.
+    /// `[target][channel]`; unused when the overlap-add runs on the device.
     istfts: Vec<Vec<IstftStream>>,
+    /// Whether finished samples arrive from the device ([`BatchOut::Samples`]).
+    device_ola: bool,
     resample_out: Vec<StreamResampler>,
     /// `[target][channel]`: output samples not yet handed on.
     pending_out: Vec<Vec<VecDeque<f32>>>,
@@ -61,6 +65,7 @@ impl Synthesis {
                 })
                 .collect(),
             istft,
+            device_ola: engine.overlap_add_on_device(),
             resample_out: (0..nb_targets)
                 .map(|_| StreamResampler::new(first.sample_rate, rate, nb_channels))
                 .collect::<Result<_>>()?,
@@ -129,9 +134,7 @@ impl Synthesis {
                 let windowed = self.windowed(count, &frames, &estimates);
                 self.overlap_add(|j, c| windowed[c][j].chunks_exact(n_fft))?
             }
-            BatchOut::Windowed { frames } => {
-                self.overlap_add(|j, c| frames[j][c].chunks_exact(n_fft))?
-            }
+            BatchOut::Samples(samples) => timed(&mut self.times.istft, || to_host(&samples))?,
         };
         for (j, target) in samples.into_iter().enumerate() {
             self.queue_output(j, target)?;
@@ -263,11 +266,14 @@ impl Synthesis {
     fn flush(&mut self, nb_samples: usize) -> Result<()> {
         for j in 0..self.istfts.len() {
             let clock = Instant::now();
+            // With the overlap-add on the device, its tail came as the last batch.
             let tails = self.istfts[j]
                 .iter_mut()
                 .map(|istft| {
                     let mut out = Vec::new();
-                    istft.finish(nb_samples, &mut out)?;
+                    if !self.device_ola {
+                        istft.finish(nb_samples, &mut out)?;
+                    }
                     Ok(out)
                 })
                 .collect::<Result<Vec<_>>>()?;
@@ -326,4 +332,18 @@ impl Synthesis {
         self.frames_out += n as u64;
         Some(Encoded { targets, residual })
     }
+}
+
+/// Samples `(nb_targets, nb_channels, n)` on any device -> `[target](nb_channels, n)` on the host.
+fn to_host(samples: &Tensor) -> Result<Vec<Vec<Vec<f32>>>> {
+    let size = samples.size();
+    let (nb_targets, nb_channels, n) = (size[0] as usize, size[1] as usize, size[2] as usize);
+    if n == 0 {
+        return Ok(vec![vec![Vec::new(); nb_channels]; nb_targets]);
+    }
+    let flat = Vec::<f32>::try_from(samples.to_device(Device::Cpu).contiguous().view([-1]))?;
+    Ok(flat
+        .chunks_exact(nb_channels * n)
+        .map(|target| target.chunks_exact(n).map(<[f32]>::to_vec).collect())
+        .collect())
 }

@@ -63,6 +63,38 @@ fn timings_name_every_stage() {
     }
 }
 
+/// The split of the cores between LibTorch and rayon changes the speed, never the samples;
+/// impossible splits are refused before any work.
+#[test]
+fn thread_splits_give_the_same_samples() {
+    let s = Setup::new();
+    let mix = s.path("song.wav");
+    write_tones(&mix, 44100, 2, 70_000);
+    let mut outputs = Vec::new();
+    for (i, split) in [["1", "1"], ["2", "2"], ["4", "1"], ["3", "2"]]
+        .iter()
+        .enumerate()
+    {
+        let out = s.path(&format!("vocals-{i}.wav"));
+        s.extract(&mix, &out)
+            .args(["--threads", split[0], "--network-threads", split[1]])
+            .assert()
+            .success();
+        outputs.push(std::fs::read(&out).unwrap());
+    }
+    for (i, out) in outputs.iter().enumerate() {
+        assert!(out == &outputs[0], "split {i} differs from split 0");
+    }
+    s.extract(&mix, &s.path("never.wav"))
+        .args(["--threads", "2", "--network-threads", "3"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "3 network threads: expected 1 ..= 2 (the threads in all)",
+        ));
+    assert!(!s.path("never.wav").exists());
+}
+
 #[test]
 fn mp3_input_works() {
     let s = Setup::new();

@@ -423,6 +423,7 @@ fn tensor_path_matches_the_cpu_path() {
                 batch_frames: 40,
                 block_frames: 4000,
                 path,
+                ..SeparateOptions::default()
             };
             let models = vec![
                 TinyNet::boxed("vocals", 2, 1, 1),
@@ -461,6 +462,7 @@ fn streamed_tensor_path_equals_one_shot() {
             batch_frames: 23,
             block_frames,
             path: ComputePath::Tensor,
+            ..SeparateOptions::default()
         };
         let separator = Separator::new(vec![TinyNet::boxed("vocals", 3, 1, 7)], options).unwrap();
         separator.separate(&mix).unwrap()

@@ -1,6 +1,6 @@
 //! `saex batch`: a folder of mixtures, resumable and shardable.
 
-use crate::common::{set_threads, stop_on_ctrl_c, ModelArgs};
+use crate::common::{stop_on_ctrl_c, ModelArgs};
 use crate::output::OutputArgs;
 use clap::Args;
 use saex::batch::{default_jobs, total_seconds, BatchJob, FileOutcome, Shard, DEFAULT_TEMPLATE};
@@ -47,8 +47,8 @@ pub struct BatchArgs {
     /// The number of shards when the index comes from JOB_COMPLETION_INDEX.
     #[arg(long, value_name = "N")]
     shards: Option<usize>,
-    /// Files separated at once (default: one per 4 cores, at least 1); the cores are shared
-    /// among them. Each holds its own copy of the models.
+    /// Files separated at once (default: one per 2 of --threads, at least 1); the cores are
+    /// shared among them (see --threads). Each holds its own copy of the models.
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
     /// Separate again even where the outputs exist.
@@ -68,7 +68,11 @@ fn parse_shard(s: &str) -> Result<Shard, String> {
 }
 
 pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
-    set_threads();
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| default_jobs(args.model.cores()))
+        .max(1);
+    args.model.apply_threads(jobs)?;
     let stop = stop_on_ctrl_c("")?;
     let shard = match args.shard {
         Some(shard) => shard,
@@ -108,10 +112,6 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(1));
     }
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let jobs = args.jobs.unwrap_or_else(|| default_jobs(cores)).max(1);
-    // LibTorch's threads are per calling thread: share the cores among the jobs.
-    tch::set_num_threads((cores / jobs).max(1) as i32);
     let mut separators = (0..jobs)
         .map(|_| Ok(args.model.separator()?.with_stop(stop.clone())))
         .collect::<anyhow::Result<Vec<_>>>()?;

@@ -3,7 +3,9 @@
 use anyhow::Context;
 use clap::Args;
 use saex::locate::{find_model, DEFAULT_MODEL};
+use saex::model::Precision;
 use saex::separate::{MaskKind, SeparateOptions, Separator};
+use saex::ThreadPlan;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -29,9 +31,28 @@ pub struct ModelArgs {
     /// cuda (gpu) or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
+    /// Cores to use in all (default: every core this process may run on). The networks'
+    /// LibTorch threads and the rayon pool of the signal processing share them without
+    /// oversubscribing: each file in flight gets --network-threads, the pool the rest.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// LibTorch threads per file for the network (default: half of each file's share of
+    /// --threads, at least 1; 1 when the network runs on a GPU).
+    #[arg(long, value_name = "N")]
+    pub network_threads: Option<usize>,
+    /// The precision of the network's matrix products: f32, bf16 (about 3 times faster than
+    /// f32 on CPUs with AMX, 2.5 times with AVX512-BF16, slower where neither exists; the
+    /// outputs differ slightly), or auto: bf16 on a CPU that multiplies bf16 natively, else
+    /// f32 (GPUs included).
+    #[arg(long, default_value = "auto", value_parser = parse_precision, value_name = "auto|f32|bf16")]
+    pub network_precision: Precision,
     /// STFT frames per network batch and channel.
     #[arg(long, default_value_t = saex::separate::SeparateOptions::default().batch_frames, hide = true)]
     pub batch_frames: usize,
+}
+
+fn parse_precision(s: &str) -> Result<Precision, String> {
+    Precision::parse(s).map_err(|e| e.to_string())
 }
 
 fn parse_mask(s: &str) -> Result<MaskKind, String> {
@@ -39,6 +60,20 @@ fn parse_mask(s: &str) -> Result<MaskKind, String> {
 }
 
 impl ModelArgs {
+    /// The cores --threads allows.
+    pub fn cores(&self) -> usize {
+        self.threads.unwrap_or_else(ThreadPlan::available_cores)
+    }
+
+    /// Splits the cores for `jobs` files at once and applies the split (rayon's pool, this
+    /// thread's LibTorch threads); call before any other work.
+    pub fn apply_threads(&self, jobs: usize) -> anyhow::Result<ThreadPlan> {
+        let on_gpu = saex::parse_device(&self.device)?.is_cuda();
+        let plan = ThreadPlan::new(self.cores(), jobs, self.network_threads, on_gpu)?;
+        plan.apply()?;
+        Ok(plan)
+    }
+
     /// Loads every model (or the shipped default) and builds the separator.
     pub fn separator(&self) -> anyhow::Result<Separator> {
         let device = saex::parse_device(&self.device)?;
@@ -54,14 +89,15 @@ impl ModelArgs {
             mask: self.mask,
             niter: self.niter,
             batch_frames: self.batch_frames,
+            precision: self.network_precision,
             ..SeparateOptions::default()
         };
         Ok(Separator::from_model_dirs(&dirs, device, options)?)
     }
 }
 
-/// Gives LibTorch every core: the network runs between the parallel STFT/ISTFT phases, never
-/// beside them, so the two do not oversubscribe.
+/// Gives LibTorch every core, for training and evaluation, whose rayon and LibTorch work take
+/// turns (separation splits the cores instead: [`ModelArgs::apply_threads`]).
 pub fn set_threads() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     tch::set_num_threads(cores as i32);

@@ -1,6 +1,6 @@
 //! `saex extract`: one mixture in, the target (or several) out.
 
-use crate::common::{set_threads, stop_on_ctrl_c, ModelArgs};
+use crate::common::{stop_on_ctrl_c, ModelArgs};
 use crate::output::OutputArgs;
 use anyhow::bail;
 use clap::Args;
@@ -67,7 +67,8 @@ pub struct ExtractArgs {
 }
 
 pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
-    set_threads();
+    // Inputs are separated one after the other.
+    args.model.apply_threads(1)?;
     let format = args.output.output_format(args.raw);
     let stop = stop_on_ctrl_c("")?;
     let separator = args.model.separator()?.with_stop(stop);
