@@ -167,9 +167,10 @@ pub struct ModelScores {
     pub command: String,
 }
 
-/// A model's scores per data split, keyed by the data folder's name (`test`, `ood`, ...):
-/// `scores` in config.json. Models scored before splits were keyed hold one [`ModelScores`]
-/// object there; it reads as the entry of its folder's name.
+/// A model's scores per data split, keyed by the data folder's last two components
+/// (`corpus-v2/test`, `corpus-v2/ood`, ...): `scores` in config.json. Models scored before
+/// splits were keyed hold one [`ModelScores`] object there; it reads as the entry of its
+/// folder.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(transparent)]
 pub struct SplitScores(pub BTreeMap<String, ModelScores>);
@@ -184,7 +185,7 @@ impl SplitScores {
         self.0.get(split)
     }
 
-    /// Records (or replaces) the scores of the split named by `data`'s last component.
+    /// Records (or replaces) the scores of the split `data` names (see [`split_name`]).
     pub fn insert(&mut self, data: &Path, scores: ModelScores) {
         self.0.insert(split_name(data), scores);
     }
@@ -195,12 +196,20 @@ impl SplitScores {
     }
 }
 
-/// The split a data folder holds: its last component (`DATA/test` -> `test`).
+/// The split a data folder holds, with the corpus it belongs to: its last two components
+/// (`$SAEX_CACHE/corpus-v2/test` -> `corpus-v2/test`; `test` alone stays `test`).
 pub fn split_name(data: &Path) -> String {
-    data.file_name().map_or_else(
-        || data.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    )
+    let mut names = data
+        .components()
+        .rev()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(name) => Some(name.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .take(2)
+        .collect::<Vec<_>>();
+    names.reverse();
+    names.join("/")
 }
 
 impl<'de> Deserialize<'de> for SplitScores {
@@ -210,8 +219,8 @@ impl<'de> Deserialize<'de> for SplitScores {
         use serde::de::Error as _;
         let value = serde_json::Value::deserialize(deserializer)?;
         if value.get("data").is_some_and(|d| d.is_string()) {
-            // The single-split form: the split is the first word of `data`'s last component
-            // ("$SAEX_CACHE/corpus-v1/test (how it was made)" -> "test").
+            // The single-split form: `data` names the folder, maybe followed by how it was made
+            // ("$SAEX_CACHE/corpus-v1/test (make-corpus.sh ...)" -> "corpus-v1/test").
             let scores: ModelScores = serde_json::from_value(value).map_err(D::Error::custom)?;
             let folder = scores.data.split(" (").next().unwrap_or_default();
             let mut map = BTreeMap::new();
@@ -279,6 +288,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn splits_are_named_with_their_corpus() {
+        assert_eq!(
+            split_name(Path::new("/data/corpus-v2/test")),
+            "corpus-v2/test"
+        );
+        assert_eq!(
+            split_name(Path::new("$SAEX_CACHE/corpus-v2/ood/")),
+            "corpus-v2/ood"
+        );
+        assert_eq!(split_name(Path::new("test")), "test");
+        assert_eq!(split_name(Path::new("../musdb/test")), "musdb/test");
+    }
+
+    #[test]
     fn the_shipped_scores_read_as_typed_scores() {
         let text = std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR")).join("models/vocals/config.json"),
@@ -286,15 +309,17 @@ mod tests {
         .unwrap();
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
         let split: SplitScores = serde_json::from_value(value["scores"].clone()).unwrap();
-        let scores = split.get("test").expect("the test split's scores");
+        let scores = split
+            .get("corpus-v1/test")
+            .expect("the v1 test split's scores");
         for method in SCORED_METHODS {
             let m = &scores.methods[method];
             assert!(m.sdr("vocals").is_some(), "{method}");
             assert!(m.sources.contains_key("accompaniment"), "{method}");
         }
-        let again = serde_json::to_value(split.get("test").unwrap()).unwrap();
+        let again = serde_json::to_value(scores).unwrap();
         let stored = &value["scores"];
-        let stored = stored.get("test").unwrap_or(stored);
+        let stored = stored.get("corpus-v1/test").unwrap_or(stored);
         assert_eq!(&again, stored);
     }
 
