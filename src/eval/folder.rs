@@ -308,19 +308,36 @@ mod tests {
         )
         .unwrap();
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let split: SplitScores = serde_json::from_value(value["scores"].clone()).unwrap();
-        let scores = split
-            .get("corpus-v1/test")
-            .expect("the v1 test split's scores");
-        for method in SCORED_METHODS {
-            let m = &scores.methods[method];
-            assert!(m.sdr("vocals").is_some(), "{method}");
-            assert!(m.sources.contains_key("accompaniment"), "{method}");
+        let splits: SplitScores = serde_json::from_value(value["scores"].clone()).unwrap();
+        assert!(!splits.is_empty());
+        for (split, scores) in splits.iter() {
+            for method in SCORED_METHODS {
+                let m = &scores.methods[method];
+                assert!(m.sdr("vocals").is_some(), "{split} {method}");
+                assert!(m.sources.contains_key("accompaniment"), "{split} {method}");
+            }
         }
-        let again = serde_json::to_value(scores).unwrap();
-        let stored = &value["scores"];
-        let stored = stored.get("corpus-v1/test").unwrap_or(stored);
-        assert_eq!(&again, stored);
+        // Written back, they are what was read (the keyed form).
+        let again = serde_json::to_value(&splits).unwrap();
+        let reread: SplitScores = serde_json::from_value(again).unwrap();
+        assert_eq!(reread, splits);
+    }
+
+    #[test]
+    fn a_single_split_object_reads_as_its_folders_entry() {
+        let legacy = serde_json::json!({
+            "data": "$SAEX_CACHE/corpus-v1/test (make-corpus.sh --seed 1 --hours 3)",
+            "metric": SCORES_METRIC,
+            "date": "2026-11-23",
+            "mixture": {"nb_tracks": 5, "skipped": 8, "vocals": {"SDR": 6.76}},
+            "command": "saex eval --data $SAEX_CACHE/corpus-v1/test --model models/vocals --save-scores",
+        });
+        let splits: SplitScores = serde_json::from_value(legacy).unwrap();
+        let names: Vec<&String> = splits.iter().map(|(name, _)| name).collect();
+        assert_eq!(names, ["corpus-v1/test"]);
+        let scores = splits.get("corpus-v1/test").unwrap();
+        assert_eq!(scores.methods["mixture"].sdr("vocals"), Some(6.76));
+        assert_eq!(scores.date, "2026-11-23");
     }
 
     #[test]

@@ -185,7 +185,7 @@ fn save_scores(args: &Args) -> anyhow::Result<ExitCode> {
             command: format!(
                 "saex eval --data {} --model {} --save-scores",
                 saex::locate::portable_path(data),
-                model_dir.display()
+                saex::locate::portable_path(model_dir)
             ),
         },
     );
