@@ -750,3 +750,42 @@ fn text_commands_end_quietly_when_the_reader_is_gone() {
         assert_ne!(status.code(), Some(101), "saex {args:?} panicked");
     }
 }
+
+/// `--mask auto` (the default) is the ratio mask for one target and the joint Wiener mask for
+/// several, where the targets and the residual must add up to the mix.
+#[test]
+fn the_default_mask_is_ratio_for_one_target_and_wiener_for_several() {
+    let s = Setup::new();
+    let mix = s.path("song.wav");
+    write_tones(&mix, 22050, 2, 9000);
+    let run = |name: &str, extra: &[&str]| {
+        let out = s.path(name);
+        s.extract(&mix, &out).args(extra).assert().success();
+        std::fs::read(out).unwrap()
+    };
+    let default = run("default.wav", &[]);
+    assert_eq!(default, run("ratio.wav", &["--mask", "ratio"]));
+    assert_ne!(default, run("wiener.wav", &["--mask", "wiener"]));
+
+    // Two targets: the default is Wiener.
+    let model = s.path("vocals");
+    let bass = s.path("bass");
+    crate::common::tiny_model(&bass, "bass");
+    let two = |name: &str, extra: &[&str]| {
+        let dir = s.path(name);
+        saex()
+            .args(["extract", "--quiet", "--device", "cpu", "--mix"])
+            .arg(&mix)
+            .arg("--model")
+            .arg(&model)
+            .arg("--model")
+            .arg(&bass)
+            .arg("--out-dir")
+            .arg(&dir)
+            .args(extra)
+            .assert()
+            .success();
+        std::fs::read(dir.join("residual.wav")).unwrap()
+    };
+    assert_eq!(two("auto2", &[]), two("wiener2", &["--mask", "wiener"]));
+}

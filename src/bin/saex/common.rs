@@ -18,10 +18,11 @@ pub struct ModelArgs {
     /// (`saex info` shows where models are looked for).
     #[arg(long = "model", value_name = "DIR|NAME")]
     pub models: Vec<PathBuf>,
-    /// How estimates become masks: `ratio` (min(S/|X|, 1)) or `wiener` (joint S^2 / sum S^2,
-    /// targets and residual sum to the mix).
-    #[arg(long, default_value = "wiener", value_parser = parse_mask)]
-    pub mask: MaskKind,
+    /// How estimates become masks: `ratio` (min(S/|X|, 1)), `wiener` (joint S^2 / sum S^2,
+    /// targets and residual sum to the mix), or `auto`: ratio for one target, wiener for
+    /// several.
+    #[arg(long, default_value = "auto", value_name = "auto|ratio|wiener", value_parser = parse_mask)]
+    pub mask: MaskChoice,
     /// Iterations of the multichannel Wiener filter after the masks (expectation-maximisation
     /// of each source's spectrum and spatial covariance, as Open-Unmix's --niter); 0: the masks
     /// alone.
@@ -55,8 +56,23 @@ fn parse_precision(s: &str) -> Result<Precision, String> {
     Precision::parse(s).map_err(|e| e.to_string())
 }
 
-fn parse_mask(s: &str) -> Result<MaskKind, String> {
-    MaskKind::parse(s).map_err(|e| e.to_string())
+/// `--mask`: a kind, or `auto` (`None`), resolved once the number of targets is known.
+#[derive(Clone, Copy, Debug)]
+pub struct MaskChoice(pub Option<MaskKind>);
+
+impl MaskChoice {
+    pub fn for_targets(self, nb_targets: usize) -> MaskKind {
+        self.0.unwrap_or(MaskKind::auto_for(nb_targets))
+    }
+}
+
+pub fn parse_mask(s: &str) -> Result<MaskChoice, String> {
+    if s.trim().eq_ignore_ascii_case("auto") {
+        return Ok(MaskChoice(None));
+    }
+    MaskKind::parse(s)
+        .map(|kind| MaskChoice(Some(kind)))
+        .map_err(|e| e.to_string())
 }
 
 impl ModelArgs {
@@ -86,7 +102,7 @@ impl ModelArgs {
                 .collect::<saex::Result<Vec<_>>>()?
         };
         let options = SeparateOptions {
-            mask: self.mask,
+            mask: self.mask.for_targets(dirs.len()),
             niter: self.niter,
             batch_frames: self.batch_frames,
             precision: self.network_precision,

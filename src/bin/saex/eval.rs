@@ -56,13 +56,9 @@ pub struct Args {
     /// several targets).
     #[arg(long = "model", value_name = "DIR|NAME", requires = "data")]
     models: Vec<PathBuf>,
-    /// How estimates become masks (with --model): ratio or wiener.
-    #[arg(
-        long,
-        value_name = "MASK",
-        default_value = "wiener",
-        requires = "models"
-    )]
+    /// How estimates become masks (with --model): auto (ratio for one target, wiener for
+    /// several), ratio or wiener.
+    #[arg(long, value_name = "MASK", default_value = "auto", requires = "models")]
     mask: String,
     /// Multichannel Wiener iterations after the masks (with --model), as in `saex extract`.
     #[arg(long, default_value_t = SeparateOptions::default().niter, value_name = "N")]
@@ -97,10 +93,13 @@ pub fn run(mut args: Args) -> anyhow::Result<ExitCode> {
             (Some(r), Some(e), None, None) => (r.clone(), Box::new(FolderEstimates::new(e))),
             (None, None, Some(d), Some(o)) => (d.clone(), Box::new(Oracle::parse(o)?)),
             (None, None, Some(d), None) if !args.models.is_empty() => {
-                let mask = MaskKind::parse(&args.mask)?;
+                let mask = crate::common::parse_mask(&args.mask)
+                    .map_err(anyhow::Error::msg)?
+                    .for_targets(args.models.len());
+                let name = format!("{mask:?}").to_lowercase();
                 (
                     d.clone(),
-                    Box::new(separator_source(separator(&args, mask)?, &args.mask)),
+                    Box::new(separator_source(separator(&args, mask)?, &name)),
                 )
             }
             _ => bail!(
