@@ -4,6 +4,7 @@
 mod analysis;
 mod engine;
 mod estimator;
+mod latency;
 mod mask;
 mod model_estimator;
 mod stages;
@@ -12,6 +13,7 @@ pub mod tensor_ops;
 pub mod wiener;
 
 pub use estimator::{Estimator, EstimatorSpec};
+pub use latency::{algorithmic_latency, Latency};
 
 pub use mask::{extend_high_band, frame_masks, MaskKind};
 pub use model_estimator::ModelEstimator;
@@ -70,6 +72,7 @@ pub struct Separator {
     estimators: Vec<Box<dyn Estimator>>,
     options: SeparateOptions,
     stop: Option<Arc<AtomicBool>>,
+    latency: Latency,
 }
 
 /// The in-memory result of [`Separator::separate`].
@@ -204,6 +207,7 @@ impl Separator {
             estimators,
             options,
             stop: None,
+            latency: Latency::Batch,
         })
     }
 
@@ -247,6 +251,43 @@ impl Separator {
         self
     }
 
+    /// Runs every later separation in `latency`'s mode (see [`Latency`]). The low-latency
+    /// mode refuses the multichannel Wiener filter (`niter > 0`): it estimates covariances over
+    /// a batch of frames, future ones included.
+    pub fn with_latency(mut self, latency: Latency) -> Result<Self> {
+        if latency == Latency::Low && self.options.niter > 0 {
+            return Err(Error::Invalid(format!(
+                "the low-latency mode cannot run the multichannel Wiener filter (niter {}): it \
+                 needs a batch of future frames; use niter 0",
+                self.options.niter
+            )));
+        }
+        self.latency = latency;
+        Ok(self)
+    }
+
+    /// The mode separations run in.
+    pub fn latency(&self) -> Latency {
+        self.latency
+    }
+
+    /// The low-latency mode's algorithmic latency in samples at the models' rate (see
+    /// [`algorithmic_latency`]): from the STFT and the largest context reach of the models.
+    pub fn algorithmic_latency(&self) -> usize {
+        let reach = self
+            .estimators
+            .iter()
+            .map(|e| e.spec().reach())
+            .max()
+            .unwrap_or(0);
+        algorithmic_latency(self.estimators[0].spec().stft, reach)
+    }
+
+    /// The models' sample rate in Hz.
+    pub fn sample_rate(&self) -> u32 {
+        self.estimators[0].spec().sample_rate
+    }
+
     /// The targets, in order.
     pub fn targets(&self) -> Vec<&str> {
         self.estimators
@@ -264,6 +305,7 @@ impl Separator {
         };
         // On a GPU, batches 8 times larger: fewer, fuller kernels and transfers.
         let batch_frames = match tensor_device {
+            _ if self.latency == Latency::Low => 1,
             Some(d) if d.is_cuda() => self.options.batch_frames * 8,
             _ => self.options.batch_frames,
         };
@@ -274,6 +316,7 @@ impl Separator {
             mask: self.options.mask,
             niter: self.options.niter,
             block_frames: self.options.block_frames,
+            low_latency: self.latency == Latency::Low,
             stop: self.stop.as_deref(),
         }
     }
@@ -414,6 +457,10 @@ impl BlockSource for AudioReader {
 impl BlockSink for AudioWriter {
     fn write(&mut self, block: &[Vec<f32>]) -> Result<()> {
         AudioWriter::write(self, block)
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        AudioWriter::flush(self)
     }
 }
 

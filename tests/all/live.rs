@@ -1,0 +1,282 @@
+//! The low-latency mode (`--latency low`): the batched engine's samples, hop by hop, through
+//! the library and the pipe path, and the refusals of what needs the future.
+
+use crate::common::{saex, tones, write_tones, Setup};
+use saex::separate::{
+    ComputePath, Estimator, EstimatorSpec, Latency, MaskKind, SeparateOptions, Separator,
+};
+use saex::StftConfig;
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use tch::{Device, Tensor};
+
+/// A fixed non-linear map of each row alone (a product and a ReLU of the centre and the last
+/// frame), so that its output does not depend on how rows are batched.
+struct RowWise(EstimatorSpec);
+
+impl Estimator for RowWise {
+    fn spec(&self) -> &EstimatorSpec {
+        &self.0
+    }
+
+    fn device(&self) -> Device {
+        Device::Cpu
+    }
+
+    fn estimate(&self, input: &Tensor) -> saex::Result<Tensor> {
+        let (c, l, n) = (
+            self.0.context as i64,
+            self.0.nb_bins_in as i64,
+            self.0.nb_bins as i64,
+        );
+        let centre = input.narrow(1, c * l, n);
+        let last = input.narrow(1, 2 * c * l, n);
+        Ok((&centre * 0.7 - &last * 0.2).relu() + centre.sqrt() * 0.01)
+    }
+}
+
+fn row_wise(target: &str, sample_rate: u32, context: usize) -> Box<dyn Estimator> {
+    Box::new(RowWise(EstimatorSpec {
+        target: target.into(),
+        sample_rate,
+        stft: StftConfig::new(256, 64).unwrap(),
+        context,
+        context_stride: 1,
+        nb_bins_in: 70,
+        nb_bins: 60,
+    }))
+}
+
+/// Row by row, the low-latency mode computes exactly what the batched engine computes: the
+/// same samples bit for bit, for both masks, two targets, the residual, resampling and both
+/// compute paths.
+#[test]
+fn low_latency_gives_the_batched_samples_exactly() {
+    let mix = tones(22050, 2, 9_001);
+    for (mask, path, model_rate) in [
+        (MaskKind::Wiener, ComputePath::Cpu, 22050),
+        (MaskKind::Ratio, ComputePath::Cpu, 22050),
+        (MaskKind::Wiener, ComputePath::Tensor, 22050),
+        (MaskKind::Wiener, ComputePath::Cpu, 16000),
+    ] {
+        let run = |latency| {
+            let options = SeparateOptions {
+                mask,
+                path,
+                batch_frames: 48,
+                block_frames: 2000,
+                ..SeparateOptions::default()
+            };
+            let models = vec![
+                row_wise("vocals", model_rate, 3),
+                row_wise("bass", model_rate, 1),
+            ];
+            Separator::new(models, options)
+                .unwrap()
+                .with_latency(latency)
+                .unwrap()
+                .separate(&mix)
+                .unwrap()
+        };
+        let (batch, low) = (run(Latency::Batch), run(Latency::Low));
+        let case = format!("{mask:?} {path:?} model at {model_rate} Hz");
+        for ((name, a), (_, b)) in batch.targets.iter().zip(&low.targets) {
+            assert_eq!(a.nb_frames(), 9_001, "{case} {name}");
+            assert!(a == b, "{case}: {name} differs");
+        }
+        assert!(
+            batch.residual == low.residual,
+            "{case}: the residual differs"
+        );
+    }
+}
+
+#[test]
+fn the_wiener_filter_is_refused_in_low_latency() {
+    let options = SeparateOptions {
+        niter: 1,
+        ..SeparateOptions::default()
+    };
+    let err = Separator::new(vec![row_wise("vocals", 22050, 1)], options)
+        .unwrap()
+        .with_latency(Latency::Low)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("cannot run the multichannel Wiener filter"),
+        "{err}"
+    );
+}
+
+/// Little-endian f32 samples.
+fn floats(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect()
+}
+
+/// With a trained network (the tiny model) the CLI's low-latency output equals the batched one
+/// within float rounding (the network's products for one row may round otherwise than for a
+/// batch), and it states its latency from the model's config: n_fft 256 + C 1 x hop 64.
+#[test]
+fn low_latency_cli_matches_batch_and_states_its_latency() {
+    let setup = Setup::new();
+    let mix = setup.path("mix.wav");
+    write_tones(&mix, 22050, 2, 22050);
+    let run = |latency: &str, out: &str| {
+        let out = setup.path(out);
+        let mut cmd = saex();
+        cmd.args(["extract", "--device", "cpu", "--raw", "--format", "float"])
+            .arg("--model")
+            .arg(setup.path("vocals"))
+            .arg("--mix")
+            .arg(&mix)
+            .arg("--out")
+            .arg(&out)
+            .args(["--latency", latency]);
+        let output = cmd.output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        (
+            floats(&std::fs::read(out).unwrap()),
+            String::from_utf8(output.stderr).unwrap(),
+        )
+    };
+    let (batch, _) = run("batch", "batch.raw");
+    let (low, stderr) = run("low", "low.raw");
+    assert!(
+        stderr.contains("algorithmic latency 320 samples at 22050 Hz = 14.5 ms"),
+        "{stderr}"
+    );
+    assert_eq!(batch.len(), 2 * 22050);
+    assert_eq!(low.len(), batch.len());
+    let peak = batch.iter().fold(0.0f32, |p, x| p.max(x.abs()));
+    let err = batch
+        .iter()
+        .zip(&low)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(peak > 1e-3, "the tiny model's output is silent: {peak}");
+    assert!(err <= 1e-5 * peak, "max difference {err}, peak {peak}");
+}
+
+/// The pipe path streams: with the input still open, the output of everything read but the
+/// last `latency` samples has already come out of standard output; then it ends with the
+/// file mode's samples.
+#[test]
+fn the_pipe_path_streams_hop_by_hop() {
+    let setup = Setup::new();
+    let mix = setup.path("mix.wav");
+    write_tones(&mix, 22050, 2, 2 * 22050);
+    let wav = std::fs::read(&mix).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_saex"))
+        .args(["extract", "--quiet", "--device", "cpu", "--raw"])
+        .args([
+            "--format",
+            "float",
+            "--latency",
+            "low",
+            "--mix",
+            "-",
+            "--out",
+            "-",
+        ])
+        .arg("--model")
+        .arg(setup.path("vocals"))
+        .env_remove("SAEX_MODELS")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match stdout.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    all.extend_from_slice(&buf[..n]);
+                    tx.send(all.len()).ok();
+                }
+            }
+        }
+        all
+    });
+    // The header and the first second (2 channels of 16-bit samples).
+    let header = wav.windows(4).position(|w| w == b"data").unwrap() + 8;
+    let half = header + 22050 * 4;
+    stdin.write_all(&wav[..half]).unwrap();
+    stdin.flush().unwrap();
+    let expected = (22050 - 320) * 2 * 4;
+    let start = Instant::now();
+    let mut got = 0;
+    while got < expected && start.elapsed() < Duration::from_secs(30) {
+        if let Ok(n) = rx.recv_timeout(Duration::from_millis(100)) {
+            got = n;
+        }
+    }
+    assert!(
+        got >= expected,
+        "with 1 s of input in and the pipe open, {got} bytes came out, expected {expected}"
+    );
+    stdin.write_all(&wav[half..]).unwrap();
+    drop(stdin);
+    let streamed = reader.join().unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    let file = setup.path("low.raw");
+    let output = saex()
+        .args(["extract", "--quiet", "--device", "cpu", "--raw"])
+        .args(["--format", "float", "--latency", "low", "--mix"])
+        .arg(&mix)
+        .arg("--out")
+        .arg(&file)
+        .arg("--model")
+        .arg(setup.path("vocals"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert!(streamed == std::fs::read(&file).unwrap());
+}
+
+#[test]
+fn what_needs_the_future_is_refused_with_low_latency() {
+    let setup = Setup::new();
+    let mix = setup.path("mix.wav");
+    write_tones(&mix, 22050, 1, 4000);
+    for (flags, message) in [
+        (
+            &["--niter", "1"][..],
+            "error: the low-latency mode cannot run the multichannel Wiener filter (niter 1)",
+        ),
+        (
+            &["--clip", "rescale"][..],
+            "error: --latency low cannot --clip rescale",
+        ),
+    ] {
+        let output = setup
+            .extract(&mix, &setup.path("out.wav"))
+            .args(["--latency", "low"])
+            .args(flags)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(2), "{flags:?}: {stderr}");
+        assert!(stderr.contains(message), "{flags:?}: {stderr}");
+        assert!(!setup.path("out.wav").exists());
+    }
+    let output = setup
+        .extract(&mix, &setup.path("out.wav"))
+        .args(["--latency", "fast"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr.contains("expected batch or low"), "{stderr}");
+}
