@@ -23,6 +23,7 @@
 
 use super::analysis::{Analysis, BatchOut};
 use super::estimator::Estimator;
+use super::hop_times::HopTimes;
 use super::mask::MaskKind;
 use super::stages::{timed, StageTimes};
 use super::synthesis::Synthesis;
@@ -48,7 +49,7 @@ pub(crate) trait BlockSink: Send {
     /// A block of shape `(nb_channels, n)`.
     fn write(&mut self, block: &[Vec<f32>]) -> Result<()>;
 
-    /// Hands what was written on (the low-latency mode calls it after every block).
+    /// Hands what was written on (the low-latency mode calls it after every hop).
     fn flush(&mut self) -> Result<()> {
         Ok(())
     }
@@ -64,9 +65,11 @@ pub(crate) struct Engine<'a> {
     pub batch_frames: usize,
     /// Frames read from the source per step.
     pub block_frames: usize,
-    /// The low-latency mode (see [`super::latency`]): one hop read per step (whatever
-    /// `block_frames` says; `batch_frames` is 1) and the sinks flushed after every block.
+    /// The low-latency mode: [`super::hop::run`] instead of the stages below (see
+    /// [`super::latency`]).
     pub low_latency: bool,
+    /// Where the low-latency mode records each hop's compute time.
+    pub hop_times: Option<&'a HopTimes>,
     /// Checked before every block: once set, the run ends with [`Error::Interrupted`].
     pub stop: Option<&'a AtomicBool>,
     /// `Some(device)`: the tensor path (STFT, features, masks and inverse FFTs through LibTorch
@@ -117,6 +120,9 @@ impl Engine<'_> {
         residual: Option<&mut dyn BlockSink>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<(u64, StageTimes)> {
+        if self.low_latency {
+            return super::hop::run(self, source, sinks, residual, progress);
+        }
         let first = self
             .estimators
             .first()
@@ -130,18 +136,13 @@ impl Engine<'_> {
         let (decoded_tx, decoded_rx) = sync_channel(QUEUE);
         let (synth_tx, synth_rx) = sync_channel(QUEUE);
         let (encode_tx, encode_rx) = sync_channel(QUEUE);
-        let block_frames = if self.low_latency {
-            hop_at_rate(first.stft.hop(), model_rate, rate)
-        } else {
-            self.block_frames
-        };
-        let flush = self.low_latency;
+        let block_frames = self.block_frames;
         let stop = self.stop;
         let (decode, analysed, synthesised, encoded) = std::thread::scope(|scope| {
             let decode = scope
                 .spawn(move || decode_stage(source, resample_in, block_frames, stop, decoded_tx));
             let synthesised = scope.spawn(move || synthesis.run(synth_rx, encode_tx));
-            let encoded = scope.spawn(move || encode_stage(sinks, residual, flush, encode_rx));
+            let encoded = scope.spawn(move || encode_stage(sinks, residual, encode_rx));
             let analysed = analysis.run(decoded_rx, synth_tx, progress);
             (
                 joined(decode),
@@ -222,16 +223,10 @@ fn decode_stage(
     Ok(Some(times))
 }
 
-/// One hop of `hop` samples at `model_rate`, in samples at `rate` (at least 1).
-fn hop_at_rate(hop: usize, model_rate: u32, rate: u32) -> usize {
-    ((hop as u64 * rate as u64 / model_rate as u64) as usize).max(1)
-}
-
-/// Writes every block to its sink (and flushes them after each when `flush`).
+/// Writes every block to its sink.
 fn encode_stage(
     sinks: &mut [&mut dyn BlockSink],
     mut residual: Option<&mut dyn BlockSink>,
-    flush: bool,
     rx: Receiver<Option<Encoded>>,
 ) -> StageResult {
     let mut times = StageTimes::default();
@@ -240,15 +235,9 @@ fn encode_stage(
             Ok(Some(block)) => timed(&mut times.encode, || -> Result<()> {
                 for (sink, target) in sinks.iter_mut().zip(&block.targets) {
                     sink.write(target)?;
-                    if flush {
-                        sink.flush()?;
-                    }
                 }
                 if let (Some(sink), Some(r)) = (residual.as_mut(), &block.residual) {
                     sink.write(r)?;
-                    if flush {
-                        sink.flush()?;
-                    }
                 }
                 Ok(())
             })?,

@@ -1,10 +1,12 @@
 //! The low-latency mode: how the engine is set up for it and the latency it promises.
 //!
 //! In [`Latency::Low`] the engine reads one hop of input at a time and sends every frame through
-//! the network as soon as its `C * S` future frames exist (batches of one frame), and the
-//! outputs are flushed block by block. Every per-frame computation is the batched engine's, so
-//! the samples are the same (the network's matrix products may round differently for one row
-//! than for many); only *when* they come out changes. The output stays aligned with the input
+//! the network as soon as its `C * S` future frames exist, on one thread
+//! ([`super::hop::HopProcessor`]), and the outputs are flushed hop by hop. Every per-frame
+//! computation is the batched CPU path's, so the samples are the same (the network's matrix
+//! products may round differently for one row than for many); only *when* they come out
+//! changes. The signal processing runs on the CPU whatever the compute path (the network on
+//! its model's device). The output stays aligned with the input
 //! (sample `n` of a file is sample `n` of the batched engine's file); on a stream, output sample
 //! `n` is written once input sample `n + D - 1` has been read, where `D` is
 //! [`algorithmic_latency`].
@@ -61,7 +63,7 @@ pub fn algorithmic_latency(stft: StftConfig, reach: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::super::engine::{BlockSink, BlockSource};
-    use super::super::{ComputePath, Estimator, EstimatorSpec, SeparateOptions, Separator};
+    use super::super::{Estimator, EstimatorSpec, SeparateOptions, Separator};
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
@@ -138,7 +140,7 @@ mod tests {
 
     /// The engine in low-latency mode writes each output sample exactly when the stated
     /// latency says: never later (the source waits for it), never earlier (else the statement
-    /// overstates it), over a grid of STFT set-ups and contexts, on both compute paths.
+    /// overstates it), over a grid of STFT set-ups and contexts.
     #[test]
     fn output_comes_out_exactly_the_stated_latency_after_the_input() {
         for (n_fft, hop, context, stride) in [
@@ -148,52 +150,47 @@ mod tests {
             (256, 64, 1, 3),
             (2048, 512, 3, 1),
         ] {
-            for path in [ComputePath::Cpu, ComputePath::Tensor] {
-                let stft = StftConfig::new(n_fft, hop).unwrap();
-                let spec = EstimatorSpec {
-                    target: "vocals".into(),
-                    sample_rate: 8000,
-                    stft,
-                    context,
-                    context_stride: stride,
-                    nb_bins_in: 20,
-                    nb_bins: 16,
-                };
-                let options = SeparateOptions {
-                    path,
-                    ..SeparateOptions::default()
-                };
-                let separator = Separator::new(vec![Box::new(HalfCentre(spec))], options)
+            let stft = StftConfig::new(n_fft, hop).unwrap();
+            let spec = EstimatorSpec {
+                target: "vocals".into(),
+                sample_rate: 8000,
+                stft,
+                context,
+                context_stride: stride,
+                nb_bins_in: 20,
+                nb_bins: 16,
+            };
+            let separator =
+                Separator::new(vec![Box::new(HalfCentre(spec))], SeparateOptions::default())
                     .unwrap()
                     .with_latency(Latency::Low)
                     .unwrap();
-                let latency = separator.algorithmic_latency();
-                assert_eq!(latency, algorithmic_latency(stft, context * stride));
-                let written = Arc::new(AtomicUsize::new(0));
-                let nb_samples = 40 * hop + 17;
-                let mut source = Gated {
-                    signal: (0..nb_samples).map(|i| (i as f32 * 0.01).sin()).collect(),
-                    position: 0,
-                    latency,
-                    hop,
-                    written: Arc::clone(&written),
-                    log: Vec::new(),
-                };
-                let mut sink = Counter(Arc::clone(&written));
-                let (frames, _) = separator
-                    .engine()
-                    .run(&mut source, &mut [&mut sink], None, &mut |_| {})
-                    .unwrap();
-                let case = format!("n_fft {n_fft} hop {hop} C {context} S {stride} {path:?}");
-                assert_eq!(frames, nb_samples as u64, "{case}");
-                assert_eq!(written.load(Ordering::SeqCst), nb_samples, "{case}");
-                for &(read, out, promised) in &source.log {
-                    assert_eq!(
-                        out, promised,
-                        "{case}: after {read} samples read, {out} written, {promised} promised \
+            let latency = separator.algorithmic_latency();
+            assert_eq!(latency, algorithmic_latency(stft, context * stride));
+            let written = Arc::new(AtomicUsize::new(0));
+            let nb_samples = 40 * hop + 17;
+            let mut source = Gated {
+                signal: (0..nb_samples).map(|i| (i as f32 * 0.01).sin()).collect(),
+                position: 0,
+                latency,
+                hop,
+                written: Arc::clone(&written),
+                log: Vec::new(),
+            };
+            let mut sink = Counter(Arc::clone(&written));
+            let (frames, _) = separator
+                .engine()
+                .run(&mut source, &mut [&mut sink], None, &mut |_| {})
+                .unwrap();
+            let case = format!("n_fft {n_fft} hop {hop} C {context} S {stride}");
+            assert_eq!(frames, nb_samples as u64, "{case}");
+            assert_eq!(written.load(Ordering::SeqCst), nb_samples, "{case}");
+            for &(read, out, promised) in &source.log {
+                assert_eq!(
+                    out, promised,
+                    "{case}: after {read} samples read, {out} written, {promised} promised \
                          (latency {latency})"
-                    );
-                }
+                );
             }
         }
     }

@@ -4,6 +4,8 @@
 mod analysis;
 mod engine;
 mod estimator;
+mod hop;
+mod hop_times;
 mod latency;
 mod mask;
 mod model_estimator;
@@ -13,6 +15,8 @@ pub mod tensor_ops;
 pub mod wiener;
 
 pub use estimator::{Estimator, EstimatorSpec};
+pub use hop::{HopOutput, HopProcessor};
+pub use hop_times::{summarize, HopSummary, HopTimes};
 pub use latency::{algorithmic_latency, Latency};
 
 pub use mask::{extend_high_band, frame_masks, MaskKind};
@@ -142,6 +146,11 @@ pub struct FileReport {
     pub stages: StageTimes,
     /// Each output as written (targets, then the residual): peaks and clipping.
     pub outputs: Vec<WriteReport>,
+    /// The low-latency mode's wall time per hop (see [`HopTimes::wall`]); empty in the
+    /// batched mode.
+    pub hop_wall: Vec<std::time::Duration>,
+    /// The low-latency mode's CPU time per hop (see [`HopTimes::cpu`]).
+    pub hop_cpu: Vec<std::time::Duration>,
 }
 
 impl FileReport {
@@ -283,6 +292,20 @@ impl Separator {
         algorithmic_latency(self.estimators[0].spec().stft, reach)
     }
 
+    /// A low-latency processor for a stream at `rate` Hz of `nb_channels` channels, to drive
+    /// block by block (e.g. from a live audio loop): see [`HopProcessor`]. Runs in the
+    /// low-latency mode whatever [`Separator::latency`] says (the multichannel Wiener filter
+    /// is not applied).
+    pub fn hop_processor(&self, rate: u32, nb_channels: usize) -> Result<HopProcessor<'_>> {
+        crate::audio::check_layout(rate, nb_channels)?;
+        HopProcessor::new(&self.estimators, self.options.mask, rate, nb_channels)
+    }
+
+    /// The models' STFT hop in samples (at [`Separator::sample_rate`]).
+    pub fn hop(&self) -> usize {
+        self.estimators[0].spec().stft.hop()
+    }
+
     /// The models' sample rate in Hz.
     pub fn sample_rate(&self) -> u32 {
         self.estimators[0].spec().sample_rate
@@ -317,6 +340,7 @@ impl Separator {
             niter: self.options.niter,
             block_frames: self.options.block_frames,
             low_latency: self.latency == Latency::Low,
+            hop_times: None,
             stop: self.stop.as_deref(),
         }
     }
@@ -402,13 +426,18 @@ impl Separator {
         } else {
             Vec::new()
         };
+        let hops = HopTimes::default();
         let (nb_frames, mut stages) = {
             let mut sinks: Vec<&mut dyn BlockSink> = writers
                 .iter_mut()
                 .map(|w| w as &mut dyn BlockSink)
                 .chain(dropped.iter_mut().map(|w| w as &mut dyn BlockSink))
                 .collect();
-            self.engine()
+            let mut engine = self.engine();
+            if self.latency == Latency::Low {
+                engine.hop_times = Some(&hops);
+            }
+            engine
                 .run(
                     &mut reader,
                     &mut sinks,
@@ -436,6 +465,8 @@ impl Separator {
             nb_frames,
             stages,
             outputs: written,
+            hop_wall: hops.wall(),
+            hop_cpu: hops.cpu(),
         })
     }
 }

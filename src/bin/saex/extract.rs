@@ -81,6 +81,11 @@ fn parse_latency(s: &str) -> Result<Latency, String> {
 
 pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
     set_threads();
+    if args.latency == Latency::Low {
+        // One frame's products are too small to share: on one thread the network runs on the
+        // hop's own thread, with no pool to wake per hop (and its CPU time counts there).
+        tch::set_num_threads(1);
+    }
     let format = args.output.output_format(args.raw);
     if args.latency == Latency::Low && format.clip == ClipMode::Rescale {
         bail!("--latency low cannot --clip rescale: rescaling holds every sample until the end");
@@ -309,8 +314,32 @@ fn extract_one(
     }
     if args.timings {
         print_timings(&report.stages, started.elapsed(), report.duration_secs());
+        if args.latency == Latency::Low {
+            print_hop_times(separator, "wall", &report.hop_wall);
+            print_hop_times(separator, "CPU", &report.hop_cpu);
+        }
     }
     Ok(())
+}
+
+/// The low-latency mode's compute time per hop (`what`: wall or CPU) against the hop's
+/// duration (the first 10 hops, which warm up, left out).
+fn print_hop_times(separator: &saex::Separator, what: &str, hops: &[Duration]) {
+    let hop_ms = 1000.0 * separator.hop() as f64 / f64::from(separator.sample_rate());
+    let Some(s) = saex::separate::summarize(hops.get(10..).unwrap_or_default()) else {
+        eprintln!("saex: too few hops to time");
+        return;
+    };
+    let ms = |d: Duration| 1000.0 * d.as_secs_f64();
+    eprintln!(
+        "saex: compute per hop, {what} ({} hops): median {:.2} ms, 99th percentile {:.2} ms, max {:.2} \
+         ms; a hop lasts {hop_ms:.2} ms (99th percentile {:.0} % of it)",
+        s.count,
+        ms(s.median),
+        ms(s.p99),
+        ms(s.max),
+        100.0 * ms(s.p99) / hop_ms
+    );
 }
 
 /// The low-latency mode's promise, in samples and milliseconds.
