@@ -16,6 +16,7 @@ pub mod wiener;
 
 pub use estimator::{Estimator, EstimatorSpec};
 pub use hop::{HopOutput, HopProcessor};
+pub(crate) use hop_times::thread_cpu_time;
 pub use hop_times::{summarize, HopSummary, HopTimes};
 pub use latency::{algorithmic_latency, Latency};
 

@@ -325,3 +325,97 @@ fn the_hop_processor_gives_the_batched_samples_in_any_blocks() {
     assert!(batch.residual.channels == residual, "the residual differs");
     assert!(processor.push(&[vec![0.0], vec![0.0]]).is_err());
 }
+
+/// `jackd` on the `PATH`, if any.
+#[cfg(feature = "live")]
+fn find_jackd() -> Option<std::path::PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join("jackd"))
+        .find(|path| path.is_file())
+}
+
+/// `saex live` through a headless JACK server with its dummy driver (no sound hardware): it
+/// opens both streams, separates in real time for 3 s, reads out and ends with its hop count,
+/// compute per hop, underruns and overruns. Skipped, saying so, where jackd is not installed.
+#[cfg(feature = "live")]
+#[test]
+fn saex_live_runs_through_a_dummy_jack_server() {
+    let Some(jackd) = find_jackd() else {
+        eprintln!("live::saex_live_runs_through_a_dummy_jack_server skipped: no jackd (apt-get install jackd2)");
+        return;
+    };
+    let setup = Setup::new();
+    let server = format!("saex-test-{}", std::process::id());
+    let mut jack = Command::new(jackd)
+        .args([
+            "--no-realtime",
+            "-n",
+            &server,
+            "-d",
+            "dummy",
+            "-r",
+            "22050",
+            "-p",
+            "256",
+        ])
+        .args(["-C", "2", "-P", "2"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        jack.try_wait().unwrap().is_none(),
+        "jackd -d dummy did not start"
+    );
+    let output = saex()
+        .args([
+            "live",
+            "--host",
+            "jack",
+            "--device",
+            "cpu",
+            "--seconds",
+            "3",
+        ])
+        .args(["--keep", "vocals=0.5,accompaniment=1", "--rate", "22050"])
+        .arg("--model")
+        .arg(setup.path("vocals"))
+        .env("JACK_DEFAULT_SERVER", &server)
+        .output()
+        .unwrap();
+    jack.kill().unwrap();
+    jack.wait().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("algorithmic latency 14.5 ms"), "{stderr}");
+    let summary = stderr
+        .lines()
+        .find(|l| l.starts_with("saex: live for"))
+        .unwrap_or_else(|| panic!("no summary: {stderr}"));
+    let hops: usize = summary
+        .split(": ")
+        .nth(2)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no hop count: {summary}"));
+    // 3 s at 22050 Hz in hops of 64 is about a thousand; a loaded machine may do far fewer
+    // (they are counted as underruns), but some must have gone through.
+    assert!(hops > 10, "{summary}");
+    assert!(summary.contains("underruns "), "{summary}");
+}
+
+/// Built without the `live` feature, `saex live` says how to get it and fails cleanly.
+#[cfg(not(feature = "live"))]
+#[test]
+fn saex_live_without_the_feature_says_how_to_build_it() {
+    let output = saex().args(["live", "--seconds", "1"]).output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "built without audio I/O: build it with `cargo build --release --features live`"
+        ),
+        "{stderr}"
+    );
+}
