@@ -329,7 +329,6 @@ impl Separator {
         };
         // On a GPU, batches 8 times larger: fewer, fuller kernels and transfers.
         let batch_frames = match tensor_device {
-            _ if self.latency == Latency::Low => 1,
             Some(d) if d.is_cuda() => self.options.batch_frames * 8,
             _ => self.options.batch_frames,
         };
