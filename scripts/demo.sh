@@ -6,7 +6,12 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 scripts/setup-libtorch.sh >/dev/null
-cargo build --release --locked
+# With `saex live` where its audio packages can be installed (scripts/setup-audio.sh).
+features=()
+if scripts/setup-audio.sh; then
+    features=(--features live)
+fi
+cargo build --release --locked "${features[@]}"
 mkdir -p demo-output
 target/release/saex extract \
     --mix audio/demo/mixture.wav \

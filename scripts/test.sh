@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
-# The README's test command: installs what the tests need (LibTorch once per machine), checks
+# The README's test command: installs what the tests need (LibTorch once per machine, the ALSA
+# and JACK packages of `saex live` with scripts/setup-audio.sh), checks
 # formatting and lints (warnings are errors), builds, and runs every test of the workspace
 # (unit, integration, CLI and doc tests). Arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 scripts/setup-libtorch.sh >/dev/null
+# `saex live` (audio devices) where the ALSA and JACK files can be had; else without it.
+features=()
+if scripts/setup-audio.sh; then
+    features=(--features live)
+else
+    echo "test.sh: building without saex live (the live tests are skipped)"
+fi
 cargo fmt --all --check
-cargo clippy --release --locked --all-targets --quiet -- -D warnings
-cargo test --release --locked "$@" 2>&1
+cargo clippy --release --locked "${features[@]}" --all-targets --quiet -- -D warnings
+cargo test --release --locked "${features[@]}" "$@" 2>&1
 
 # scripts/install.sh into a temporary prefix, the installed copy run from elsewhere on its own
 # libraries and models (a few seconds).

@@ -79,6 +79,7 @@ mod device;
 mod error;
 pub mod eval;
 pub mod features;
+pub mod live;
 pub mod locate;
 pub mod model;
 pub mod progress;

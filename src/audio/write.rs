@@ -172,6 +172,14 @@ impl AudioWriter {
         self.encode(block, n, 1.0)
     }
 
+    /// Hands the bytes encoded so far to the file or stream (a live consumer of standard
+    /// output gets them now, not when a buffer fills). FLAC frames and samples held for
+    /// [`ClipMode::Rescale`] still wait for their block or the end.
+    pub fn flush(&mut self) -> Result<()> {
+        let path = self.file.path();
+        self.out.flush().map_err(|e| Error::io(path, e))
+    }
+
     /// Encodes `(nb_channels, n)` samples times `gain` and writes them out.
     fn encode(&mut self, block: &[Vec<f32>], n: usize, gain: f32) -> Result<()> {
         let path = self.file.path().to_path_buf();

@@ -24,6 +24,7 @@
 
 use super::analysis::{Analysis, BatchOut};
 use super::estimator::Estimator;
+use super::hop_times::HopTimes;
 use super::mask::MaskKind;
 use super::stages::{timed, StageTimes};
 use super::synthesis::Synthesis;
@@ -48,6 +49,11 @@ pub(crate) trait BlockSource: Send {
 pub(crate) trait BlockSink: Send {
     /// A block of shape `(nb_channels, n)`.
     fn write(&mut self, block: &[Vec<f32>]) -> Result<()>;
+
+    /// Hands what was written on (the low-latency mode calls it after every hop).
+    fn flush(&mut self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Settings of one run.
@@ -60,6 +66,11 @@ pub(crate) struct Engine<'a> {
     pub batch_frames: usize,
     /// Frames read from the source per step.
     pub block_frames: usize,
+    /// The low-latency mode: [`super::hop::run`] instead of the stages below (see
+    /// [`super::latency`]).
+    pub low_latency: bool,
+    /// Where the low-latency mode records each hop's compute time.
+    pub hop_times: Option<&'a HopTimes>,
     /// Checked before every block: once set, the run ends with [`Error::Interrupted`].
     pub stop: Option<&'a AtomicBool>,
     /// `Some(device)`: the tensor path (STFT, features, masks and inverse FFTs through LibTorch
@@ -116,6 +127,9 @@ impl Engine<'_> {
         residual: Option<&mut dyn BlockSink>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<(u64, StageTimes)> {
+        if self.low_latency {
+            return super::hop::run(self, source, sinks, residual, progress);
+        }
         let first = self
             .estimators
             .first()

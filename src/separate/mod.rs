@@ -4,6 +4,9 @@
 mod analysis;
 mod engine;
 mod estimator;
+mod hop;
+mod hop_times;
+mod latency;
 mod mask;
 mod model_estimator;
 mod stages;
@@ -13,6 +16,10 @@ mod tensor_overlap_add;
 pub mod wiener;
 
 pub use estimator::{Estimator, EstimatorSpec};
+pub use hop::{HopOutput, HopProcessor};
+pub(crate) use hop_times::thread_cpu_time;
+pub use hop_times::{summarize, HopSummary, HopTimes};
+pub use latency::{algorithmic_latency, Latency};
 
 pub use mask::{extend_high_band, frame_masks, MaskKind};
 pub use model_estimator::ModelEstimator;
@@ -75,6 +82,7 @@ pub struct Separator {
     estimators: Vec<Box<dyn Estimator>>,
     options: SeparateOptions,
     stop: Option<Arc<AtomicBool>>,
+    latency: Latency,
 }
 
 /// The in-memory result of [`Separator::separate`].
@@ -144,6 +152,11 @@ pub struct FileReport {
     pub stages: StageTimes,
     /// Each output as written (targets, then the residual): peaks and clipping.
     pub outputs: Vec<WriteReport>,
+    /// The low-latency mode's wall time per hop (see [`HopTimes::wall`]); empty in the
+    /// batched mode.
+    pub hop_wall: Vec<std::time::Duration>,
+    /// The low-latency mode's CPU time per hop (see [`HopTimes::cpu`]).
+    pub hop_cpu: Vec<std::time::Duration>,
 }
 
 impl FileReport {
@@ -209,6 +222,7 @@ impl Separator {
             estimators,
             options,
             stop: None,
+            latency: Latency::Batch,
         })
     }
 
@@ -254,6 +268,57 @@ impl Separator {
         self
     }
 
+    /// Runs every later separation in `latency`'s mode (see [`Latency`]). The low-latency
+    /// mode refuses the multichannel Wiener filter (`niter > 0`): it estimates covariances over
+    /// a batch of frames, future ones included.
+    pub fn with_latency(mut self, latency: Latency) -> Result<Self> {
+        if latency == Latency::Low && self.options.niter > 0 {
+            return Err(Error::Invalid(format!(
+                "the low-latency mode cannot run the multichannel Wiener filter (niter {}): it \
+                 needs a batch of future frames; use niter 0",
+                self.options.niter
+            )));
+        }
+        self.latency = latency;
+        Ok(self)
+    }
+
+    /// The mode separations run in.
+    pub fn latency(&self) -> Latency {
+        self.latency
+    }
+
+    /// The low-latency mode's algorithmic latency in samples at the models' rate (see
+    /// [`algorithmic_latency`]): from the STFT and the largest context reach of the models.
+    pub fn algorithmic_latency(&self) -> usize {
+        let reach = self
+            .estimators
+            .iter()
+            .map(|e| e.spec().reach())
+            .max()
+            .unwrap_or(0);
+        algorithmic_latency(self.estimators[0].spec().stft, reach)
+    }
+
+    /// A low-latency processor for a stream at `rate` Hz of `nb_channels` channels, to drive
+    /// block by block (e.g. from a live audio loop): see [`HopProcessor`]. Runs in the
+    /// low-latency mode whatever [`Separator::latency`] says (the multichannel Wiener filter
+    /// is not applied).
+    pub fn hop_processor(&self, rate: u32, nb_channels: usize) -> Result<HopProcessor<'_>> {
+        crate::audio::check_layout(rate, nb_channels)?;
+        HopProcessor::new(&self.estimators, self.options.mask, rate, nb_channels)
+    }
+
+    /// The models' STFT hop in samples (at [`Separator::sample_rate`]).
+    pub fn hop(&self) -> usize {
+        self.estimators[0].spec().stft.hop()
+    }
+
+    /// The models' sample rate in Hz.
+    pub fn sample_rate(&self) -> u32 {
+        self.estimators[0].spec().sample_rate
+    }
+
     /// The targets, in order.
     pub fn targets(&self) -> Vec<&str> {
         self.estimators
@@ -281,6 +346,8 @@ impl Separator {
             mask: self.options.mask,
             niter: self.options.niter,
             block_frames: self.options.block_frames,
+            low_latency: self.latency == Latency::Low,
+            hop_times: None,
             stop: self.stop.as_deref(),
         }
     }
@@ -366,13 +433,18 @@ impl Separator {
         } else {
             Vec::new()
         };
+        let hops = HopTimes::default();
         let (nb_frames, mut stages) = {
             let mut sinks: Vec<&mut dyn BlockSink> = writers
                 .iter_mut()
                 .map(|w| w as &mut dyn BlockSink)
                 .chain(dropped.iter_mut().map(|w| w as &mut dyn BlockSink))
                 .collect();
-            self.engine()
+            let mut engine = self.engine();
+            if self.latency == Latency::Low {
+                engine.hop_times = Some(&hops);
+            }
+            engine
                 .run(
                     &mut reader,
                     &mut sinks,
@@ -400,6 +472,8 @@ impl Separator {
             nb_frames,
             stages,
             outputs: written,
+            hop_wall: hops.wall(),
+            hop_cpu: hops.cpu(),
         })
     }
 }
@@ -421,6 +495,10 @@ impl BlockSource for AudioReader {
 impl BlockSink for AudioWriter {
     fn write(&mut self, block: &[Vec<f32>]) -> Result<()> {
         AudioWriter::write(self, block)
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        AudioWriter::flush(self)
     }
 }
 

@@ -5,7 +5,8 @@ use crate::output::OutputArgs;
 use anyhow::bail;
 use clap::Args;
 use saex::atomic::{is_special, is_stdio, resolve};
-use saex::separate::OutputFiles;
+use saex::separate::{Latency, OutputFiles};
+use saex::ClipMode;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -25,7 +26,8 @@ use std::time::Duration;
   saex extract --mix song.wav --out vocals.wav --residual karaoke.wav
   saex extract --mix song.wav --model vocals --model bass --out-dir stems/
   ffmpeg -i song.m4a -f wav - | saex extract --mix - --out - | ffplay -
-  sox song.flac -t wav - | saex extract --mix - --out - --raw --format 24 > vocals.s24le"
+  sox song.flac -t wav - | saex extract --mix - --out - --raw --format 24 > vocals.s24le
+  sox song.flac -t wav - | saex extract --mix - --out - --latency low | play -t wav -"
 )]
 pub struct ExtractArgs {
     /// Mixtures to separate, several at once: each gives `<name>.<target>.wav` beside it, or
@@ -64,14 +66,37 @@ pub struct ExtractArgs {
     /// Print where the time went, stage by stage (decode, resample, STFT, network, ...).
     #[arg(long)]
     timings: bool,
+    /// batch (default: frames go through the network in large batches, fastest) or low (each
+    /// hop goes through as soon as its future context exists and the output is written hop by
+    /// hop: for streams, e.g. --mix - --out -). Low states its algorithmic latency (about 81 ms
+    /// for the shipped models); the output's samples are the same as batch's (within float
+    /// rounding), not delayed. Not with --niter > 0 or --clip rescale, which need the future.
+    #[arg(long, value_name = "batch|low", default_value = "batch", value_parser = parse_latency)]
+    latency: Latency,
+}
+
+fn parse_latency(s: &str) -> Result<Latency, String> {
+    Latency::parse(s).map_err(|e| e.to_string())
 }
 
 pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
     // Inputs are separated one after the other.
     args.model.apply_threads(1)?;
+    if args.latency == Latency::Low {
+        // One frame's products are too small to share: on one thread the network runs on the
+        // hop's own thread, with no pool to wake per hop (and its CPU time counts there).
+        tch::set_num_threads(1);
+    }
     let format = args.output.output_format(args.raw);
+    if args.latency == Latency::Low && format.clip == ClipMode::Rescale {
+        bail!("--latency low cannot --clip rescale: rescaling holds every sample until the end");
+    }
     let stop = stop_on_ctrl_c("")?;
-    let separator = args.model.separator()?.with_stop(stop);
+    let separator = args
+        .model
+        .separator()?
+        .with_stop(stop)
+        .with_latency(args.latency)?;
     let targets = separator.targets();
     let ext = format.container.map_or("wav", |c| c.extension());
     let folder_outputs = |dir: &Path, residual: Option<PathBuf>| OutputFiles {
@@ -210,6 +235,9 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
             targets.join(", "),
             describe_models(&args.model.models)
         );
+        if args.latency == Latency::Low {
+            eprintln!("saex: {}", describe_latency(&separator));
+        }
     }
     let mut failed = 0;
     for (input, outputs) in &jobs {
@@ -249,6 +277,16 @@ fn extract_one(
     let started = std::time::Instant::now();
     let reader = saex::AudioReader::open(input)?;
     let length = reader.info();
+    if args.latency == Latency::Low && !args.quiet && length.sample_rate != separator.sample_rate()
+    {
+        eprintln!(
+            "saex: note: {} is at {} Hz, the model at {} Hz: resampling in and out adds its \
+             own latency to the one stated",
+            input.display(),
+            length.sample_rate,
+            separator.sample_rate()
+        );
+    }
     let bar = saex::progress::audio_bar(
         length.nb_frames,
         "frames",
@@ -277,8 +315,44 @@ fn extract_one(
     }
     if args.timings {
         print_timings(&report.stages, started.elapsed(), report.duration_secs());
+        if args.latency == Latency::Low {
+            print_hop_times(separator, "wall", &report.hop_wall);
+            print_hop_times(separator, "CPU", &report.hop_cpu);
+        }
     }
     Ok(())
+}
+
+/// The low-latency mode's compute time per hop (`what`: wall or CPU) against the hop's
+/// duration (the first 10 hops, which warm up, left out).
+fn print_hop_times(separator: &saex::Separator, what: &str, hops: &[Duration]) {
+    let hop_ms = 1000.0 * separator.hop() as f64 / f64::from(separator.sample_rate());
+    let Some(s) = saex::separate::summarize(hops.get(10..).unwrap_or_default()) else {
+        eprintln!("saex: too few hops to time");
+        return;
+    };
+    let ms = |d: Duration| 1000.0 * d.as_secs_f64();
+    eprintln!(
+        "saex: compute per hop, {what} ({} hops): median {:.2} ms, 99th percentile {:.2} ms, max {:.2} \
+         ms; a hop lasts {hop_ms:.2} ms (99th percentile {:.0} % of it)",
+        s.count,
+        ms(s.median),
+        ms(s.p99),
+        ms(s.max),
+        100.0 * ms(s.p99) / hop_ms
+    );
+}
+
+/// The low-latency mode's promise, in samples and milliseconds.
+fn describe_latency(separator: &saex::Separator) -> String {
+    let samples = separator.algorithmic_latency();
+    let rate = separator.sample_rate();
+    format!(
+        "low latency: algorithmic latency {samples} samples at {rate} Hz = {:.1} ms (output \
+         sample n is written once input sample n + {} has been read)",
+        1000.0 * samples as f64 / f64::from(rate),
+        samples - 1
+    )
 }
 
 /// The value of `--residual` as a name for the template (`accompaniment`): a single file name

@@ -7,6 +7,7 @@ mod common;
 mod eval;
 mod extract;
 mod info;
+mod live;
 mod output;
 mod render;
 mod train;
@@ -44,6 +45,7 @@ enum Command {
     /// and where models are looked for)
     Info(info::Args),
     Eval(eval::Args),
+    Live(live::LiveArgs),
     /// Print a shell completion script: saex completions bash > /etc/bash_completion.d/saex
     Completions {
         /// The shell.
@@ -120,6 +122,7 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
         }
         Command::Info(args) => info::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Live(args) => live::run(args),
         Command::Completions { shell } => {
             let shell = match shell {
                 Shell::Bash => clap_complete::Shell::Bash,
