@@ -4,13 +4,15 @@
 //! validation curves into one PNG (colours in order: red, blue, green, orange, purple).
 //!
 //! ```text
-//! cargo run --release --example compare_histories -- OUT.png THRESHOLD LABEL=MODEL_DIR ...
+//! cargo run --release --example compare_histories -- [--seconds] OUT.png THRESHOLD LABEL=MODEL_DIR ...
 //! ```
+//!
+//! `--seconds`: the curves against wall-clock seconds (inits included) instead of epochs.
 
 use anyhow::Context;
 use plotters::style::RGBColor;
 use saex::train::history::{self, HistoryRow};
-use saex::train::plot::render_comparison;
+use saex::train::plot::{render_comparison, XAxis};
 use std::path::Path;
 
 const COLORS: [RGBColor; 5] = [
@@ -26,10 +28,16 @@ fn read_history(dir: &Path) -> anyhow::Result<Vec<HistoryRow>> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let x = if args.first().is_some_and(|a| a == "--seconds") {
+        args.remove(0);
+        XAxis::Seconds
+    } else {
+        XAxis::Epochs
+    };
     anyhow::ensure!(
         args.len() >= 3,
-        "usage: compare_histories OUT.png THRESHOLD LABEL=MODEL_DIR ..."
+        "usage: compare_histories [--seconds] OUT.png THRESHOLD LABEL=MODEL_DIR ..."
     );
     let threshold: f64 = args[1].parse()?;
     let mut runs = Vec::new();
@@ -107,7 +115,7 @@ fn main() -> anyhow::Result<()> {
         .zip(COLORS.iter().cycle())
         .map(|((label, h), c)| (h.as_slice(), *c, label.as_str()))
         .collect();
-    let png = render_comparison(&curves).map_err(anyhow::Error::msg)?;
+    let png = render_comparison(&curves, x).map_err(anyhow::Error::msg)?;
     std::fs::write(&args[0], png).with_context(|| args[0].clone())?;
     Ok(())
 }

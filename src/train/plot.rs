@@ -54,27 +54,67 @@ pub fn render(history: &[HistoryRow]) -> std::result::Result<Vec<u8>, String> {
             label: "validation loss".to_string(),
         },
     ];
-    to_png("Training history", &curves, &boundaries(history, &xs))
+    to_png(
+        "Training history",
+        XAxis::Epochs,
+        &curves,
+        &boundaries(history, &xs),
+    )
 }
 
-/// The validation curves of several runs in one plot (stage boundaries of the first run),
-/// each in its colour and named in the legend: for comparing initialisations.
+/// What the x axis of a comparison counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XAxis {
+    /// Epochs trained, all stages (an init shares the x of the epoch before it).
+    Epochs,
+    /// Wall-clock seconds since the start of the run, least-squares or autoencoder inits and
+    /// validation included: for comparing runs at equal time.
+    Seconds,
+}
+
+impl XAxis {
+    fn positions(self, history: &[HistoryRow]) -> Vec<f64> {
+        match self {
+            XAxis::Epochs => positions(history),
+            XAxis::Seconds => history
+                .iter()
+                .scan(0.0, |t, row| {
+                    *t += row.seconds;
+                    Some(*t)
+                })
+                .collect(),
+        }
+    }
+
+    fn description(self) -> &'static str {
+        match self {
+            XAxis::Epochs => "epochs trained (all stages)",
+            XAxis::Seconds => "seconds (inits, training and validation)",
+        }
+    }
+}
+
+/// The validation curves of several runs in one plot, each in its colour and named in the
+/// legend, against epochs (with the stage boundaries of the first run) or seconds: for
+/// comparing initialisations.
 pub fn render_comparison(
     runs: &[(&[HistoryRow], RGBColor, &str)],
+    x: XAxis,
 ) -> std::result::Result<Vec<u8>, String> {
     let curves: Vec<Curve> = runs
         .iter()
         .map(|(history, color, label)| Curve {
-            points: points(history, &positions(history), |r| Some(r.valid_loss)),
+            points: points(history, &x.positions(history), |r| Some(r.valid_loss)),
             color: *color,
             label: label.to_string(),
         })
         .collect();
-    let bounds = runs
-        .first()
-        .map(|(h, _, _)| boundaries(h, &positions(h)))
-        .unwrap_or_default();
-    to_png("Validation loss", &curves, &bounds)
+    // Stages end at different times in different runs: boundaries only on the epoch axis.
+    let bounds = match (x, runs.first()) {
+        (XAxis::Epochs, Some((h, _, _))) => boundaries(h, &positions(h)),
+        _ => Vec::new(),
+    };
+    to_png("Validation loss", x, &curves, &bounds)
 }
 
 /// One line of the plot: points `(x, log10 loss)`, its colour and its legend entry.
@@ -124,10 +164,15 @@ fn boundaries(history: &[HistoryRow], xs: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-fn to_png(title: &str, curves: &[Curve], bounds: &[f64]) -> std::result::Result<Vec<u8>, String> {
+fn to_png(
+    title: &str,
+    x: XAxis,
+    curves: &[Curve],
+    bounds: &[f64],
+) -> std::result::Result<Vec<u8>, String> {
     register_font()?;
     let mut pixels = vec![255u8; (WIDTH * HEIGHT * 3) as usize];
-    draw(title, curves, bounds, &mut pixels).map_err(|e| e.to_string())?;
+    draw(title, x, curves, bounds, &mut pixels).map_err(|e| e.to_string())?;
     let image = image::RgbImage::from_raw(WIDTH, HEIGHT, pixels).ok_or("pixel buffer size")?;
     let mut png = Vec::new();
     image
@@ -173,6 +218,7 @@ fn loss_ticks(lo: f64, hi: f64) -> Vec<f64> {
 
 fn draw(
     title: &str,
+    x: XAxis,
     curves: &[Curve],
     bounds: &[f64],
     pixels: &mut [u8],
@@ -217,7 +263,7 @@ fn draw(
     // The y ticks are drawn below, at round losses; the mesh draws x, the axes and their names.
     chart
         .configure_mesh()
-        .x_desc("epochs trained (all stages)")
+        .x_desc(x.description())
         .y_desc("loss: MSE of magnitudes (log scale)")
         .x_labels((x_max as usize + 1).min(12))
         .x_label_formatter(&|x| format!("{x:.0}"))
