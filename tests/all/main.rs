@@ -11,6 +11,7 @@ mod cli_extract;
 mod eval_cli;
 mod eval_museval_fixtures;
 mod never_panic;
+mod plot;
 mod reliability;
 mod render_cli;
 mod render_lib;
