@@ -16,6 +16,7 @@ mod reliability;
 mod render_cli;
 mod render_lib;
 mod separate;
+mod serve;
 mod stems_mp4;
 mod train_cli;
 mod unix;
