@@ -85,6 +85,8 @@ pub mod model;
 pub mod progress;
 pub mod render;
 pub mod separate;
+pub mod serve;
+pub mod spectrogram;
 pub mod stft;
 pub mod threads;
 pub mod train;

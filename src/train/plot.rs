@@ -18,11 +18,11 @@ pub const TRAIN_COLOR: RGBColor = RGBColor(31, 119, 180);
 pub const VALID_COLOR: RGBColor = RGBColor(214, 39, 40);
 const BOUNDARY_COLOR: RGBColor = RGBColor(150, 150, 150);
 /// The font family every text of the plots uses (plotters' default for labels).
-const FAMILY: &str = "sans-serif";
+pub(crate) const FAMILY: &str = "sans-serif";
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 
 /// Registers the bundled font with plotters, once per process.
-fn register_font() -> std::result::Result<(), String> {
+pub(crate) fn register_font() -> std::result::Result<(), String> {
     static REGISTERED: OnceLock<std::result::Result<(), String>> = OnceLock::new();
     REGISTERED
         .get_or_init(|| {

@@ -19,7 +19,8 @@ use std::process::ExitCode;
   saex batch --in albums/ --out separated/
   saex batch --in musdb/test --out est/ --include '*/mixture.wav' --filename '{folder}/{target}.wav' --residual accompaniment
   saex batch --in /data/mixes --out /data/separated --shard 3/16
-  saex batch --in songs/ --out stems/ --filename '{name}.{ext}/{target}.flac' --format 24")]
+  saex batch --in songs/ --out stems/ --filename '{name}.{ext}/{target}.flac' --format 24
+  saex batch --in songs/ --out stems/ --plot          (and stems/<name>/vocals.png)")]
 pub struct BatchArgs {
     /// Folder of mixtures (WAV, FLAC, MP3, Ogg, M4A, AIFF), searched recursively.
     #[arg(long = "in", value_name = "DIR")]
@@ -61,6 +62,10 @@ pub struct BatchArgs {
     /// No progress bar and no per-file lines (errors are still printed).
     #[arg(long, short)]
     quiet: bool,
+    /// Also draw the spectrograms of the mix, each target and the residual of every file
+    /// separated, beside its first output with the extension .png (separated/song/vocals.png).
+    #[arg(long)]
+    plot: bool,
 }
 
 fn parse_shard(s: &str) -> Result<Shard, String> {
@@ -130,6 +135,12 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
         )
     });
     let mut done_seconds = 0.0;
+    let mut plots_failed = 0;
+    let targets: Vec<String> = separators[0]
+        .targets()
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
     let started = std::time::Instant::now();
     let summary = job.run_parallel(&mut separators, &plan, &mut |file, outcome| {
         match outcome {
@@ -139,12 +150,23 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
                 ..
             } => {
                 done_seconds += seconds_audio;
+                let plotted = args.plot.then(|| plot(file, &targets));
                 bar.suspend(|| {
                     for warning in warnings {
                         eprintln!("saex: warning: {warning}");
                     }
                     if !args.quiet {
                         eprintln!("saex: done {}", file.input.display());
+                    }
+                    match &plotted {
+                        Some(Err(err)) => {
+                            plots_failed += 1;
+                            eprintln!("saex: error: {err}");
+                        }
+                        Some(Ok(path)) if !args.quiet => {
+                            eprintln!("saex: wrote {}", path.display())
+                        }
+                        _ => {}
                     }
                 });
             }
@@ -182,11 +204,35 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(130));
     }
-    Ok(if summary.failed > 0 {
+    Ok(if summary.failed > 0 || plots_failed > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Draws the spectrogram figure of a separated file beside its first output (`.png`).
+fn plot(file: &saex::batch::PlannedFile, targets: &[String]) -> saex::Result<PathBuf> {
+    let first = file
+        .outputs
+        .paths()
+        .next()
+        .ok_or_else(|| saex::Error::Invalid("no output to draw".into()))?;
+    let path = first.with_extension("png");
+    let named: Vec<(String, PathBuf)> = targets
+        .iter()
+        .cloned()
+        .zip(file.outputs.targets.iter().cloned())
+        .collect();
+    let title = file.input.display().to_string();
+    saex::spectrogram::write_separation_png(
+        &path,
+        &title,
+        &file.input,
+        &named,
+        file.outputs.residual.as_deref(),
+    )?;
+    Ok(path)
 }
 
 /// Seconds as `1 h 02 min`, `3 min 20 s` or `12.5 s`.

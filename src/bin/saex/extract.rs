@@ -24,6 +24,7 @@ use std::time::Duration;
   saex extract a.mp3 b.flac --residual accompaniment   (and a.accompaniment.wav, ...)
   saex extract *.mp3 --model bass --out-dir stems/   (stems/<name>/bass.wav + residual.wav)
   saex extract --mix song.wav --out vocals.wav --residual karaoke.wav
+  saex extract --mix song.wav --out vocals.wav --plot vocals.png
   saex extract --mix song.wav --model vocals --model bass --out-dir stems/
   ffmpeg -i song.m4a -f wav - | saex extract --mix - --out - | ffplay -
   sox song.flac -t wav - | saex extract --mix - --out - --raw --format 24 > vocals.s24le
@@ -66,6 +67,10 @@ pub struct ExtractArgs {
     /// Print where the time went, stage by stage (decode, resample, STFT, network, ...).
     #[arg(long)]
     timings: bool,
+    /// Also draw the spectrograms of the mix, each target and the residual (log frequency, dB
+    /// colour bar) to this PNG file (one input, files not pipes).
+    #[arg(long, value_name = "FILE.png")]
+    plot: Option<PathBuf>,
     /// batch (default: frames go through the network in large batches, fastest) or low (each
     /// hop goes through as soon as its future context exists and the output is written hop by
     /// hop: for streams, e.g. --mix - --out -). Low states its algorithmic latency (about 81 ms
@@ -229,6 +234,9 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
     {
         bail!("only one output can go to standard output (-)");
     }
+    if let Some(plot) = &args.plot {
+        check_plot(plot, &jobs)?;
+    }
     if !args.quiet {
         eprintln!(
             "saex: extracting {} with {}",
@@ -318,6 +326,63 @@ fn extract_one(
         if args.latency == Latency::Low {
             print_hop_times(separator, "wall", &report.hop_wall);
             print_hop_times(separator, "CPU", &report.hop_cpu);
+        }
+    }
+    if let Some(plot) = &args.plot {
+        let targets: Vec<(String, PathBuf)> = separator
+            .targets()
+            .iter()
+            .map(|t| t.to_string())
+            .zip(outputs.targets.iter().cloned())
+            .collect();
+        let title = input.file_name().map_or_else(
+            || input.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        saex::spectrogram::write_separation_png(
+            plot,
+            &title,
+            input,
+            &targets,
+            outputs.residual.as_deref(),
+        )?;
+        if !args.quiet {
+            eprintln!("saex: wrote {}", plot.display());
+        }
+    }
+    Ok(())
+}
+
+/// `--plot FILE.png` needs one input, read from a file, outputs written to files (the figure
+/// reads them back), and a .png name that is none of them.
+fn check_plot(plot: &Path, jobs: &[(PathBuf, OutputFiles)]) -> anyhow::Result<()> {
+    let [(input, outputs)] = jobs else {
+        bail!(
+            "--plot {}: names one figure, for one input ({} given); saex batch --plot draws \
+             one per input",
+            plot.display(),
+            jobs.len()
+        );
+    };
+    if !plot
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+    {
+        bail!(
+            "--plot {}: the figure is a PNG: give a name ending in .png",
+            plot.display()
+        );
+    }
+    for path in std::iter::once(input).chain(outputs.paths()) {
+        if is_stdio(path) || is_special(&resolve(path)?) {
+            bail!(
+                "--plot {}: the figure is drawn from the files, and {} is not a regular file",
+                plot.display(),
+                shown(path)
+            );
+        }
+        if saex::atomic::identity(path) == saex::atomic::identity(plot) {
+            bail!("--plot {}: is also the input or an output", plot.display());
         }
     }
     Ok(())

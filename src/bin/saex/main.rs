@@ -10,6 +10,7 @@ mod info;
 mod live;
 mod output;
 mod render;
+mod serve;
 mod train;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
@@ -26,6 +27,7 @@ use std::process::ExitCode;
   saex extract --mix song.mp3 --out vocals.wav --residual accompaniment.wav
   saex batch --in mixes/ --out separated/
   saex info                                  (the default model and where models are found)
+  saex serve                                 (a web page at http://127.0.0.1:8080/)
 
 'saex <COMMAND> --help' describes each command; exit codes: 0 done, 1 some inputs failed, 2 error, 130 interrupted."
 )]
@@ -46,6 +48,7 @@ enum Command {
     Info(info::Args),
     Eval(eval::Args),
     Live(live::LiveArgs),
+    Serve(serve::ServeArgs),
     /// Print a shell completion script: saex completions bash > /etc/bash_completion.d/saex
     Completions {
         /// The shell.
@@ -123,6 +126,9 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
         Command::Info(args) => info::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Live(args) => live::run(args),
+        // The server keeps SIGPIPE ignored: a browser that closes a connection is an error on
+        // that connection only.
+        Command::Serve(args) => serve::run(args),
         Command::Completions { shell } => {
             let shell = match shell {
                 Shell::Bash => clap_complete::Shell::Bash,
