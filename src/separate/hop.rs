@@ -14,6 +14,7 @@ use super::estimator::Estimator;
 use super::hop_times::thread_cpu_time;
 use super::mask::{extend_high_band, frame_masks, MaskKind};
 use super::stages::{timed, StageTimes};
+use super::synthesis::drain_targets;
 use crate::audio::StreamResampler;
 use crate::error::{Error, Result};
 use crate::features;
@@ -352,28 +353,7 @@ impl<'a> HopProcessor<'a> {
             .unwrap_or(0) as u64;
         let room = self.frames_in - self.frames_out;
         let n = if last { room } else { ready.min(room) } as usize;
-        let mut sum = vec![vec![0.0f32; n]; self.nb_channels];
-        let targets: Vec<Vec<Vec<f32>>> = self
-            .pending_out
-            .iter_mut()
-            .map(|queues| {
-                let block: Vec<Vec<f32>> = queues
-                    .iter_mut()
-                    .map(|q| {
-                        let take = n.min(q.len());
-                        let mut ch: Vec<f32> = q.drain(..take).collect();
-                        ch.resize(n, 0.0);
-                        ch
-                    })
-                    .collect();
-                for (s, ch) in sum.iter_mut().zip(&block) {
-                    for (a, b) in s.iter_mut().zip(ch) {
-                        *a += b;
-                    }
-                }
-                block
-            })
-            .collect();
+        let (targets, sum) = drain_targets(&mut self.pending_out, n, self.nb_channels);
         let residual = self
             .pending_mix
             .iter_mut()

@@ -301,28 +301,7 @@ impl Synthesis {
         if n == 0 {
             return None;
         }
-        let mut sum = vec![vec![0.0f32; n]; self.nb_channels];
-        let targets: Vec<Vec<Vec<f32>>> = self
-            .pending_out
-            .iter_mut()
-            .map(|queues| {
-                let block: Vec<Vec<f32>> = queues
-                    .iter_mut()
-                    .map(|q| {
-                        let take = n.min(q.len());
-                        let mut ch: Vec<f32> = q.drain(..take).collect();
-                        ch.resize(n, 0.0);
-                        ch
-                    })
-                    .collect();
-                for (s, ch) in sum.iter_mut().zip(&block) {
-                    for (a, b) in s.iter_mut().zip(ch) {
-                        *a += b;
-                    }
-                }
-                block
-            })
-            .collect();
+        let (targets, sum) = drain_targets(&mut self.pending_out, n, self.nb_channels);
         let residual = self.pending_mix.as_mut().map(|mix| {
             mix.iter_mut()
                 .zip(sum)
@@ -346,4 +325,36 @@ fn to_host(samples: &Tensor) -> Result<Vec<Vec<Vec<f32>>>> {
         .chunks_exact(nb_channels * n)
         .map(|target| target.chunks_exact(n).map(<[f32]>::to_vec).collect())
         .collect())
+}
+
+/// Takes the first `n` samples of every target's channel queues (`pending[target][channel]`),
+/// zero-padded where a queue holds fewer: `(targets [target][channel][n], their sum
+/// [channel][n])`, the sum being what the residual subtracts from the mix.
+pub(crate) fn drain_targets(
+    pending: &mut [Vec<VecDeque<f32>>],
+    n: usize,
+    nb_channels: usize,
+) -> (Vec<Vec<Vec<f32>>>, Vec<Vec<f32>>) {
+    let mut sum = vec![vec![0.0f32; n]; nb_channels];
+    let targets = pending
+        .iter_mut()
+        .map(|queues| {
+            let block: Vec<Vec<f32>> = queues
+                .iter_mut()
+                .map(|q| {
+                    let take = n.min(q.len());
+                    let mut ch: Vec<f32> = q.drain(..take).collect();
+                    ch.resize(n, 0.0);
+                    ch
+                })
+                .collect();
+            for (s, ch) in sum.iter_mut().zip(&block) {
+                for (a, b) in s.iter_mut().zip(ch) {
+                    *a += b;
+                }
+            }
+            block
+        })
+        .collect();
+    (targets, sum)
 }
