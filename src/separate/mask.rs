@@ -25,6 +25,15 @@ impl MaskKind {
         }
     }
 
+    /// A `--mask` value: `auto` is `None` (resolved by [`MaskKind::auto_for`] once the
+    /// number of targets is known), else [`MaskKind::parse`].
+    pub fn parse_or_auto(name: &str) -> Result<Option<Self>> {
+        if name.trim().eq_ignore_ascii_case("auto") {
+            return Ok(None);
+        }
+        Self::parse(name).map(Some)
+    }
+
     pub fn parse(name: &str) -> Result<Self> {
         match name.trim().to_ascii_lowercase().as_str() {
             "ratio" => Ok(MaskKind::Ratio),

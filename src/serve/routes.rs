@@ -489,13 +489,8 @@ async fn read_form(
             }
             "mask" => {
                 let text = field.text().await.map_err(bad)?;
-                form.mask = if text.trim().eq_ignore_ascii_case("auto") {
-                    None
-                } else {
-                    Some(MaskKind::parse(text.trim()).map_err(|e| {
-                        error(StatusCode::BAD_REQUEST, format!("mask {text:?}: {e}"))
-                    })?)
-                };
+                form.mask = MaskKind::parse_or_auto(&text)
+                    .map_err(|e| error(StatusCode::BAD_REQUEST, format!("mask {text:?}: {e}")))?;
             }
             "niter" => {
                 let text = field.text().await.map_err(bad)?;

@@ -67,11 +67,8 @@ impl MaskChoice {
 }
 
 pub fn parse_mask(s: &str) -> Result<MaskChoice, String> {
-    if s.trim().eq_ignore_ascii_case("auto") {
-        return Ok(MaskChoice(None));
-    }
-    MaskKind::parse(s)
-        .map(|kind| MaskChoice(Some(kind)))
+    MaskKind::parse_or_auto(s)
+        .map(MaskChoice)
         .map_err(|e| e.to_string())
 }
 
