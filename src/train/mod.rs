@@ -27,6 +27,7 @@ pub mod history;
 pub mod init;
 mod optim;
 pub mod plot;
+pub mod plot_scaling;
 pub mod sampler;
 pub mod schedule;
 pub mod settings;

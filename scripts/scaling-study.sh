@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Issue 14's model scaling study: trains the vocals network in several shapes on corpus-v2 with
+# one schedule (the same frames and epochs per layer for each), scores each with the ratio mask
+# on the test and ood evaluation subsets (BSS Eval v4, `saex eval`), then writes the table of
+# every shape scored so far to $SAEX_CACHE/scaling/table.md and its figure to
+# docs/scaling-study.png (examples/scaling_plot.rs).
+#
+#   scripts/scaling-study.sh [NAME ...]      (default: every shape below, in that order)
+#
+# A shape already trained or scored (its summary.json exists) is not redone, and a stopped
+# training run is resumed, so the study can be stopped and taken up again. About 10 to 35
+# minutes of training per shape on 2 cores, and 5 of scoring.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cache="${SAEX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/saex}"
+data="${DATA:-$cache/corpus-v2}"
+eval_data="${EVAL_DATA:-$cache/corpus-v2-eval}"
+work="$cache/scaling"
+target="${TARGET:-vocals}"
+
+# name: the shape's arguments to `saex train` (c: context C, 2C+1 frames in; s: every s-th
+# frame; k: layers).
+declare -A shapes=(
+  [c3-k3]="--context 3 --layers 3"
+  [c3s2-k3]="--context 3 --context-stride 2 --layers 3"
+  [c3-k5]="--context 3 --layers 5"
+  [c3s2-k5]="--context 3 --context-stride 2 --layers 5"
+  [c5-k3]="--context 5 --layers 3"
+  [c1-k3]="--context 1 --layers 3"
+  [c3-k7]="--context 3 --layers 7"
+  [c3-k3-4096]="--context 3 --layers 3 --n-fft 4096 --hop 1024 --bins-in 1486 --bins 1486"
+)
+order=(c3-k3 c3s2-k3 c3-k5 c3s2-k5 c5-k3 c1-k3 c3-k7 c3-k3-4096)
+[ $# -gt 0 ] && order=("$@")
+schedule=(--frames-per-epoch 49152 --epochs-per-stage 3 --finetune-epochs 5 --lr-patience 2
+          --early-stop 4 --seed 1 --device cpu)
+
+scripts/setup-libtorch.sh >/dev/null
+cargo build --release --locked --quiet --bin saex --example scaling_plot
+mkdir -p "$work"
+for name in "${order[@]}"; do
+  model="$work/$target-$name"
+  # A run that stopped keeps its checkpoint/ (removed when training ends): take it up again.
+  if [ -d "$model/checkpoint" ]; then
+    echo "== resume $name" >&2
+    target/release/saex train --resume --out "$model" >> "$model.train.log" 2>&1
+  elif [ ! -f "$model/model.safetensors" ]; then
+    echo "== train $name: ${shapes[$name]}" >&2
+    # shellcheck disable=SC2086
+    target/release/saex train --data "$data" --target "$target" --out "$model" \
+      ${shapes[$name]} "${schedule[@]}" > "$model.train.log" 2>&1
+  fi
+  for split in test ood; do
+    scored="$work/eval/$name/$split"
+    if [ ! -f "$scored/summary.json" ]; then
+      echo "== score $name on $split" >&2
+      mkdir -p "$(dirname "$scored")"
+      target/release/saex eval --data "$eval_data/$split" --model "$model" --mask ratio \
+        --device cpu --out "$scored" > "$scored.log" 2>&1
+    fi
+  done
+done
+
+# The table and figure of every shape scored on both splits, in the order above.
+runs=()
+for name in c3-k3 c3s2-k3 c3-k5 c3s2-k5 c5-k3 c1-k3 c3-k7 c3-k3-4096; do
+  scored="$work/eval/$name"
+  if [ -f "$scored/test/summary.json" ] && [ -f "$scored/ood/summary.json" ]; then
+    runs+=("$name=$work/$target-$name=$scored/test/summary.json=$scored/ood/summary.json")
+  fi
+done
+# The shipped model (the c3-k3 shape trained longer), where scripts/score-default-models.sh has
+# scored it: a second point on c3-k3's time curve.
+shipped="$cache/eval-$(basename "$eval_data")"
+if [ -f "$shipped/test/$target-ratio/summary.json" ] && [ -f "$shipped/ood/$target-ratio/summary.json" ]; then
+  runs+=("c3-k3=models/$target=$shipped/test/$target-ratio/summary.json=$shipped/ood/$target-ratio/summary.json")
+fi
+target/release/examples/scaling_plot docs/scaling-study.png "${runs[@]}" | tee "$work/table.md"
