@@ -9,7 +9,7 @@
 use rand::SeedableRng;
 use saex::dataset::discover;
 use saex::model::ModelConfig;
-use saex::train::sampler::FrameMaker;
+use saex::train::sampler::{ExcerptPlan, FrameMaker};
 use saex::train::Augment;
 use std::path::Path;
 use std::time::Instant;
@@ -45,7 +45,17 @@ fn main() -> saex::Result<()> {
     let maker = FrameMaker::new(&ModelConfig::default_for(target), tch::Device::Cpu)?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
     let started = Instant::now();
-    let frames = maker.sample(&dataset.train, target, nb_frames, 6.0, augment, &mut rng)?;
+    let frames = maker.sample(
+        &dataset.train,
+        target,
+        nb_frames,
+        ExcerptPlan {
+            seconds: 6.0,
+            augment,
+            mix_probability: 1.0,
+        },
+        &mut rng,
+    )?;
     let secs = started.elapsed().as_secs_f64();
     let n = frames.nb_centres();
     println!(

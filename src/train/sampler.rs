@@ -43,6 +43,17 @@ impl FrameSet {
     }
 }
 
+/// How training excerpts are drawn: their length and their augmentations.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ExcerptPlan {
+    /// Length of each excerpt in seconds.
+    pub seconds: f64,
+    pub augment: Augment,
+    /// With `augment.mix`, the chance that an excerpt's other stems come from random tracks
+    /// (see [`TrainSettings::mix_probability`](super::settings::TrainSettings)).
+    pub mix_probability: f64,
+}
+
 /// Cuts excerpts into magnitude frames for one model configuration.
 pub struct FrameMaker {
     config: ModelConfig,
@@ -161,18 +172,22 @@ impl FrameMaker {
         }
     }
 
-    /// Samples `nb_centres` training frames from random excerpts of `excerpt_seconds` of
-    /// `tracks`, augmented as `augment` says, drawing every choice from `rng`. Memory:
+    /// Samples `nb_centres` training frames from random excerpts of `tracks`, drawn and
+    /// augmented as `plan` says, drawing every choice from `rng`. Memory:
     /// about `(nb_centres + excerpts * (2 * (edge + C))) * (nb_bins_in + nb_bins) * 4` bytes.
     pub fn sample(
         &self,
         tracks: &[Track],
         target: &str,
         nb_centres: usize,
-        excerpt_seconds: f64,
-        augment: Augment,
+        plan: ExcerptPlan,
         rng: &mut impl Rng,
     ) -> Result<FrameSet> {
+        let ExcerptPlan {
+            seconds: excerpt_seconds,
+            augment,
+            mix_probability,
+        } = plan;
         let rate = self.config.sample_rate as f64;
         let want_len = ((excerpt_seconds * rate) as usize).max(self.excerpt_len(1));
         let usable: Vec<&Track> = tracks
@@ -199,9 +214,16 @@ impl FrameMaker {
             let start = self.random_start(track, len, rng);
             let mut stems = vec![self.stem_excerpt(track, target, start, len, augment, rng)?];
             let use_mixture = augment == Augment::NONE && track.mixture().is_some();
+            // No draw at probability 0 or 1, so those repeat the runs without the setting.
+            let remix = augment.mix
+                && match mix_probability {
+                    p if p >= 1.0 => true,
+                    p if p <= 0.0 => false,
+                    p => rng.gen_bool(p),
+                };
             if !use_mixture {
                 for other in track.others(target) {
-                    let (src, src_start) = if augment.mix {
+                    let (src, src_start) = if remix {
                         let holders: Vec<&Track> = usable
                             .iter()
                             .copied()
@@ -378,6 +400,14 @@ mod tests {
         }
     }
 
+    fn plan(augment: Augment, mix_probability: f64) -> ExcerptPlan {
+        ExcerptPlan {
+            seconds: 0.25,
+            augment,
+            mix_probability,
+        }
+    }
+
     #[test]
     fn sampling_is_deterministic_within_budget_and_resamples() {
         let root = tempfile::tempdir().unwrap();
@@ -397,7 +427,7 @@ mod tests {
             let sample = |seed| {
                 let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
                 maker
-                    .sample(&data.train, "vocals", 700, 0.25, augment, &mut rng)
+                    .sample(&data.train, "vocals", 700, plan(augment, 1.0), &mut rng)
                     .unwrap()
             };
             let (a, b, c) = (sample(1), sample(1), sample(2));
@@ -417,5 +447,43 @@ mod tests {
         }
         let valid = maker.fixed(&data.valid, "vocals", 100).unwrap();
         assert!(valid.nb_centres() >= 100);
+    }
+
+    #[test]
+    fn mix_probability_zero_keeps_each_track_coherent_and_one_always_remixes() {
+        let root = tempfile::tempdir().unwrap();
+        for t in 0..4 {
+            write_track(
+                &root.path().join(format!("train/t{t}")),
+                &[
+                    ("vocals", 16000, 2, 9000 + 500 * t),
+                    ("drums", 16000, 2, 9000 + 500 * t),
+                ],
+            );
+        }
+        let data = discover(root.path(), "vocals").unwrap();
+        let maker = FrameMaker::new(&config(), Device::Cpu).unwrap();
+        let only = |mix| Augment {
+            mix,
+            ..Augment::NONE
+        };
+        // Gain only, so that no mixture.wav is read and the stems are summed in every case.
+        let gain = |mix| Augment {
+            gain: true,
+            ..only(mix)
+        };
+        let sample = |augment, p| {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+            maker
+                .sample(&data.train, "vocals", 600, plan(augment, p), &mut rng)
+                .unwrap()
+        };
+        let same = |a: &FrameSet, b: &FrameSet| a.mix.equal(&b.mix) && a.target.equal(&b.target);
+        assert!(same(&sample(gain(true), 0.0), &sample(gain(false), 1.0)));
+        assert!(same(&sample(gain(true), 1.0), &sample(gain(true), 1.0)));
+        assert!(!same(&sample(gain(true), 1.0), &sample(gain(false), 1.0)));
+        let half = sample(gain(true), 0.5);
+        assert!(!same(&half, &sample(gain(true), 1.0)) && !same(&half, &sample(gain(false), 1.0)));
+        assert_eq!(half.nb_centres(), 600);
     }
 }

@@ -132,6 +132,10 @@ pub struct TrainSettings {
     pub batch_size: usize,
     pub seed: u64,
     pub augment: Augment,
+    /// With `augment.mix`: the chance that a training excerpt's other stems come from random
+    /// other tracks; otherwise they are the excerpt's own track at the same offset, a coherent
+    /// mix as in the test data (other augmentations still apply). 1: always remix.
+    pub mix_probability: f64,
     /// Epochs of a stage without a better validation loss before its learning rate is
     /// multiplied by `lr_decay`; 0: never (see [`super::schedule`]).
     pub lr_patience: usize,
@@ -158,6 +162,7 @@ impl Default for TrainSettings {
             batch_size: 256,
             seed: 0,
             augment: Augment::ALL,
+            mix_probability: 1.0,
             lr_patience: 0,
             lr_decay: 0.3,
             early_stop: 0,
@@ -166,6 +171,15 @@ impl Default for TrainSettings {
 }
 
 impl TrainSettings {
+    /// How training excerpts are drawn.
+    pub fn excerpt_plan(&self) -> super::sampler::ExcerptPlan {
+        super::sampler::ExcerptPlan {
+            seconds: self.excerpt_seconds,
+            augment: self.augment,
+            mix_probability: self.mix_probability,
+        }
+    }
+
     /// The plateau part of the settings.
     pub fn plateau(&self) -> PlateauSettings {
         PlateauSettings {
@@ -212,6 +226,12 @@ impl TrainSettings {
             return Err(Error::Invalid(format!(
                 "excerpt seconds: expected > 0, got {}",
                 self.excerpt_seconds
+            )));
+        }
+        if !(0.0..=1.0).contains(&self.mix_probability) {
+            return Err(Error::Invalid(format!(
+                "mix probability: expected a chance within 0..=1, got {}",
+                self.mix_probability
             )));
         }
         if !(self.lr_decay > 0.0 && self.lr_decay < 1.0) {

@@ -7,7 +7,7 @@ use super::history::{self, HistoryRow, HISTORY_CSV};
 use super::init::{identity_layer, LsAccumulator};
 use super::optim::Optimizer;
 use super::plot;
-use super::sampler::{FrameMaker, FrameSet};
+use super::sampler::{ExcerptPlan, FrameMaker, FrameSet};
 use super::schedule::{Plateau, Verdict};
 use super::settings::{Augment, Fingerprint, TrainSettings};
 use crate::dataset::{self, Dataset};
@@ -217,8 +217,7 @@ pub fn train(options: &TrainOptions, stop: &AtomicBool) -> Result<TrainReport> {
                 &data.train,
                 &data.target,
                 options.settings.frames_per_epoch,
-                options.settings.excerpt_seconds,
-                options.settings.augment,
+                options.settings.excerpt_plan(),
                 &mut rng,
             )?;
             let bar_label = format!("stage {stage_name} epoch {epoch}/{nb_epochs}");
@@ -479,8 +478,10 @@ fn for_each_init_set(
             &data.train,
             &data.target,
             chunk,
-            settings.excerpt_seconds,
-            Augment::NONE,
+            ExcerptPlan {
+                augment: Augment::NONE,
+                ..settings.excerpt_plan()
+            },
             &mut rng,
         )?;
         f(&frames, remaining)?;

@@ -120,6 +120,10 @@ pub struct Args {
     /// No random mixing of stems across tracks
     #[arg(long)]
     no_mix: bool,
+    /// The chance that a training excerpt is remixed from random tracks' stems (the mix
+    /// augmentation); otherwise its own stems make a coherent mix
+    #[arg(long, value_name = "P", default_value_t = 1.0)]
+    mix_probability: f64,
     /// No random gains per stem
     #[arg(long)]
     no_gain: bool,
@@ -221,6 +225,7 @@ pub fn run(args: Args, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
                 speed: !args.no_speed,
             }
         },
+        mix_probability: args.mix_probability,
         lr_patience: args.lr_patience,
         lr_decay: args.lr_decay,
         early_stop: args.early_stop,
@@ -306,6 +311,7 @@ const SETTING_FLAGS: &[(&str, &[&str])] = &[
             "no_speed",
         ],
     ),
+    ("/mix_probability", &["mix_probability"]),
     ("/lr_patience", &["lr_patience"]),
     ("/lr_decay", &["lr_decay"]),
     ("/early_stop", &["early_stop"]),
