@@ -3,7 +3,7 @@
 //! with what the server made, never joined to a path.
 //!
 //! ```text
-//! GET    /                                 the page (and /app.js, /style.css)
+//! GET    /                                 the page (and /app.js, /style.css, /favicon.svg)
 //! GET    /api/models                       models, masks and limits for the form
 //! POST   /api/jobs                         multipart: file, model (repeatable id), mask, niter -> 202 job
 //! GET    /api/jobs                         every job
@@ -61,6 +61,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/", get(page::index))
         .route("/app.js", get(page::script))
         .route("/style.css", get(page::style))
+        .route("/favicon.svg", get(page::icon))
         .route("/api/models", get(models))
         .route("/api/jobs", post(submit).get(list))
         .route("/api/jobs/{id}", get(job).delete(remove))
