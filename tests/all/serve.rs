@@ -3,6 +3,8 @@
 //! stop on Ctrl-C that removes the temporary folder. The server is the real binary on port 0,
 //! the client a few lines of HTTP/1.1 over a TcpStream.
 
+mod browser;
+
 use crate::common::{tones, Setup};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
