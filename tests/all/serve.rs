@@ -13,30 +13,40 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// A running `saex serve` with the tiny model of [`Setup`] offered under `--models`.
+/// A running `saex serve` with the tiny model of [`Setup`] offered under `--models` (or the
+/// shipped models alone).
 struct Server {
     child: Child,
     address: SocketAddr,
     stderr: Arc<Mutex<String>>,
-    _setup: Setup,
+    _setup: Option<Setup>,
 }
 
 impl Server {
     fn start(extra: &[&str]) -> Server {
-        let setup = Setup::new();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_saex"))
-            .env_remove("SAEX_MODELS")
-            .args([
-                "serve",
-                "--port",
-                "0",
-                "--device",
-                "cpu",
-                "--threads",
-                "2",
-                "--models",
-            ])
-            .arg(setup.dir.path())
+        Server::spawn(Some(Setup::new()), extra)
+    }
+
+    /// The shipped models only, as a user's `saex serve` offers them.
+    fn shipped_only(extra: &[&str]) -> Server {
+        Server::spawn(None, extra)
+    }
+
+    fn spawn(setup: Option<Setup>, extra: &[&str]) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_saex"));
+        command.env_remove("SAEX_MODELS").args([
+            "serve",
+            "--port",
+            "0",
+            "--device",
+            "cpu",
+            "--threads",
+            "2",
+        ]);
+        if let Some(setup) = &setup {
+            command.arg("--models").arg(setup.dir.path());
+        }
+        let mut child = command
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
