@@ -394,6 +394,10 @@ fn page_models_and_a_whole_job() {
 
     let figure = server.get(&format!("/api/jobs/{job_id}/spectrogram.png"));
     assert_eq!(figure.status, 200);
+    assert_eq!(
+        figure.header("content-length"),
+        Some(figure.body.len().to_string().as_str())
+    );
     assert_eq!(figure.header("content-type"), Some("image/png"));
     let image = image::load_from_memory(&figure.body).unwrap();
     assert_eq!(
@@ -401,12 +405,29 @@ fn page_models_and_a_whole_job() {
         (saex::spectrogram::WIDTH, saex::spectrogram::height(3))
     );
 
+    // The zip is written to a nameless temporary file and streamed from it: it announces its
+    // length and leaves nothing behind in the job's folder.
+    let job_folder = temp_folder(&server.stderr.lock().unwrap()).join(&job_id);
+    let listing = || {
+        let mut names: Vec<_> = std::fs::read_dir(&job_folder)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = listing();
     let zipped = server.get(&format!("/api/jobs/{job_id}/stems.zip"));
     assert_eq!(zipped.status, 200);
     assert!(zipped
         .header("content-disposition")
         .unwrap()
         .starts_with("attachment"));
+    assert_eq!(
+        zipped.header("content-length"),
+        Some(zipped.body.len().to_string().as_str())
+    );
+    assert_eq!(listing(), before);
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zipped.body)).unwrap();
     let mut names: Vec<String> = archive
         .file_names()
@@ -457,6 +478,68 @@ fn page_models_and_a_whole_job() {
             .status,
         404
     );
+}
+
+/// A download streams from the open file: removing the job while a client is still reading
+/// a stem neither cuts nor corrupts the download.
+#[test]
+fn a_download_outlives_the_removal_of_its_job() {
+    let server = Server::start(&[]);
+    let id = server.tiny_model_id().to_string();
+    let (nb_frames, rate) = (60 * 44100, 44100);
+    let submitted = server.submit(
+        &[("model", &id), ("mask", "ratio")],
+        "long.wav",
+        &wav_bytes(rate, 2, nb_frames),
+    );
+    assert_eq!(submitted.status, 202, "{}", submitted.error());
+    let job_id = submitted.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(server.wait(&job_id)["state"], "done");
+
+    let mut stream = TcpStream::connect(server.address).unwrap();
+    // A small receive buffer, so that most of the 10-MB stem is still to be sent (and read
+    // from the file) when the job goes.
+    unsafe {
+        use std::os::fd::AsRawFd;
+        let size: libc::c_int = 32 * 1024;
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /api/jobs/{job_id}/stems/mix.wav HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        server.address
+    )
+    .unwrap();
+    let mut raw = vec![0u8; 64 * 1024];
+    stream.read_exact(&mut raw).unwrap();
+    assert_eq!(
+        server
+            .request("DELETE", &format!("/api/jobs/{job_id}"), "text/plain", b"")
+            .status,
+        204
+    );
+    assert!(!temp_folder(&server.stderr.lock().unwrap())
+        .join(&job_id)
+        .exists());
+    stream.read_to_end(&mut raw).unwrap();
+    let answer = Answer::parse(&raw).unwrap();
+    assert_eq!(answer.status, 200);
+    let length: usize = answer.header("content-length").unwrap().parse().unwrap();
+    assert_eq!(answer.body.len(), length);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mix.wav");
+    std::fs::write(&path, &answer.body).unwrap();
+    let audio = saex::read_audio(&path).unwrap();
+    assert_eq!((audio.nb_channels(), audio.nb_frames()), (2, nb_frames));
 }
 
 #[test]
