@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: installs what the tests need (LibTorch once per machine, the ALSA
-# and JACK packages of `saex live` with scripts/setup-audio.sh), checks
+# and JACK packages of `saex live` with scripts/setup-audio.sh, headless Chromium for the page's
+# browser test with scripts/setup-browser.sh), checks
 # formatting and lints (warnings are errors), builds, and runs every test of the workspace
 # (unit, integration, CLI and doc tests). Arguments go to `cargo test`.
 set -euo pipefail
@@ -13,6 +14,11 @@ if scripts/setup-audio.sh; then
     features=(--features live)
 else
     echo "test.sh: building without saex live (the live tests are skipped)"
+fi
+# Headless Chromium and chromedriver for the real-browser test of `saex serve`
+# (tests/all/serve/browser.rs); without them that test says it is skipped and passes.
+if ! scripts/setup-browser.sh; then
+    echo "test.sh: no headless Chromium (the real-browser test of saex serve is skipped)"
 fi
 cargo fmt --all --check
 cargo clippy --release --locked "${features[@]}" --all-targets --quiet -- -D warnings

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 const INDEX: &str = include_str!("../../assets/web/index.html");
 const SCRIPT: &str = include_str!("../../assets/web/app.js");
 const STYLE: &str = include_str!("../../assets/web/style.css");
+const ICON: &str = include_str!("../../assets/web/favicon.svg");
 
 /// Scripts, styles, images, audio and requests from this origin only (blob: for the decoded
 /// audio's downloads).
@@ -36,4 +37,9 @@ pub async fn script() -> Response {
 
 pub async fn style() -> Response {
     asset("text/css; charset=utf-8", STYLE)
+}
+
+/// The tab's icon: without one, browsers ask for /favicon.ico and log its 404 as an error.
+pub async fn icon() -> Response {
+    asset("image/svg+xml", ICON)
 }

@@ -3,7 +3,7 @@
 //! with what the server made, never joined to a path.
 //!
 //! ```text
-//! GET    /                                 the page (and /app.js, /style.css)
+//! GET    /                                 the page (and /app.js, /style.css, /favicon.svg)
 //! GET    /api/models                       models, masks and limits for the form
 //! POST   /api/jobs                         multipart: file, model (repeatable id), mask, niter -> 202 job
 //! GET    /api/jobs                         every job
@@ -23,13 +23,14 @@ use super::jobs::{is_job_id, Job, JobState, Jobs, Refused};
 use super::models::Catalog;
 use super::page;
 use crate::separate::MaskKind;
+use axum::body::{Body, Bytes};
 use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use std::io::Write;
+use std::io::{Seek, Write};
 use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex};
 
@@ -61,6 +62,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/", get(page::index))
         .route("/app.js", get(page::script))
         .route("/style.css", get(page::style))
+        .route("/favicon.svg", get(page::icon))
         .route("/api/models", get(models))
         .route("/api/jobs", post(submit).get(list))
         .route("/api/jobs/{id}", get(job).delete(remove))
@@ -179,22 +181,58 @@ fn download_name(job: &Job, suffix: &str) -> String {
     format!("{clean}.{suffix}")
 }
 
-/// `bytes` with a content type and the name a download saves it under.
-fn file_answer(bytes: Vec<u8>, content_type: &'static str, name: &str) -> Response {
+/// The bytes a streamed download reads from its file at a time.
+const CHUNK: usize = 64 * 1024;
+
+/// `file` from its current position to its end as a body of chunks of at most [`CHUNK`] bytes,
+/// read as the client takes them: a download never holds the whole file in memory. A read
+/// error ends the body with that error (the client sees a cut answer, not a short file).
+fn file_body(file: tokio::fs::File) -> Body {
+    use tokio::io::AsyncReadExt;
+    let chunks = futures_util::stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        let mut buffer = vec![0u8; CHUNK];
+        match file.read(&mut buffer).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buffer.truncate(n);
+                Some((Ok(Bytes::from(buffer)), Some(file)))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    });
+    Body::from_stream(chunks)
+}
+
+/// `file` (opened, at its start) streamed with its length, a content type and the name a
+/// download saves it under.
+async fn file_answer(file: tokio::fs::File, content_type: &'static str, name: &str) -> Response {
+    let length = match file.metadata().await {
+        Ok(metadata) => metadata.len(),
+        Err(e) => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot read the file: {e}"),
+            )
+        }
+    };
     let disposition = HeaderValue::from_str(&format!("inline; filename=\"{name}\""))
         .unwrap_or_else(|_| HeaderValue::from_static("inline"));
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
             (header::CONTENT_DISPOSITION, disposition),
+            (header::CONTENT_LENGTH, HeaderValue::from(length)),
         ],
-        bytes,
+        file_body(file),
     )
         .into_response()
 }
 
-async fn read_file(path: std::path::PathBuf) -> Result<Vec<u8>, Response> {
-    tokio::fs::read(&path).await.map_err(|_| {
+/// Opens a job's file; 404 when it is gone. Once open, a download goes on to its end even if
+/// the job is removed meanwhile (the open file outlives its name).
+async fn open_file(path: std::path::PathBuf) -> Result<tokio::fs::File, Response> {
+    tokio::fs::File::open(&path).await.map_err(|_| {
         error(
             StatusCode::NOT_FOUND,
             "the file is gone (the job was removed)",
@@ -217,12 +255,15 @@ async fn stem(
             format!("no stem {name:?}: this job has {}", job.stems().join(", ")),
         );
     };
-    match read_file(path).await {
-        Ok(bytes) => file_answer(
-            bytes,
-            "audio/wav",
-            &download_name(&job, &format!("{name}.wav")),
-        ),
+    match open_file(path).await {
+        Ok(file) => {
+            file_answer(
+                file,
+                "audio/wav",
+                &download_name(&job, &format!("{name}.wav")),
+            )
+            .await
+        }
         Err(answer) => answer,
     }
 }
@@ -232,8 +273,8 @@ async fn spectrogram(State(state): State<Arc<AppState>>, Path(id): Path<String>)
         Ok(job) => job,
         Err(answer) => return answer,
     };
-    match read_file(job.plot_file()).await {
-        Ok(bytes) => file_answer(bytes, "image/png", &download_name(&job, "spectrogram.png")),
+    match open_file(job.plot_file()).await {
+        Ok(file) => file_answer(file, "image/png", &download_name(&job, "spectrogram.png")).await,
         Err(answer) => answer,
     }
 }
@@ -248,9 +289,10 @@ async fn zip_all(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> 
         tokio::task::spawn_blocking(move || zip_stems(&job)).await
     };
     match zipped {
-        Ok(Ok(bytes)) => {
+        Ok(Ok(file)) => {
             let name = download_name(&job, "stems.zip");
-            let mut answer = file_answer(bytes, "application/zip", &name);
+            let file = tokio::fs::File::from_std(file);
+            let mut answer = file_answer(file, "application/zip", &name).await;
             if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
                 answer.headers_mut().insert(header::CONTENT_DISPOSITION, v);
             }
@@ -264,11 +306,12 @@ async fn zip_all(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> 
 }
 
 /// Every stem of a finished job as `<name>/<stem>.wav` in a zip, stored (WAV barely deflates)
-/// with the spectrogram figure.
-fn zip_stems(job: &Job) -> std::io::Result<Vec<u8>> {
+/// with the spectrogram figure, written to a nameless temporary file in the job's folder (its
+/// space is freed when the download closes it) and returned at its start.
+fn zip_stems(job: &Job) -> std::io::Result<std::fs::File> {
     let folder = download_name(job, "");
     let folder = folder.trim_end_matches('.');
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let mut zip = zip::ZipWriter::new(tempfile::tempfile_in(&job.dir)?);
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Stored)
         .large_file(true);
@@ -284,8 +327,9 @@ fn zip_stems(job: &Job) -> std::io::Result<Vec<u8>> {
         let mut file = std::fs::File::open(path)?;
         std::io::copy(&mut file, &mut zip)?;
     }
-    let cursor = zip.finish().map_err(std::io::Error::other)?;
-    Ok(cursor.into_inner())
+    let mut file = zip.finish().map_err(std::io::Error::other)?;
+    file.seek(std::io::SeekFrom::Start(0))?;
+    Ok(file)
 }
 
 /// The form of a new job, as read from the multipart body.
@@ -535,5 +579,39 @@ fn human_size(bytes: u64) -> String {
         format!("{:.0} MiB", bytes as f64 / f64::from(1 << 20))
     } else {
         format!("{:.0} KiB", bytes as f64 / 1024.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::StreamExt;
+
+    /// A file is streamed in chunks of at most CHUNK bytes that add up to the file, whatever
+    /// its length relative to CHUNK.
+    #[tokio::test]
+    async fn files_stream_in_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        for length in [0, 1, CHUNK - 1, CHUNK, 3 * CHUNK + 5] {
+            let path = dir.path().join(format!("{length}.bin"));
+            let content: Vec<u8> = (0..length).map(|i| (i * 31 % 251) as u8).collect();
+            std::fs::write(&path, &content).unwrap();
+            let file = tokio::fs::File::open(&path).await.unwrap();
+            let mut chunks = file_body(file).into_data_stream();
+            let mut streamed = Vec::new();
+            let mut nb_chunks = 0;
+            while let Some(chunk) = chunks.next().await {
+                let chunk = chunk.unwrap();
+                assert!(
+                    !chunk.is_empty() && chunk.len() <= CHUNK,
+                    "length {length}: a chunk of {} bytes",
+                    chunk.len()
+                );
+                streamed.extend_from_slice(&chunk);
+                nb_chunks += 1;
+            }
+            assert!(streamed == content, "length {length}: other bytes");
+            assert_eq!(nb_chunks, length.div_ceil(CHUNK), "length {length}");
+        }
     }
 }

@@ -3,6 +3,8 @@
 //! stop on Ctrl-C that removes the temporary folder. The server is the real binary on port 0,
 //! the client a few lines of HTTP/1.1 over a TcpStream.
 
+mod browser;
+
 use crate::common::{tones, Setup};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -11,30 +13,40 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// A running `saex serve` with the tiny model of [`Setup`] offered under `--models`.
+/// A running `saex serve` with the tiny model of [`Setup`] offered under `--models` (or the
+/// shipped models alone).
 struct Server {
     child: Child,
     address: SocketAddr,
     stderr: Arc<Mutex<String>>,
-    _setup: Setup,
+    _setup: Option<Setup>,
 }
 
 impl Server {
     fn start(extra: &[&str]) -> Server {
-        let setup = Setup::new();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_saex"))
-            .env_remove("SAEX_MODELS")
-            .args([
-                "serve",
-                "--port",
-                "0",
-                "--device",
-                "cpu",
-                "--threads",
-                "2",
-                "--models",
-            ])
-            .arg(setup.dir.path())
+        Server::spawn(Some(Setup::new()), extra)
+    }
+
+    /// The shipped models only, as a user's `saex serve` offers them.
+    fn shipped_only(extra: &[&str]) -> Server {
+        Server::spawn(None, extra)
+    }
+
+    fn spawn(setup: Option<Setup>, extra: &[&str]) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_saex"));
+        command.env_remove("SAEX_MODELS").args([
+            "serve",
+            "--port",
+            "0",
+            "--device",
+            "cpu",
+            "--threads",
+            "2",
+        ]);
+        if let Some(setup) = &setup {
+            command.arg("--models").arg(setup.dir.path());
+        }
+        let mut child = command
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -286,6 +298,7 @@ fn page_models_and_a_whole_job() {
         ("/", "text/html"),
         ("/app.js", "text/javascript"),
         ("/style.css", "text/css"),
+        ("/favicon.svg", "image/svg+xml"),
     ] {
         let answer = server.get(path);
         assert_eq!(answer.status, 200, "{path}");
@@ -298,7 +311,8 @@ fn page_models_and_a_whole_job() {
             .header("content-security-policy")
             .unwrap()
             .starts_with("default-src 'self'"));
-        let text = String::from_utf8_lossy(&answer.body);
+        // The SVG namespace's name is no link.
+        let text = String::from_utf8_lossy(&answer.body).replace("http://www.w3.org/2000/svg", "");
         assert!(
             !text.contains("http://") && !text.contains("https://"),
             "{path} links outside"
@@ -380,6 +394,10 @@ fn page_models_and_a_whole_job() {
 
     let figure = server.get(&format!("/api/jobs/{job_id}/spectrogram.png"));
     assert_eq!(figure.status, 200);
+    assert_eq!(
+        figure.header("content-length"),
+        Some(figure.body.len().to_string().as_str())
+    );
     assert_eq!(figure.header("content-type"), Some("image/png"));
     let image = image::load_from_memory(&figure.body).unwrap();
     assert_eq!(
@@ -387,12 +405,29 @@ fn page_models_and_a_whole_job() {
         (saex::spectrogram::WIDTH, saex::spectrogram::height(3))
     );
 
+    // The zip is written to a nameless temporary file and streamed from it: it announces its
+    // length and leaves nothing behind in the job's folder.
+    let job_folder = temp_folder(&server.stderr.lock().unwrap()).join(&job_id);
+    let listing = || {
+        let mut names: Vec<_> = std::fs::read_dir(&job_folder)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = listing();
     let zipped = server.get(&format!("/api/jobs/{job_id}/stems.zip"));
     assert_eq!(zipped.status, 200);
     assert!(zipped
         .header("content-disposition")
         .unwrap()
         .starts_with("attachment"));
+    assert_eq!(
+        zipped.header("content-length"),
+        Some(zipped.body.len().to_string().as_str())
+    );
+    assert_eq!(listing(), before);
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zipped.body)).unwrap();
     let mut names: Vec<String> = archive
         .file_names()
@@ -443,6 +478,68 @@ fn page_models_and_a_whole_job() {
             .status,
         404
     );
+}
+
+/// A download streams from the open file: removing the job while a client is still reading
+/// a stem neither cuts nor corrupts the download.
+#[test]
+fn a_download_outlives_the_removal_of_its_job() {
+    let server = Server::start(&[]);
+    let id = server.tiny_model_id().to_string();
+    let (nb_frames, rate) = (60 * 44100, 44100);
+    let submitted = server.submit(
+        &[("model", &id), ("mask", "ratio")],
+        "long.wav",
+        &wav_bytes(rate, 2, nb_frames),
+    );
+    assert_eq!(submitted.status, 202, "{}", submitted.error());
+    let job_id = submitted.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(server.wait(&job_id)["state"], "done");
+
+    let mut stream = TcpStream::connect(server.address).unwrap();
+    // A small receive buffer, so that most of the 10-MB stem is still to be sent (and read
+    // from the file) when the job goes.
+    unsafe {
+        use std::os::fd::AsRawFd;
+        let size: libc::c_int = 32 * 1024;
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /api/jobs/{job_id}/stems/mix.wav HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        server.address
+    )
+    .unwrap();
+    let mut raw = vec![0u8; 64 * 1024];
+    stream.read_exact(&mut raw).unwrap();
+    assert_eq!(
+        server
+            .request("DELETE", &format!("/api/jobs/{job_id}"), "text/plain", b"")
+            .status,
+        204
+    );
+    assert!(!temp_folder(&server.stderr.lock().unwrap())
+        .join(&job_id)
+        .exists());
+    stream.read_to_end(&mut raw).unwrap();
+    let answer = Answer::parse(&raw).unwrap();
+    assert_eq!(answer.status, 200);
+    let length: usize = answer.header("content-length").unwrap().parse().unwrap();
+    assert_eq!(answer.body.len(), length);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mix.wav");
+    std::fs::write(&path, &answer.body).unwrap();
+    let audio = saex::read_audio(&path).unwrap();
+    assert_eq!((audio.nb_channels(), audio.nb_frames()), (2, nb_frames));
 }
 
 #[test]
@@ -669,9 +766,15 @@ fn queue_cancel_and_ctrl_c() {
 fn binding_beyond_this_machine_warns() {
     let server = Server::start(&["--bind", "0.0.0.0"]);
     assert_eq!(server.get("/api/models").status, 200);
-    let stderr = server.stderr.lock().unwrap().clone();
-    assert!(
-        stderr.contains("saex: warning: listening on 0.0.0.0: anyone who can reach this machine"),
-        "{stderr}"
-    );
+    // Standard error is read by a thread of its own: the line may come after the address.
+    let warning = "saex: warning: listening on 0.0.0.0: anyone who can reach this machine";
+    let started = Instant::now();
+    while !server.stderr.lock().unwrap().contains(warning) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no warning in: {}",
+            server.stderr.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
