@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the real-browser test of `saex serve` (tests/all/serve_browser.rs) needs:
+# Installs what the real-browser test of `saex serve` (tests/all/serve/browser.rs) needs:
 # headless Chromium and its WebDriver server (Debian's chromium and chromium-driver), with
 # apt-get as root (or through sudo). Exits 1, saying what is missing, where it cannot install
 # them; the test then says it is skipped and passes.
