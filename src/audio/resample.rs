@@ -57,6 +57,17 @@ impl StreamResampler {
         })
     }
 
+    /// The longest a sample waits in the resampler, in input frames, from its push until the
+    /// output it makes is returned: a chunk of input must fill before rubato runs, and rubato's
+    /// own delay (compensated in the samples, so they stay aligned) is real time in a stream.
+    /// 0 when the rates are equal.
+    pub fn latency(&self) -> usize {
+        self.inner.as_ref().map_or(0, |inner| {
+            let delay = inner.output_delay() as u64 * self.from as u64;
+            inner.input_frames_max() - 1 + delay.div_ceil(self.to as u64) as usize
+        })
+    }
+
     /// Output frames for `nb_frames` input frames.
     pub fn output_len(&self, nb_frames: u64) -> u64 {
         (nb_frames * self.to as u64 + self.from as u64 / 2) / self.from as u64
@@ -158,6 +169,43 @@ mod tests {
         (0..n)
             .map(|i| (2.0 * std::f32::consts::PI * freq * i as f32 / rate as f32).sin())
             .collect()
+    }
+
+    /// The first push after which the output holds frame `at` of the input (an impulse there).
+    fn pushes_until_out(from: u32, to: u32, at: usize) -> usize {
+        let mut r = StreamResampler::new(from, to, 1).unwrap();
+        let target = (at as u64 * to as u64 / from as u64) as usize;
+        let mut out = 0;
+        for pushed in 0.. {
+            let x = if pushed == at { 1.0 } else { 0.0 };
+            out += r.push(&[vec![x]]).unwrap()[0].len();
+            if out > target + 1 {
+                return pushed;
+            }
+        }
+        unreachable!()
+    }
+
+    #[test]
+    fn latency_is_the_longest_wait_of_a_sample() {
+        assert_eq!(StreamResampler::new(48000, 48000, 2).unwrap().latency(), 0);
+        for (from, to) in [(48000u32, 44100u32), (44100, 48000), (22050, 44100)] {
+            let latency = StreamResampler::new(from, to, 1).unwrap().latency();
+            let waits: Vec<usize> = (0..1500)
+                .step_by(37)
+                .map(|at| pushes_until_out(from, to, at) - at)
+                .collect();
+            let longest = *waits.iter().max().unwrap();
+            // The output two frames past the impulse's position: within 3 frames of the bound.
+            assert!(
+                longest <= latency + 3,
+                "{from}->{to}: waited {longest} > {latency}"
+            );
+            assert!(
+                longest + 40 >= latency,
+                "{from}->{to}: bound {latency}, longest wait {longest}"
+            );
+        }
     }
 
     #[test]

@@ -300,6 +300,22 @@ impl Separator {
         algorithmic_latency(self.estimators[0].spec().stft, reach)
     }
 
+    /// A bound on how long a sample of a stream at `rate` Hz waits in a [`HopProcessor`], in
+    /// frames at `rate`: the algorithmic latency plus, when `rate` is not the models' rate, the
+    /// resamplers' longest waits on the way in and out (see [`StreamResampler::latency`]; the
+    /// two seldom fall on one sample, so the true wait is 75 to 95 % of the bound). Returns
+    /// `(total, resampling)`.
+    ///
+    /// [`StreamResampler::latency`]: crate::audio::StreamResampler::latency
+    pub fn stream_latency(&self, rate: u32) -> Result<(usize, usize)> {
+        let model_rate = self.sample_rate();
+        let at_rate = |n: usize| (n as u64 * rate as u64).div_ceil(model_rate as u64) as usize;
+        let into = crate::audio::StreamResampler::new(rate, model_rate, 1)?.latency();
+        let back = crate::audio::StreamResampler::new(model_rate, rate, 1)?.latency();
+        let resampling = into + at_rate(back);
+        Ok((at_rate(self.algorithmic_latency()) + resampling, resampling))
+    }
+
     /// A low-latency processor for a stream at `rate` Hz of `nb_channels` channels, to drive
     /// block by block (e.g. from a live audio loop): see [`HopProcessor`]. Runs in the
     /// low-latency mode whatever [`Separator::latency`] says (the multichannel Wiener filter

@@ -91,6 +91,52 @@ fn low_latency_gives_the_batched_samples_exactly() {
     }
 }
 
+/// The stated stream latency bounds what the hop processor holds back: at the models' rate the
+/// algorithmic latency alone, at another rate that plus the resamplers' waits. Pushing one
+/// sample at a time, the input is never ahead of the output by more, and is by at least 70 %
+/// of it (the two resamplers' worst waits do not fall on the same sample: 76 to 92 % here).
+#[test]
+fn the_stream_latency_counts_the_resamplers() {
+    let separator = Separator::new(
+        vec![row_wise("vocals", 16000, 2)],
+        SeparateOptions {
+            path: ComputePath::Cpu,
+            ..SeparateOptions::default()
+        },
+    )
+    .unwrap();
+    let algorithmic = separator.algorithmic_latency();
+    assert_eq!(separator.stream_latency(16000).unwrap(), (algorithmic, 0));
+    for rate in [44100, 22050, 48000] {
+        let (total, resampling) = separator.stream_latency(rate).unwrap();
+        let into = saex::audio::StreamResampler::new(rate, 16000, 1)
+            .unwrap()
+            .latency();
+        let back = saex::audio::StreamResampler::new(16000, rate, 1)
+            .unwrap()
+            .latency();
+        let at_rate = |n: usize| (n as u64 * rate as u64).div_ceil(16000) as usize;
+        assert_eq!(resampling, into + at_rate(back), "{rate} Hz");
+        assert_eq!(total, at_rate(algorithmic) + resampling, "{rate} Hz");
+        let mix = tones(rate, 2, 3 * total + 4000);
+        let mut processor = separator.hop_processor(rate, 2).unwrap();
+        let (mut emitted, mut most_behind) = (0, 0);
+        for n in 0..mix.nb_frames() {
+            let block: Vec<Vec<f32>> = mix.channels.iter().map(|c| vec![c[n]]).collect();
+            emitted += processor.push(&block).unwrap().len();
+            most_behind = most_behind.max(n + 1 - emitted);
+        }
+        assert!(
+            most_behind <= total,
+            "{rate} Hz: held back {most_behind} > {total}"
+        );
+        assert!(
+            10 * most_behind >= 7 * total,
+            "{rate} Hz: held back at most {most_behind}, stated {total}"
+        );
+    }
+}
+
 #[test]
 fn the_wiener_filter_is_refused_in_low_latency() {
     let options = SeparateOptions {

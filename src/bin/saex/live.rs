@@ -108,7 +108,8 @@ mod devices {
         };
         let at_rate = |n: usize| (n as u64 * rate as u64).div_ceil(model_rate as u64) as usize;
         let block = at_rate(separator.hop()).max(1);
-        let latency = at_rate(separator.algorithmic_latency());
+        let algorithmic = at_rate(separator.algorithmic_latency());
+        let (latency, resampling) = separator.stream_latency(rate)?;
         let buffer = args.buffer.unwrap_or(1024) as usize;
         // Input and output buffers, and a hop of jitter for the worker.
         let delay = latency + 2 * buffer + block;
@@ -134,13 +135,17 @@ mod devices {
                 name(&output),
                 args.keep.as_deref().unwrap_or(targets[0])
             );
+            let ms = |frames: usize| 1000.0 * frames as f64 / rate as f64;
             eprintln!(
-                "saex: delay {delay} frames = {:.1} ms: algorithmic latency {:.1} ms, two buffers \
-                 of {buffer} frames and a hop{}",
-                1000.0 * delay as f64 / rate as f64,
-                1000.0 * latency as f64 / rate as f64,
-                if rate != model_rate {
-                    format!(" (plus resampling to the model's {model_rate} Hz and back)")
+                "saex: delay {delay} frames = {:.1} ms: algorithmic latency {:.1} ms, {}two \
+                 buffers of {buffer} frames and a hop",
+                ms(delay),
+                ms(algorithmic),
+                if resampling > 0 {
+                    format!(
+                        "resampling to the model's {model_rate} Hz and back up to {:.1} ms, ",
+                        ms(resampling)
+                    )
                 } else {
                     String::new()
                 }
