@@ -393,3 +393,24 @@ fn every_stream_of_a_stems_file_decodes_to_its_own_tones() {
         "{err}"
     );
 }
+
+/// Issue 16, item 4: `.m4a` and `.aiff` stems make a track folder like `.wav` ones (training
+/// and evaluation read folders the same way).
+#[test]
+fn m4a_and_aiff_stems_make_a_track() {
+    let dir = tempfile::tempdir().unwrap();
+    let track = dir.path().join("song");
+    std::fs::create_dir(&track).unwrap();
+    // tone.m4a: 44100 frames of stereo at 44.1 kHz once its edit list is applied.
+    std::fs::copy(data("tone.m4a"), track.join("vocals.m4a")).unwrap();
+    let bass: Vec<Vec<i16>> = (0..2)
+        .map(|c| (0..44_100).map(|i| ((i * (c + 3)) % 2000) as i16).collect())
+        .collect();
+    std::fs::write(track.join("bass.aiff"), aiff_bytes(44_100, &bass)).unwrap();
+    let opened = saex::Track::open(&track, "vocals").unwrap();
+    let mut names: Vec<&str> = opened.stems().iter().map(|s| s.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["bass", "vocals"]);
+    let bass = opened.stem("bass").unwrap();
+    assert!(bass.path.ends_with("bass.aiff"), "{}", bass.path.display());
+}
