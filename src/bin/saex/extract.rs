@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// Extract the target instrument from a mix (WAV, FLAC, MP3, Ogg Vorbis, AAC/M4A, ALAC, AIFF).
+/// Extract the target instrument from a mix (WAV, FLAC, MP3, Ogg Vorbis, Opus (at 48 kHz),
+/// AAC/M4A, ALAC, AIFF).
 /// The output keeps the input's sample rate, channel count and exact length; a file appears
 /// complete or not at all; its format follows its extension (.wav, .flac, .raw, .mp3, .ogg).
 #[derive(Args, Debug)]
