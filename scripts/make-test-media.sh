@@ -3,6 +3,7 @@
 # committed files and need no ffmpeg).
 #
 #   tone.m4a        1 s, 44.1 kHz stereo AAC in MP4: 440 Hz left, 660 Hz right, at half scale
+#   tone.opus       the same sines at 48 kHz (Opus's only rate), Ogg Opus (libopus, 96 kbit/s)
 #   tiny.stem.mp4   1 s, five 44.1 kHz stereo AAC streams in the stems layout of MUSDB18
 #                   (0 mixture, 1 drums, 2 bass, 3 other, 4 vocals): sines of 200, 300, 500
 #                   and 700 Hz at 0.2 in both channels as the four sources, their sum as the
@@ -18,6 +19,9 @@ sine() { echo "aevalsrc=$2*sin(2*PI*$1*t)|$2*sin(2*PI*$1*t):s=44100:d=1"; }
 ffmpeg "${common[@]}" -f lavfi -i "aevalsrc=0.5*sin(2*PI*440*t)|0.5*sin(2*PI*660*t):s=44100:d=1" \
     -c:a aac -b:a 128k -map_metadata -1 "$out/tone.m4a"
 
+ffmpeg "${common[@]}" -f lavfi -i "aevalsrc=0.5*sin(2*PI*440*t)|0.5*sin(2*PI*660*t):s=48000:d=1" \
+    -c:a libopus -b:a 96k -map_metadata -1 "$out/tone.opus"
+
 mix="0.2*(sin(2*PI*200*t)+sin(2*PI*300*t)+sin(2*PI*500*t)+sin(2*PI*700*t))"
 inputs=(-f lavfi -i "aevalsrc=$mix|$mix:s=44100:d=1")
 maps=(-map 0:a)
@@ -30,4 +34,4 @@ done
 ffmpeg "${common[@]}" "${inputs[@]}" "${maps[@]}" -c:a aac -b:a 48k -map_metadata -1 \
     -f mp4 "$out/tiny.stem.mp4"
 
-ls -l "$out/tone.m4a" "$out/tiny.stem.mp4"
+ls -l "$out/tone.m4a" "$out/tone.opus" "$out/tiny.stem.mp4"

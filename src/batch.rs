@@ -10,8 +10,8 @@ use std::path::{Component, Path, PathBuf};
 use std::time::Instant;
 
 /// File extensions taken for audio (compared case-insensitively).
-pub const AUDIO_EXTENSIONS: [&str; 11] = [
-    "wav", "wave", "flac", "mp3", "ogg", "oga", "m4a", "mp4", "aac", "aif", "aiff",
+pub const AUDIO_EXTENSIONS: [&str; 12] = [
+    "wav", "wave", "flac", "mp3", "ogg", "oga", "opus", "m4a", "mp4", "aac", "aif", "aiff",
 ];
 
 /// The placeholders a filename template may use.

@@ -69,8 +69,12 @@ pub fn find_track(root: &Path, name: &str) -> PathBuf {
     }
 }
 
-/// The audio file extensions read as stems (compared case-insensitively).
-pub const AUDIO_EXTENSIONS: [&str; 4] = ["wav", "flac", "mp3", "ogg"];
+/// The audio file extensions read as stems (compared case-insensitively): every format saex
+/// reads but the MP4 of a stems file (`.mp4` beside stems would be ambiguous; a
+/// `<track>.stem.mp4` is a track of its own).
+pub const AUDIO_EXTENSIONS: [&str; 11] = [
+    "wav", "wave", "flac", "mp3", "ogg", "oga", "opus", "m4a", "aac", "aif", "aiff",
+];
 
 /// Stems of one track may differ in length by at most this many samples (the track is cut to
 /// the shortest); more means the stems do not belong together.

@@ -55,30 +55,37 @@ pub enum Container {
     Flac,
     /// Headerless little-endian interleaved samples (`.raw`, `.pcm`, or `--raw`).
     Raw,
+    /// MP3 (`.mp3`, LAME): constant bit rate, 320 kbit/s unless asked; 1 or 2 channels at 8 to
+    /// 48 kHz (MPEG's nine rates).
+    Mp3,
+    /// Ogg Vorbis (`.ogg`, `.oga`, libvorbis): variable bit rate, quality 8 unless a bit rate is
+    /// asked.
+    Ogg,
 }
 
-/// Extensions of formats saex reads but cannot write, with the reason.
-const NOT_WRITTEN: [&str; 9] = [
-    "mp3", "ogg", "oga", "opus", "m4a", "mp4", "aac", "aif", "aiff",
-];
+/// Extensions of formats saex reads but cannot write.
+const NOT_WRITTEN: [&str; 6] = ["opus", "m4a", "mp4", "aac", "aif", "aiff"];
 
 impl Container {
-    /// Parses `wav`, `flac` or `raw`.
+    /// Parses `wav`, `flac`, `raw`, `mp3` or `ogg`.
     pub fn parse(name: &str) -> Result<Self> {
         match name.trim().to_ascii_lowercase().as_str() {
             "wav" | "wave" => Ok(Container::Wav),
             "flac" => Ok(Container::Flac),
             "raw" | "pcm" => Ok(Container::Raw),
+            "mp3" => Ok(Container::Mp3),
+            "ogg" | "oga" | "vorbis" => Ok(Container::Ogg),
             other => Err(Error::Invalid(format!(
-                "output type {other:?}: expected wav, flac or raw"
+                "output type {other:?}: expected wav, flac, raw, mp3 or ogg"
             ))),
         }
     }
 
-    /// The format a path's extension names: `.wav`/`.wave`, `.flac`, `.raw`/`.pcm`; `-`
-    /// (standard output), and a FIFO or device without an extension, are WAV. Anything else is refused, naming the path: a path without an
-    /// extension, or one saex reads but does not write (MP3, Ogg, Opus, AAC, AIFF: no
-    /// well-kept pure-Rust encoder; write `.flac` or `.wav` and convert).
+    /// The format a path's extension names: `.wav`/`.wave`, `.flac`, `.raw`/`.pcm`, `.mp3`,
+    /// `.ogg`/`.oga`; `-` (standard output), and a FIFO or device without an extension, are
+    /// WAV. Anything else is refused, naming the path: a path without an extension, or one
+    /// saex reads but does not write (Opus, AAC/M4A, AIFF; write `.flac` or `.wav` and
+    /// convert).
     pub fn from_path(path: &Path) -> Result<Self> {
         if is_stdio(path) {
             return Ok(Container::Wav);
@@ -93,7 +100,7 @@ impl Container {
             }
             return Err(Error::file(
                 path,
-                "has no extension: name the output .wav or .flac (the format follows the extension)",
+                "has no extension: name the output .wav, .flac, .mp3 or .ogg (the format follows the extension)",
             ));
         };
         let ext = ext.to_ascii_lowercase();
@@ -109,7 +116,9 @@ impl Container {
         Container::parse(&ext).map_err(|_| {
             Error::file(
                 path,
-                format!("unknown output extension .{ext}: expected .wav, .flac or .raw"),
+                format!(
+                    "unknown output extension .{ext}: expected .wav, .flac, .raw, .mp3 or .ogg"
+                ),
             )
         })
     }
@@ -120,14 +129,23 @@ impl Container {
             Container::Wav => "wav",
             Container::Flac => "flac",
             Container::Raw => "raw",
+            Container::Mp3 => "mp3",
+            Container::Ogg => "ogg",
         }
+    }
+
+    /// Whether the format is lossy (MP3, Ogg Vorbis): it encodes float samples at a bit rate,
+    /// and `--format` (16, 24, float) does not apply.
+    pub fn is_lossy(self) -> bool {
+        matches!(self, Container::Mp3 | Container::Ogg)
     }
 }
 
 /// What to do with samples beyond full scale ([-1, 1]). Samples never wrap around.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ClipMode {
-    /// Integer outputs (16/24-bit WAV, FLAC) clamp each sample to full scale; 32-bit float
+    /// Integer outputs (16/24-bit WAV, FLAC) and lossy ones (MP3, Ogg Vorbis, whose encoders
+    /// take samples within full scale) clamp each sample to full scale; 32-bit float
     /// keeps it. Either way they are counted and saex warns with the count (the default).
     #[default]
     Clamp,
@@ -160,6 +178,11 @@ pub struct OutputFormat {
     pub container: Option<Container>,
     pub sample: SampleFormat,
     pub clip: ClipMode,
+    /// The bit rate of lossy outputs in kbit/s (MP3: constant, one of
+    /// [`super::lossy::MP3_KBPS`]; Ogg Vorbis: the average aimed at). `None`: MP3 at
+    /// [`super::lossy::MP3_DEFAULT_KBPS`], Vorbis at quality
+    /// [`super::lossy::VORBIS_DEFAULT_QUALITY`]. Lossless outputs ignore it.
+    pub bitrate: Option<u32>,
 }
 
 impl From<SampleFormat> for OutputFormat {
@@ -172,7 +195,8 @@ impl From<SampleFormat> for OutputFormat {
 }
 
 impl OutputFormat {
-    /// The container for `path`, checked against the sample format (FLAC holds 16 or 24 bit).
+    /// The container for `path`, checked against the sample format (FLAC holds 16 or 24 bit;
+    /// MP3 and Ogg Vorbis have none: only the default, 16, is accepted) and the bit rate.
     pub fn container_for(&self, path: &Path) -> Result<Container> {
         let container = match self.container {
             Some(c) => c,
@@ -183,6 +207,34 @@ impl OutputFormat {
                 path,
                 "FLAC holds 16- or 24-bit integers, not float: use --format 16 or 24, or a .wav name",
             ));
+        }
+        if container.is_lossy() && self.sample != SampleFormat::Pcm16 {
+            return Err(Error::file(
+                path,
+                format!(
+                    "{} has no bit depth (--format 24 or float is for .wav, .flac and .raw): \
+                     leave --format out (--bitrate sets its quality)",
+                    container.extension().to_uppercase()
+                ),
+            ));
+        }
+        match (container, self.bitrate) {
+            (Container::Mp3, Some(kbps)) if !super::lossy::MP3_KBPS.contains(&kbps) => {
+                return Err(Error::file(
+                    path,
+                    format!(
+                        "MP3 bit rate {kbps} kbit/s: expected one of {}",
+                        super::lossy::MP3_KBPS.map(|k| k.to_string()).join(", ")
+                    ),
+                ))
+            }
+            (Container::Ogg, Some(kbps)) if !(32..=500).contains(&kbps) => {
+                return Err(Error::file(
+                    path,
+                    format!("Ogg Vorbis bit rate {kbps} kbit/s: expected 32 to 500"),
+                ))
+            }
+            _ => {}
         }
         Ok(container)
     }
@@ -210,9 +262,17 @@ mod tests {
             Container::from_path(Path::new("-")).unwrap(),
             Container::Wav
         );
+        assert_eq!(
+            Container::from_path(Path::new("a.mp3")).unwrap(),
+            Container::Mp3
+        );
+        assert_eq!(
+            Container::from_path(Path::new("a.Ogg")).unwrap(),
+            Container::Ogg
+        );
         for (name, says) in [
-            ("v.mp3", "does not write"),
-            ("v.ogg", "does not write"),
+            ("v.opus", "does not write"),
+            ("v.m4a", "does not write"),
             ("v", "no extension"),
             ("v.txt", "unknown output extension"),
         ] {
@@ -223,5 +283,14 @@ mod tests {
         }
         let float_flac = OutputFormat::from(SampleFormat::Float32);
         assert!(float_flac.container_for(Path::new("a.flac")).is_err());
+        assert!(float_flac.container_for(Path::new("a.mp3")).is_err());
+        let odd_rate = OutputFormat {
+            bitrate: Some(300),
+            ..OutputFormat::default()
+        };
+        let err = odd_rate.container_for(Path::new("a.mp3")).unwrap_err();
+        assert!(err.to_string().contains("320"), "{err}");
+        assert!(odd_rate.container_for(Path::new("a.ogg")).is_ok());
+        assert!(odd_rate.container_for(Path::new("a.wav")).is_ok());
     }
 }

@@ -1,14 +1,17 @@
-//! Audio in and out: decoding WAV/RF64 (our own chunk walk) and FLAC/MP3/Ogg Vorbis/AAC/ALAC/
-//! AIFF (symphonia) into f32 channels, from files or standard input, MP4 edit lists applied
+//! Audio in and out: decoding WAV/RF64 (our own chunk walk), FLAC/MP3/Ogg Vorbis/AAC/ALAC/
+//! AIFF (symphonia) and Ogg Opus (symphonia's demuxer, opus-decoder) into f32 channels, from files or standard input, MP4 edit lists applied
 //! (gapless AAC), and files of several streams (the stems format); streaming WAV, FLAC
-//! (flacenc) or raw PCM output, atomic for files; and band-limited resampling (rubato).
+//! (flacenc), MP3 (LAME), Ogg Vorbis (libvorbis) or raw PCM output, atomic for files; and
+//! band-limited resampling (rubato).
 //!
 //! Buffers are planar: `channels[c][i]` is sample `i` of channel `c`, shape
 //! `(nb_channels, nb_frames)`.
 
 mod flac;
 mod format;
+mod lossy;
 mod mp4_edits;
+mod opus;
 mod read;
 mod resample;
 mod streams;
@@ -16,6 +19,8 @@ mod wav_header;
 mod write;
 
 pub use format::{ClipMode, Container, OutputFormat, SampleFormat};
+pub use lossy::{MP3_DEFAULT_KBPS, MP3_KBPS, MP3_RATES, VORBIS_DEFAULT_QUALITY};
+pub use opus::OPUS_RATE;
 pub use read::{read_audio, AudioInfo, AudioReader};
 pub use resample::{resample, StreamResampler};
 pub use streams::{read_streams, stream_infos};

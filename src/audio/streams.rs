@@ -107,7 +107,7 @@ pub fn read_streams(path: impl AsRef<Path>) -> Result<Vec<AudioBuffer>> {
     let (mut format, edits) = open(path)?;
     let mut streams = Vec::with_capacity(infos.len());
     for (track, info) in audio_tracks(format.as_ref()).into_iter().zip(&infos) {
-        let decoder = symphonia::default::get_codecs()
+        let decoder = super::opus::codecs()
             .make(&track.codec_params, &DecoderOptions::default())
             .map_err(|e| Error::file(path, format!("unsupported encoding: {e}")))?;
         streams.push(StreamDecoder {

@@ -1,8 +1,9 @@
-//! Streaming output in WAV, FLAC or raw PCM, to a file (written atomically, see
+//! Streaming output in WAV, FLAC, raw PCM, MP3 or Ogg Vorbis, to a file (written atomically, see
 //! [`crate::atomic`]), a FIFO, a device or standard output (`-`).
 
 use super::flac::FlacEncoder;
 use super::format::{ClipMode, Container, OutputFormat, SampleFormat};
+use super::lossy::{check_mp3, Mp3Encoder, VorbisStream, MP3_DEFAULT_KBPS};
 use super::wav_header::wav_header;
 use super::{check_layout, AudioBuffer};
 use crate::atomic::{is_stdio, resolve, AtomicFile};
@@ -71,12 +72,22 @@ pub struct AudioWriter {
     spool: Option<BufWriter<File>>,
     bytes: Vec<u8>,
     ints: Vec<i32>,
+    /// Planar samples within full scale, for the lossy encoders.
+    planar: Vec<Vec<f32>>,
 }
 
 enum Encoder {
     Wav,
     Raw,
     Flac(Box<FlacEncoder>),
+    Mp3(Box<Mp3Encoder>),
+    Ogg(Box<VorbisStream>),
+}
+
+impl Encoder {
+    fn is_lossy(&self) -> bool {
+        matches!(self, Encoder::Mp3(_) | Encoder::Ogg(_))
+    }
 }
 
 /// The old name of [`AudioWriter`], which now writes every output format.
@@ -95,20 +106,38 @@ impl AudioWriter {
         let format = format.into();
         check_layout(sample_rate, nb_channels).map_err(|e| Error::file(path, e.to_string()))?;
         let container = format.container_for(path)?;
-        let encoder = match container {
+        let mp3_kbps = format.bitrate.unwrap_or(MP3_DEFAULT_KBPS);
+        let mut encoder = match container {
             Container::Wav => Encoder::Wav,
+            // A placeholder: LAME is started below, once the output is open.
+            Container::Mp3 => Encoder::Raw,
             Container::Raw => Encoder::Raw,
             Container::Flac => Encoder::Flac(Box::new(
                 FlacEncoder::new(sample_rate, nb_channels, format.sample.bits() as usize)
                     .map_err(|e| Error::file(path, e))?,
             )),
+            Container::Ogg => Encoder::Ogg(Box::new(
+                VorbisStream::new(sample_rate, nb_channels, format.bitrate)
+                    .map_err(|e| Error::file(path, e))?,
+            )),
         };
+        if container == Container::Mp3 {
+            // Checked before the file is opened; LAME starts once the output is known to be
+            // seekable or not (whether it can be given the Xing/LAME frame at the end).
+            check_mp3(sample_rate, nb_channels, mp3_kbps).map_err(|e| Error::file(path, e))?;
+        }
         let spool = match format.clip {
             ClipMode::Rescale => Some(spool_file(path)?),
             _ => None,
         };
         let (file, mut out) = AtomicFile::create(path)?;
         let streaming = !file.is_seekable();
+        if container == Container::Mp3 {
+            encoder = Encoder::Mp3(Box::new(
+                Mp3Encoder::new(sample_rate, nb_channels, mp3_kbps, !streaming)
+                    .map_err(|e| Error::file(path, e))?,
+            ));
+        }
         let head = match &encoder {
             // On a stream the sizes cannot be filled in later: 0xFFFFFFFF says "to the end".
             Encoder::Wav => wav_header(
@@ -117,8 +146,9 @@ impl AudioWriter {
                 format.sample,
                 streaming.then_some(u32::MAX),
             ),
-            Encoder::Raw => Vec::new(),
+            Encoder::Raw | Encoder::Mp3(_) => Vec::new(),
             Encoder::Flac(flac) => flac.header(),
+            Encoder::Ogg(ogg) => ogg.take(),
         };
         let header_len = head.len() as u64;
         out.write_all(&head).map_err(|e| Error::io(path, e))?;
@@ -137,6 +167,7 @@ impl AudioWriter {
             spool,
             bytes: Vec::new(),
             ints: Vec::new(),
+            planar: Vec::new(),
         })
     }
 
@@ -182,6 +213,9 @@ impl AudioWriter {
 
     /// Encodes `(nb_channels, n)` samples times `gain` and writes them out.
     fn encode(&mut self, block: &[Vec<f32>], n: usize, gain: f32) -> Result<()> {
+        if self.encoder.is_lossy() {
+            return self.encode_lossy(block, n, gain);
+        }
         let path = self.file.path().to_path_buf();
         let full = match self.sample {
             SampleFormat::Pcm16 => 32768.0f32,
@@ -228,6 +262,33 @@ impl AudioWriter {
             .map_err(|e| Error::io(&path, e))
     }
 
+    /// Encodes `(nb_channels, n)` samples times `gain`, clamped to [-1, 1], as MP3 or Vorbis.
+    fn encode_lossy(&mut self, block: &[Vec<f32>], n: usize, gain: f32) -> Result<()> {
+        let path = self.file.path();
+        self.planar.resize_with(self.nb_channels, Vec::new);
+        let mut clipped = 0u64;
+        for (out, ch) in self.planar.iter_mut().zip(block) {
+            out.clear();
+            out.extend(ch[..n].iter().map(|&x| {
+                let x = x * gain;
+                if x.abs() > 1.0 {
+                    clipped += 1;
+                }
+                x.clamp(-1.0, 1.0)
+            }));
+        }
+        self.nb_clipped += clipped;
+        let bytes = match &mut self.encoder {
+            Encoder::Mp3(mp3) => mp3.push(&self.planar).map_err(|e| Error::file(path, e))?,
+            Encoder::Ogg(ogg) => {
+                self.bytes = ogg.push(&self.planar).map_err(|e| Error::file(path, e))?;
+                &self.bytes
+            }
+            _ => unreachable!("encode_lossy is only called for MP3 and Ogg"),
+        };
+        self.out.write_all(bytes).map_err(|e| Error::io(path, e))
+    }
+
     /// Completes the stream (for [`ClipMode::Rescale`], encodes the held samples scaled to full
     /// scale), fills in the header where the output can be sought back into, syncs, and moves a
     /// regular file to its final path.
@@ -237,6 +298,7 @@ impl AudioWriter {
         if let Some(spool) = self.spool.take() {
             // The largest value each format holds: 1 - 1 LSB for integers.
             let top = match self.sample {
+                _ if self.encoder.is_lossy() => 1.0,
                 SampleFormat::Pcm16 => 32767.0 / 32768.0,
                 SampleFormat::Pcm24 => 8_388_607.0 / 8_388_608.0,
                 SampleFormat::Float32 => 1.0,
@@ -248,6 +310,8 @@ impl AudioWriter {
         }
         let tail = match &mut self.encoder {
             Encoder::Flac(flac) => flac.finish().map_err(|e| Error::file(&path, e))?,
+            Encoder::Mp3(mp3) => mp3.finish().map_err(|e| Error::file(&path, e))?,
+            Encoder::Ogg(ogg) => ogg.finish().map_err(|e| Error::file(&path, e))?,
             _ => Vec::new(),
         };
         self.out.write_all(&tail).map_err(|e| Error::io(&path, e))?;
@@ -271,7 +335,9 @@ impl AudioWriter {
                     ]
                 }
                 Encoder::Flac(flac) => vec![(0, flac.header())],
-                Encoder::Raw => Vec::new(),
+                // LAME's Xing/Info frame, now with the length, delay and padding.
+                Encoder::Mp3(mp3) => mp3.tag().map(|tag| (0, tag)).into_iter().collect(),
+                Encoder::Raw | Encoder::Ogg(_) => Vec::new(),
             };
             let out = &mut self.out;
             let result = (|| {
@@ -291,7 +357,8 @@ impl AudioWriter {
             peak: self.peak,
             nb_clipped: self.nb_clipped,
             gain,
-            kept_beyond_full_scale: self.sample == SampleFormat::Float32,
+            kept_beyond_full_scale: self.sample == SampleFormat::Float32
+                && !self.encoder.is_lossy(),
             warn: self.clip != ClipMode::None,
         };
         self.file.commit(self.out)?;

@@ -393,3 +393,59 @@ fn every_stream_of_a_stems_file_decodes_to_its_own_tones() {
         "{err}"
     );
 }
+
+/// Issue 16, item 4: `.m4a` and `.aiff` stems make a track folder like `.wav` ones (training
+/// and evaluation read folders the same way).
+#[test]
+fn m4a_and_aiff_stems_make_a_track() {
+    let dir = tempfile::tempdir().unwrap();
+    let track = dir.path().join("song");
+    std::fs::create_dir(&track).unwrap();
+    // tone.m4a: 44100 frames of stereo at 44.1 kHz once its edit list is applied.
+    std::fs::copy(data("tone.m4a"), track.join("vocals.m4a")).unwrap();
+    let bass: Vec<Vec<i16>> = (0..2)
+        .map(|c| (0..44_100).map(|i| ((i * (c + 3)) % 2000) as i16).collect())
+        .collect();
+    std::fs::write(track.join("bass.aiff"), aiff_bytes(44_100, &bass)).unwrap();
+    let opened = saex::Track::open(&track, "vocals").unwrap();
+    let mut names: Vec<&str> = opened.stems().iter().map(|s| s.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["bass", "vocals"]);
+    let bass = opened.stem("bass").unwrap();
+    assert!(bass.path.ends_with("bass.aiff"), "{}", bass.path.display());
+}
+
+/// Issue 16, item 3: Ogg Opus (libopus through ffmpeg, 312 frames of pre-skip) decodes at
+/// 48 kHz, Opus's only rate, to the original 48000 frames (the pre-skip and the last page's
+/// padding dropped by the granule positions), in phase with the original sines.
+#[test]
+fn opus_decodes_at_48_khz_to_the_original_length() {
+    let audio = read_audio(data("tone.opus")).unwrap();
+    assert_eq!(audio.sample_rate, 48_000);
+    assert_eq!(audio.nb_channels(), 2);
+    assert_eq!(audio.nb_frames(), 48_000);
+    for (c, freq) in [(0, 440.0f32), (1, 660.0)] {
+        let expected: Vec<f32> = (0..48_000)
+            .map(|i| 0.5 * (2.0 * std::f32::consts::PI * freq * i as f32 / 48_000.0).sin())
+            .collect();
+        // Away from the edges, where the codec's window starts and ends.
+        let range = 2_000..46_000;
+        let err: f32 = range
+            .clone()
+            .map(|i| (audio.channels[c][i] - expected[i]).powi(2))
+            .sum::<f32>()
+            / range.len() as f32;
+        let power = 0.125; // 0.5^2 / 2
+        let snr = 10.0 * (power / err).log10();
+        assert!(snr > 20.0, "channel {c}: SNR {snr:.1} dB");
+    }
+    // A truncated Opus file is an error naming it, never a panic.
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(data("tone.opus")).unwrap();
+    let cut = dir.path().join("cut.opus");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    match read_audio(&cut) {
+        Ok(audio) => assert!(audio.nb_frames() < 48_000),
+        Err(e) => assert!(e.to_string().contains("cut.opus"), "{e}"),
+    }
+}

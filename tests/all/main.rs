@@ -10,6 +10,7 @@ mod audio_io;
 mod cli_extract;
 mod eval_cli;
 mod eval_museval_fixtures;
+mod formats;
 mod live;
 mod never_panic;
 mod plot;

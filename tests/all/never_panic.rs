@@ -45,7 +45,7 @@ fn audio_fixtures() -> &'static [(&'static str, Vec<u8>)] {
             saex::write_wav(&path, &common::tones(22050, 2, 3000), format).unwrap();
             out.push((ext, std::fs::read(&path).unwrap()));
         }
-        for ext in ["flac", "mp3", "ogg"] {
+        for ext in ["flac", "mp3", "ogg", "opus"] {
             out.push((ext, std::fs::read(data(&format!("tone.{ext}"))).unwrap()));
         }
         out
@@ -126,7 +126,7 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_behind_a_real_magic_never_panic_the_decoders(
-        index in 0..6usize,
+        index in 0..7usize,
         tail in prop::collection::vec(any::<u8>(), 0..2048),
         keep in 4..64usize,
     ) {
@@ -138,7 +138,7 @@ proptest! {
 
     #[test]
     fn mutated_audio_files_never_panic_the_decoders(
-        index in 0..6usize,
+        index in 0..7usize,
         edits in edits(),
         cut in prop::option::of(0.0..1.0f64),
     ) {

@@ -30,8 +30,8 @@ pub struct BatchArgs {
     output: PathBuf,
     /// Output path below --out: {track} (input path below --in, no extension), {name} (file
     /// name, no extension), {folder} (the input's folder below --in), {ext} (the input's
-    /// extension), {target}. It must end in .wav,
-    /// .flac or .raw (the format follows it) and stay below --out.
+    /// extension), {target}. It must end in .wav, .flac, .raw, .mp3 or .ogg (the format
+    /// follows it) and stay below --out.
     #[arg(long, value_name = "TEMPLATE", default_value = DEFAULT_TEMPLATE)]
     filename: String,
     /// Only the inputs whose path below --in matches this glob (repeatable; `*` stays within a

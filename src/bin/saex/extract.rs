@@ -11,15 +11,17 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// Extract the target instrument from a mix (WAV, FLAC, MP3, Ogg Vorbis, AAC/M4A, ALAC, AIFF).
+/// Extract the target instrument from a mix (WAV, FLAC, MP3, Ogg Vorbis, Opus (at 48 kHz),
+/// AAC/M4A, ALAC, AIFF).
 /// The output keeps the input's sample rate, channel count and exact length; a file appears
-/// complete or not at all; its format follows its extension (.wav, .flac, .raw).
+/// complete or not at all; its format follows its extension (.wav, .flac, .raw, .mp3, .ogg).
 #[derive(Args, Debug)]
 #[command(
     override_usage = "saex extract [OPTIONS] INPUT...
        saex extract [OPTIONS] --mix FILE (--out FILE | --out-dir DIR | --residual FILE)",
     after_help = "Examples:
   saex extract --mix song.mp3 --out vocals.flac
+  saex extract --mix song.flac --out vocals.mp3 --bitrate 192   (MP3, constant 192 kbit/s)
   saex extract a.mp3 b.flac                 (writes a.vocals.wav, b.vocals.wav beside them)
   saex extract a.mp3 b.flac --residual accompaniment   (and a.accompaniment.wav, ...)
   saex extract *.mp3 --model bass --out-dir stems/   (stems/<name>/bass.wav + residual.wav)
@@ -27,6 +29,7 @@ use std::time::Duration;
   saex extract --mix song.wav --out vocals.wav --plot vocals.png
   saex extract --mix song.wav --model vocals --model bass --out-dir stems/
   ffmpeg -i song.m4a -f wav - | saex extract --mix - --out - | ffplay -
+  saex extract --mix song.wav --out - --type ogg | ffplay -
   sox song.flac -t wav - | saex extract --mix - --out - --raw --format 24 > vocals.s24le
   sox song.flac -t wav - | saex extract --mix - --out - --latency low | play -t wav -"
 )]
@@ -40,7 +43,7 @@ pub struct ExtractArgs {
     #[arg(long, value_name = "FILE", required_unless_present = "inputs")]
     mix: Option<PathBuf>,
     /// Where the target goes (one model, one input); - writes standard output (WAV with a
-    /// streaming header, or raw samples with --raw). A FIFO or a device is written in place.
+    /// streaming header, raw samples with --raw, or --type mp3|ogg). A FIFO or a device is written in place.
     #[arg(long, value_name = "FILE", conflicts_with = "out_dir")]
     out: Option<PathBuf>,
     /// Folder for `<target>.wav` of every model plus `residual.wav` (several models); with

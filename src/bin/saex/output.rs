@@ -7,7 +7,7 @@ use saex::{ClipMode, Container, OutputFormat, SampleFormat};
 #[derive(Args, Debug, Clone)]
 pub struct OutputArgs {
     /// Sample encoding: 16 (PCM, default), 24 (PCM) or float (32-bit; WAV only). FLAC takes 16
-    /// or 24.
+    /// or 24; MP3 and Ogg Vorbis have no bit depth (see --bitrate).
     #[arg(long, value_name = "16|24|float", default_value = "16", value_parser = parse_sample)]
     pub format: SampleFormat,
     /// Samples beyond full scale: clamp (integer formats clamp them; float keeps them; either
@@ -16,11 +16,19 @@ pub struct OutputArgs {
     /// warning). Samples never wrap around.
     #[arg(long, value_name = "MODE", default_value = "clamp", value_parser = parse_clip)]
     pub clip: ClipMode,
-    /// Output file type, whatever the names say: wav, flac or raw (headerless little-endian
-    /// interleaved samples). Default: from each output's extension (.wav, .flac, .raw); WAV
-    /// on standard output.
+    /// Output file type, whatever the names say: wav, flac, raw (headerless little-endian
+    /// interleaved samples), mp3 or ogg (Vorbis). Default: from each output's extension (.wav,
+    /// .flac, .raw, .mp3, .ogg); WAV on standard output.
     #[arg(long = "type", value_name = "TYPE", value_parser = parse_container)]
     pub container: Option<Container>,
+    /// Bit rate of MP3 and Ogg Vorbis outputs in kbit/s. MP3: constant, one of 8, 16, 24, 32,
+    /// 40, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320; default 320 (MPEG-1's highest:
+    /// the codec adds as little as it can to the separation's own artefacts; constant so that
+    /// a stream, which gets no Xing header, still has a known duration and can be sought);
+    /// capped at 160 below 32 kHz. Vorbis: the average aimed at (32 to 500); default quality 8
+    /// (about 256 kbit/s for stereo at 44.1 kHz). Lossless outputs ignore it.
+    #[arg(long, value_name = "KBPS")]
+    pub bitrate: Option<u32>,
 }
 
 impl OutputArgs {
@@ -34,6 +42,7 @@ impl OutputArgs {
             },
             sample: self.format,
             clip: self.clip,
+            bitrate: self.bitrate,
         }
     }
 }
