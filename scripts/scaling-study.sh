@@ -19,21 +19,23 @@ work="$cache/scaling"
 target="${TARGET:-vocals}"
 
 # name: the shape's arguments to `saex train` (c: context C, 2C+1 frames in; s: every s-th
-# frame; k: layers).
+# frame; k: layers; mix50: half the excerpts coherent; seed2: the noise of a comparison).
 declare -A shapes=(
   [c3-k3]="--context 3 --layers 3"
   [c3s2-k3]="--context 3 --context-stride 2 --layers 3"
   [c3-k5]="--context 3 --layers 5"
   [c3s2-k5]="--context 3 --context-stride 2 --layers 5"
+  [c3-k3-seed2]="--context 3 --layers 3 --seed 2"
+  [c3-k3-mix50]="--context 3 --layers 3 --mix-probability 0.5"
   [c5-k3]="--context 5 --layers 3"
   [c1-k3]="--context 1 --layers 3"
   [c3-k7]="--context 3 --layers 7"
   [c3-k3-4096]="--context 3 --layers 3 --n-fft 4096 --hop 1024 --bins-in 1486 --bins 1486"
 )
-order=(c3-k3 c3s2-k3 c3-k5 c3s2-k5 c5-k3 c1-k3 c3-k7 c3-k3-4096)
+order=(c3-k3 c3s2-k3 c3-k5 c3s2-k5 c3-k3-seed2 c3-k3-mix50 c5-k3 c1-k3 c3-k7 c3-k3-4096)
 [ $# -gt 0 ] && order=("$@")
 schedule=(--frames-per-epoch 49152 --epochs-per-stage 3 --finetune-epochs 5 --lr-patience 2
-          --early-stop 4 --seed 1 --device cpu)
+          --early-stop 4 --device cpu)
 
 scripts/setup-libtorch.sh >/dev/null
 cargo build --release --locked --quiet --bin saex --example scaling_plot
@@ -48,7 +50,8 @@ for name in "${order[@]}"; do
     echo "== train $name: ${shapes[$name]}" >&2
     # shellcheck disable=SC2086
     target/release/saex train --data "$data" --target "$target" --out "$model" \
-      ${shapes[$name]} "${schedule[@]}" > "$model.train.log" 2>&1
+      ${shapes[$name]} "${schedule[@]}" $([[ ${shapes[$name]} == *--seed* ]] || echo --seed 1) \
+      > "$model.train.log" 2>&1
   fi
   for split in test ood; do
     scored="$work/eval/$name/$split"
@@ -63,12 +66,25 @@ done
 
 # The table and figure of every shape scored on both splits, in the order above.
 runs=()
-for name in c3-k3 c3s2-k3 c3-k5 c3s2-k5 c5-k3 c1-k3 c3-k7 c3-k3-4096; do
+# A second seed joins its shape's curve (label without "-seed2").
+for name in c3-k3 c3-k3-seed2 c3s2-k3 c3-k5 c3s2-k5 c3-k3-mix50 c5-k3 c1-k3 c3-k7 c3-k3-4096; do
   scored="$work/eval/$name"
   if [ -f "$scored/test/summary.json" ] && [ -f "$scored/ood/summary.json" ]; then
-    runs+=("$name=$work/$target-$name=$scored/test/summary.json=$scored/ood/summary.json")
+    runs+=("${name%-seed2}=$work/$target-$name=$scored/test/summary.json=$scored/ood/summary.json")
   fi
 done
+# The 60-second model of docs/results.md ($SAEX_CACHE/v2-run/$target-60s), scored the same way.
+sixty="$cache/v2-run/$target-60s"
+if [ -f "$sixty/model.safetensors" ]; then
+  for split in test ood; do
+    if [ ! -f "$work/eval/c3-k3-60s/$split/summary.json" ]; then
+      mkdir -p "$work/eval/c3-k3-60s"
+      target/release/saex eval --data "$eval_data/$split" --model "$sixty" --mask ratio \
+        --device cpu --out "$work/eval/c3-k3-60s/$split" > "$work/eval/c3-k3-60s/$split.log" 2>&1
+    fi
+  done
+  runs+=("c3-k3=$sixty=$work/eval/c3-k3-60s/test/summary.json=$work/eval/c3-k3-60s/ood/summary.json")
+fi
 # The shipped model (the c3-k3 shape trained longer), where scripts/score-default-models.sh has
 # scored it: a second point on c3-k3's time curve.
 shipped="$cache/eval-$(basename "$eval_data")"
