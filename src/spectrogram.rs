@@ -9,7 +9,7 @@
 
 use crate::audio::AudioBuffer;
 use crate::error::{Error, Result};
-use crate::train::plot::{register_font, FAMILY};
+use crate::train::plot::{encode_png, register_font, FAMILY};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use realfft::RealFftPlanner;
@@ -174,12 +174,7 @@ pub fn render(
         scale,
     )
     .map_err(|e| e.to_string())?;
-    let image = image::RgbImage::from_raw(WIDTH, height, pixels).ok_or("pixel buffer size")?;
-    let mut png = Vec::new();
-    image
-        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .map_err(|e| e.to_string())?;
-    Ok(png)
+    encode_png(WIDTH, height, pixels)
 }
 
 /// About 46 ms of audio, a power of two: 2048 at 44.1 kHz, 256 at 8 kHz.

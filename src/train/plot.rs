@@ -32,6 +32,20 @@ pub(crate) fn register_font() -> std::result::Result<(), String> {
         .clone()
 }
 
+/// An RGB pixel buffer (`width * height * 3` bytes, rows top down) as PNG bytes.
+pub(crate) fn encode_png(
+    width: u32,
+    height: u32,
+    pixels: Vec<u8>,
+) -> std::result::Result<Vec<u8>, String> {
+    let image = image::RgbImage::from_raw(width, height, pixels).ok_or("pixel buffer size")?;
+    let mut png = Vec::new();
+    image
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(|e| e.to_string())?;
+    Ok(png)
+}
+
 /// Renders `history` to a PNG at `path` (atomically).
 pub fn write_history_png(path: &Path, history: &[HistoryRow]) -> Result<()> {
     let png =
@@ -173,12 +187,7 @@ fn to_png(
     register_font()?;
     let mut pixels = vec![255u8; (WIDTH * HEIGHT * 3) as usize];
     draw(title, x, curves, bounds, &mut pixels).map_err(|e| e.to_string())?;
-    let image = image::RgbImage::from_raw(WIDTH, HEIGHT, pixels).ok_or("pixel buffer size")?;
-    let mut png = Vec::new();
-    image
-        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .map_err(|e| e.to_string())?;
-    Ok(png)
+    encode_png(WIDTH, HEIGHT, pixels)
 }
 
 /// A loss as a tick label: `0.05`, `1`, `2.5`; `2e-4` below 0.001 and `1e4` from 10000.

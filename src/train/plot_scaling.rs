@@ -3,7 +3,7 @@
 //! hollow ones for `test`. Runs of one shape (e.g. trained for 1, 20 and 35 minutes) are joined
 //! by a line, so the time panel shows each shape's curve.
 
-use super::plot::{register_font, FAMILY};
+use super::plot::{encode_png, register_font, FAMILY};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -37,12 +37,7 @@ pub fn render_scaling(title: &str, runs: &[ScalingRun]) -> std::result::Result<V
     register_font()?;
     let mut pixels = vec![255u8; (WIDTH * HEIGHT * 3) as usize];
     draw(title, runs, &mut pixels).map_err(|e| e.to_string())?;
-    let image = image::RgbImage::from_raw(WIDTH, HEIGHT, pixels).ok_or("pixel buffer size")?;
-    let mut png = Vec::new();
-    image
-        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .map_err(|e| e.to_string())?;
-    Ok(png)
+    encode_png(WIDTH, HEIGHT, pixels)
 }
 
 /// The labels in order of first appearance, each with its colour.
