@@ -303,7 +303,7 @@ impl<'a> HopProcessor<'a> {
             let clock = Instant::now();
             let x: Vec<Complex32> = self.frames[c].drain(..nb_bins).collect();
             for (m, v) in mix.iter_mut().zip(&x) {
-                *m = v.norm();
+                *m = features::magnitude(*v);
             }
             for (j, (e, raw)) in est.iter_mut().zip(estimates).enumerate() {
                 let nb_out = self.estimators[j].spec().nb_bins;

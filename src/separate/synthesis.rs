@@ -172,7 +172,7 @@ impl Synthesis {
                             let i = task * FRAMES_PER_TASK + k;
                             let x = &x[i * nb_bins..(i + 1) * nb_bins];
                             for (m, v) in mix.iter_mut().zip(x) {
-                                *m = v.norm();
+                                *m = crate::features::magnitude(*v);
                             }
                             for ((e, raw), &nb_out) in
                                 est.iter_mut().zip(estimates).zip(nb_bins_out)

@@ -147,10 +147,10 @@ impl FrameMaker {
         for t in 0..keep {
             builder
                 .mix
-                .extend(spec_mix.frame(t)[..l_in].iter().map(|c| c.norm()));
+                .extend(spec_mix.frame(t)[..l_in].iter().map(|&c| features::magnitude(c)));
             builder
                 .target
-                .extend(spec_target.frame(t)[..l].iter().map(|c| c.norm()));
+                .extend(spec_target.frame(t)[..l].iter().map(|&c| features::magnitude(c)));
         }
         builder
             .centres
