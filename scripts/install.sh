@@ -13,25 +13,40 @@
 # so PREFIX can be moved, archived, or copied to another x86-64 Linux machine (glibc and
 # libstdc++ at least as new as the build machine's; for a GPU, an NVIDIA driver).
 #
-# Usage: scripts/install.sh [--cpu-only] PREFIX
-#   --cpu-only  leave the CUDA libraries out (about 0.5 GB installed instead of 4 GB); saex then
-#               runs on the CPU only, as on a machine without a GPU.
+# Usage: scripts/install.sh [--cpu-only] [--binary FILE] [--torch DIR] PREFIX
+#   --cpu-only     leave the CUDA libraries out (about 0.5 GB installed instead of 4 GB); saex
+#                  then runs on the CPU only, as on a machine without a GPU.
+#   --binary FILE  install this release binary (built elsewhere from this checkout) instead of
+#                  building one, e.g. on a GPU machine without Rust.
+#   --torch DIR    take the libraries from DIR, the `torch` folder of an installed PyTorch
+#                  2.11.0 wheel (its site-packages holding nvidia/), instead of the LibTorch
+#                  that scripts/setup-libtorch.sh installs.
 #
-# Builds the release binary first (LibTorch is installed once per machine by
-# scripts/setup-libtorch.sh; CARGO_TARGET_DIR is honoured). Each part is put in place whole,
+# Without --binary it builds the release binary first (CARGO_TARGET_DIR is honoured); without
+# --torch, LibTorch is installed once per machine by scripts/setup-libtorch.sh. Each part is put in place whole,
 # never file by file: the libraries and the models are written beside their final folder and
 # swapped in, then the binary is renamed over the old one.
 set -euo pipefail
 
 usage() {
-    echo "usage: scripts/install.sh [--cpu-only] PREFIX" >&2
+    echo "usage: scripts/install.sh [--cpu-only] [--binary FILE] [--torch DIR] PREFIX" >&2
     exit 2
 }
 cpu_only=0
 prefix=""
-for arg in "$@"; do
+binary=""
+torch_dir=""
+while [ $# -gt 0 ]; do
+    arg="$1"
+    shift
     case "$arg" in
         --cpu-only) cpu_only=1 ;;
+        --binary | --torch)
+            [ $# -gt 0 ] || usage
+            value="$(realpath -e "$1")" || { echo "install.sh: $arg $1: no such file" >&2; exit 2; }
+            shift
+            if [ "$arg" = --binary ]; then binary="$value"; else torch_dir="$value"; fi
+            ;;
         -h | --help)
             sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
             exit 0
@@ -47,12 +62,19 @@ done
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
-torch_dir="$(scripts/setup-libtorch.sh)"
+if [ -z "$torch_dir" ]; then
+    torch_dir="$(scripts/setup-libtorch.sh)"
+elif ! grep -qE "^__version__ = '2\.11\.0([+'])" "$torch_dir/version.py" 2>/dev/null; then
+    echo "install.sh: --torch $torch_dir is not the torch folder of PyTorch 2.11.0 (its version.py)" >&2
+    exit 2
+fi
 # The folder that holds torch/ and nvidia/ (a wheel's site-packages).
 site="$(cd "$torch_dir/.." && pwd -P)"
 
-cargo build --release --locked --bin saex >&2
-binary="${CARGO_TARGET_DIR:-$repo/target}/release/saex"
+if [ -z "$binary" ]; then
+    cargo build --release --locked --bin saex >&2
+    binary="${CARGO_TARGET_DIR:-$repo/target}/release/saex"
+fi
 if ! grep -qaF '$ORIGIN/../lib/saex/torch/lib' "$binary"; then
     echo "install.sh: $binary lacks the rpath \$ORIGIN/../lib/saex/torch/lib (see build.rs)" >&2
     exit 2
@@ -70,14 +92,14 @@ copy_lib() {
     cp -L "$1" "$2/$dir/$3"
 }
 
-# Libraries: what the binary loads (ldd resolves the checkout's rpath into the cache), and
+# Libraries: what the binary loads (ldd finds them in $torch_dir/lib), and
 # without --cpu-only every library of torch/lib and nvidia/ that LibTorch may load (CUDA's are
 # loaded on demand, some by name at run time, so the whole set goes).
 libs="$prefix/lib/.saex.new.$$"
 trap 'rm -rf "$libs" "$prefix/share/saex/.models.new.$$" "$prefix/bin/.saex.new.$$"' EXIT
 rm -rf "$libs"
 mkdir -p "$libs"
-ldd "$binary" | while read -r name arrow path _; do
+LD_LIBRARY_PATH="$torch_dir/lib" ldd "$binary" | while read -r name arrow path _; do
     [ "$arrow" = "=>" ] || continue
     case "$(realpath "$path")" in
         "$site"/*) copy_lib "$path" "$libs" "$name" ;;

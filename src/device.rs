@@ -83,7 +83,79 @@ pub fn load_cuda_backend() -> std::result::Result<(), String> {
 /// Loads `libtorch_cuda.so` with its symbols global, as if it had been linked.
 fn load_torch_cuda() -> std::result::Result<(), String> {
     dlopen(c"libtorch_cuda.so", libc::RTLD_NOW | libc::RTLD_GLOBAL)
-        .map_err(|e| format!("this LibTorch has no usable CUDA backend ({e})"))
+        .map_err(|e| format!("this LibTorch has no usable CUDA backend ({e})"))?;
+    preload_nvrtc_builtins();
+    Ok(())
+}
+
+/// NVRTC (the run-time compiler LibTorch uses for some kernels) loads its builtins library by
+/// name when it first compiles, through the loader's search path rather than its own folder: on
+/// a GPU machine with a CUDA toolkit in /etc/ld.so.conf an installed saex got the toolkit's copy
+/// (seen on a lent H100 machine), on one without, none. Loading the copy that came with
+/// LibTorch's CUDA libraries first makes the later load by name find it, as PyTorch's own
+/// start-up does. Best effort: without it, NVRTC searches as before.
+fn preload_nvrtc_builtins() {
+    // LibTorch opens libnvrtc itself only when it first needs it; the CUDA runtime it links is
+    // loaded by now, and the wheels keep NVRTC beside it (CUDA 13: nvidia/cu13/lib) or in a
+    // sibling folder (CUDA 12: nvidia/cuda_runtime/lib and nvidia/cuda_nvrtc/lib).
+    let Some(cudart) = loaded_library("libcudart.so") else {
+        return;
+    };
+    let Some(dir) = cudart.parent() else {
+        return;
+    };
+    for dir in [dir.to_path_buf(), dir.join("../../cuda_nvrtc/lib")] {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("libnvrtc-builtins.so") {
+                let path = entry.path();
+                if let Ok(path) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) {
+                    let _ = dlopen(&path, libc::RTLD_LAZY | libc::RTLD_GLOBAL);
+                }
+            }
+        }
+    }
+}
+
+/// The path of a loaded shared object whose file name starts with `prefix`.
+fn loaded_library(prefix: &str) -> Option<std::path::PathBuf> {
+    struct Search<'a> {
+        prefix: &'a str,
+        found: Option<std::path::PathBuf>,
+    }
+    unsafe extern "C" fn visit(
+        info: *mut libc::dl_phdr_info,
+        _size: libc::size_t,
+        data: *mut libc::c_void,
+    ) -> libc::c_int {
+        // SAFETY: the loader passes a valid `info` for the call's duration, and `data` is the
+        // `Search` that `loaded_library` lent to dl_iterate_phdr.
+        let (info, search) = unsafe { (&*info, &mut *(data as *mut Search)) };
+        if info.dlpi_name.is_null() {
+            return 0;
+        }
+        // SAFETY: dlpi_name is a NUL-terminated string owned by the loader.
+        let name = unsafe { CStr::from_ptr(info.dlpi_name) }.to_string_lossy();
+        let path = std::path::Path::new(name.as_ref());
+        let matches = path
+            .file_name()
+            .is_some_and(|f| f.to_string_lossy().starts_with(search.prefix));
+        if matches {
+            search.found = Some(path.to_path_buf());
+            return 1;
+        }
+        0
+    }
+    let mut search = Search {
+        prefix,
+        found: None,
+    };
+    // SAFETY: `visit` only reads each `info` and writes `search`, which outlives the call.
+    unsafe { libc::dl_iterate_phdr(Some(visit), &mut search as *mut Search as *mut libc::c_void) };
+    search.found
 }
 
 /// `dlopen` that keeps the library loaded for the life of the process.
