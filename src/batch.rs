@@ -562,14 +562,19 @@ impl BatchJob {
     }
 }
 
-/// Files a batch separates at once by default on `cores` cores: one per 2 cores (at least one).
-/// Each file then runs its network on one LibTorch thread (see [`crate::ThreadPlan`]), which
-/// has no barrier to stall, beside a rayon pool of the other half. On an H200 machine's 16
-/// cores (2026-11-26) 8 files at once gave 606x real time on the CPU against 504x for 4 files
-/// with 2 network threads each, and 1406x against 1189x with CUDA; 16 files gave 629x and
-/// 1325x for twice the memory.
-pub fn default_jobs(cores: usize) -> usize {
-    (cores / 2).max(1)
+/// Files a batch separates at once by default on `cores` cores: one per core on the CPU, one
+/// per 2 cores when the networks run on a GPU (at least one). Each file then runs its network
+/// on one LibTorch thread (see [`crate::ThreadPlan`]), which has no barrier to stall, beside the
+/// shared rayon pool. One file's pipeline cannot keep 2 cores busy: on the 2-core build machine
+/// (2026-11-26) 4 files took 5.7 s on one core, 5.6-5.7 s on both with one file at a time and
+/// 3.6 s with two. On an H100 machine's 16 cores 16 files at once gave 835x real time against
+/// 762x for 8; with CUDA 8 files gave 1406x and 16 1325x (H200).
+pub fn default_jobs(cores: usize, on_gpu: bool) -> usize {
+    if on_gpu {
+        (cores / 2).max(1)
+    } else {
+        cores.max(1)
+    }
 }
 
 /// Seconds of audio in `files` as their headers tell (files whose length is unknown or that

@@ -48,8 +48,9 @@ pub struct BatchArgs {
     /// The number of shards when the index comes from JOB_COMPLETION_INDEX.
     #[arg(long, value_name = "N")]
     shards: Option<usize>,
-    /// Files separated at once (default: one per 2 of --threads, at least 1); the cores are
-    /// shared among them (see --threads). Each holds its own copy of the models.
+    /// Files separated at once (default: one per core of --threads on the CPU, one per 2 with
+    /// --device cuda; never more than the files found); the cores are shared among them (see
+    /// --threads). Each holds its own copy of the models and its own pipeline (about 200 MB).
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
     /// Separate again even where the outputs exist.
@@ -73,11 +74,6 @@ fn parse_shard(s: &str) -> Result<Shard, String> {
 }
 
 pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| default_jobs(args.model.cores()))
-        .max(1);
-    args.model.apply_threads(jobs)?;
     let stop = stop_on_ctrl_c("")?;
     let shard = match args.shard {
         Some(shard) => shard,
@@ -117,6 +113,13 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(1));
     }
+    // More jobs than files would only hold more models and give each network fewer threads.
+    let on_gpu = saex::parse_device(&args.model.device)?.is_cuda();
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| default_jobs(args.model.cores(), on_gpu))
+        .clamp(1, found.audio.len().max(1));
+    args.model.apply_threads(jobs)?;
     let mut separators = (0..jobs)
         .map(|_| Ok(args.model.separator()?.with_stop(stop.clone())))
         .collect::<anyhow::Result<Vec<_>>>()?;
