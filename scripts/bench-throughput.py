@@ -9,10 +9,12 @@
   least 4) against 0.7 x N x one core, and --jobs variants on all cores;
 - Open-Unmix (scripts/peer/openunmix_extract.py) on the same file and device, when openunmix
   imports;
-- LibTorch's CPU matmul in bf16 against f32 on the network's shapes (Python's torch).
+- LibTorch's CPU matmul in bf16 against f32 on the network's shapes (Python's torch);
+- start-up: where a whole command's fixed cost goes (`saex --version`, an extraction of 1 s of
+  audio per device, and PyTorch's own CUDA initialisation in Python for comparison).
 
     bench-throughput.py --bin DIR [--work DIR] [--out DIR] [--devices cuda,cpu]
-        [--sections extract,batch,cores,jobs,umx,bf16] [--repeat 3] [--budget SECONDS] [--seconds 180]
+        [--sections extract,batch,cores,jobs,umx,bf16,startup] [--repeat 3] [--budget SECONDS] [--seconds 180]
 
 DIR holds `saex` and `examples/bench_inputs` (target/release, or the folder that
 scripts/gpu-carry.sh fills). Lines are printed as they are measured (and appended to
@@ -72,7 +74,7 @@ def main():
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "saex-bench")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--devices", default="cuda,cpu")
-    ap.add_argument("--sections", default="extract,batch,cores,jobs,umx,bf16")
+    ap.add_argument("--sections", default="extract,batch,cores,jobs,umx,bf16,startup")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--batch-files", type=int, default=20)
     ap.add_argument("--seconds", type=int, default=180, help="input length")
@@ -133,6 +135,27 @@ def main():
     say(f"machine: {cores} cores, {name} ({wide or 'no avx512/bf16/amx'})")
     say(f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load before: {open('/proc/loadavg').read().split()[:3]}")
     say()
+
+    if "startup" in sections and time_left("startup"):
+        # 1 s of the same mix: the fixed cost of a command, with almost no audio to separate.
+        subprocess.run([args.bin / "examples" / "bench_inputs", args.work, "1"],
+                       check=True, stdout=subprocess.DEVNULL)
+        short = args.work / "mix-1s.wav"
+        say("| start-up | runs | best |")
+        say("|---|---|---|")
+        steps = [("`saex --version` (process, LibTorch's CPU library)", [saex, "--version"])]
+        for dev in devices:
+            steps.append((f"`saex extract --device {dev}` of 1 s",
+                          [saex, "extract", "--quiet", "--device", dev, "--model", model,
+                           "--mix", short, "--out", scratch / f"short-{dev}.wav"]))
+        if "cuda" in devices:
+            steps.append(("Python: `import torch` and a CUDA tensor",
+                          [sys.executable, "-c",
+                           "import torch; torch.zeros(1, device='cuda'); torch.cuda.synchronize()"]))
+        for label, cmd in steps:
+            walls = [run(cmd, scratch / "startup.log")[0] for _ in range(args.repeat)]
+            say(f"| {label} | {', '.join(f'{w:.2f}' for w in walls)} s | **{min(walls):.2f} s** |")
+        say()
 
     if "extract" in sections and time_left("extract"):
         say(f"| command ({SECONDS} s stereo 44.1 kHz) | runs | best | real-time factor | peak RSS |")
