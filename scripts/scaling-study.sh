@@ -19,7 +19,8 @@ work="$cache/scaling"
 target="${TARGET:-vocals}"
 
 # name: the shape's arguments to `saex train` (c: context C, 2C+1 frames in; s: every s-th
-# frame; k: layers; mix50: half the excerpts coherent; seed2: the noise of a comparison).
+# frame; k: layers; mix50: half the excerpts coherent; masked: `--loss masked`; long: 4 times
+# the frames per epoch and more epochs; seed2: the noise of a comparison).
 declare -A shapes=(
   [c3-k3]="--context 3 --layers 3"
   [c3s2-k3]="--context 3 --context-stride 2 --layers 3"
@@ -27,30 +28,54 @@ declare -A shapes=(
   [c3s2-k5]="--context 3 --context-stride 2 --layers 5"
   [c3-k3-seed2]="--context 3 --layers 3 --seed 2"
   [c3-k3-mix50]="--context 3 --layers 3 --mix-probability 0.5"
+  [c3-k3-masked]="--context 3 --layers 3 --loss masked"
+  [c3-k3-masked-seed2]="--context 3 --layers 3 --loss masked --seed 2"
+  [c3-k3-long]="--context 3 --layers 3 --frames-per-epoch 196608 --epochs-per-stage 5 --finetune-epochs 20"
   [c5-k3]="--context 5 --layers 3"
   [c1-k3]="--context 1 --layers 3"
   [c3-k7]="--context 3 --layers 7"
   [c3-k3-4096]="--context 3 --layers 3 --n-fft 4096 --hop 1024 --bins-in 1486 --bins 1486"
 )
-order=(c3-k3 c3s2-k3 c3-k5 c3s2-k5 c3-k3-seed2 c3-k3-mix50 c5-k3 c1-k3 c3-k7 c3-k3-4096)
+order=(c3-k3 c3s2-k3 c3-k5 c3s2-k5 c3-k3-seed2 c3-k3-mix50 c3-k3-masked c3-k3-masked-seed2
+       c3-k3-long c5-k3 c1-k3 c3-k7 c3-k3-4096)
 [ $# -gt 0 ] && order=("$@")
 schedule=(--frames-per-epoch 49152 --epochs-per-stage 3 --finetune-epochs 5 --lr-patience 2
           --early-stop 4 --device cpu)
 
 scripts/setup-libtorch.sh >/dev/null
-cargo build --release --locked --quiet --bin saex --example scaling_plot
 mkdir -p "$work"
+# A copy of the binary, so that builds during the study's hours do not change it midway;
+# STUDY_BIN=DIR takes saex and examples/scaling_plot from DIR instead of building them.
+saex="$work/saex"
+plot="$work/scaling_plot"
+if [ -z "${STUDY_BIN:-}" ]; then
+  cargo build --release --locked --quiet --bin saex --example scaling_plot
+  STUDY_BIN=target/release
+fi
+for bin in "$STUDY_BIN/saex" "$STUDY_BIN/examples/scaling_plot"; do
+  cp "$bin" "$work/.new" && mv "$work/.new" "$work/$(basename "$bin")"
+done
 for name in "${order[@]}"; do
   model="$work/$target-$name"
   # A run that stopped keeps its checkpoint/ (removed when training ends): take it up again.
   if [ -d "$model/checkpoint" ]; then
     echo "== resume $name" >&2
-    target/release/saex train --resume --out "$model" >> "$model.train.log" 2>&1
+    "$saex" train --resume --out "$model" >> "$model.train.log" 2>&1
   elif [ ! -f "$model/model.safetensors" ]; then
     echo "== train $name: ${shapes[$name]}" >&2
     # shellcheck disable=SC2086
-    target/release/saex train --data "$data" --target "$target" --out "$model" \
-      ${shapes[$name]} "${schedule[@]}" $([[ ${shapes[$name]} == *--seed* ]] || echo --seed 1) \
+    # The schedule's flags that the shape does not set itself (a longer run sets its own).
+    own=()
+    for ((i = 0; i < ${#schedule[@]}; i++)); do
+      if [[ ${schedule[i]} == --* && ${schedule[i + 1]:-} != --* ]]; then
+        [[ " ${shapes[$name]} " == *" ${schedule[i]} "* ]] || own+=("${schedule[i]}" "${schedule[i + 1]}")
+        i=$((i + 1))
+      else
+        [[ " ${shapes[$name]} " == *" ${schedule[i]} "* ]] || own+=("${schedule[i]}")
+      fi
+    done
+    "$saex" train --data "$data" --target "$target" --out "$model" \
+      ${shapes[$name]} "${own[@]}" $([[ ${shapes[$name]} == *--seed* ]] || echo --seed 1) \
       > "$model.train.log" 2>&1
   fi
   for split in test ood; do
@@ -58,7 +83,7 @@ for name in "${order[@]}"; do
     if [ ! -f "$scored/summary.json" ]; then
       echo "== score $name on $split" >&2
       mkdir -p "$(dirname "$scored")"
-      target/release/saex eval --data "$eval_data/$split" --model "$model" --mask ratio \
+      "$saex" eval --data "$eval_data/$split" --model "$model" --mask ratio \
         --device cpu --out "$scored" > "$scored.log" 2>&1
     fi
   done
@@ -67,7 +92,8 @@ done
 # The table and figure of every shape scored on both splits, in the order above.
 runs=()
 # A second seed joins its shape's curve (label without "-seed2").
-for name in c3-k3 c3-k3-seed2 c3s2-k3 c3-k5 c3s2-k5 c3-k3-mix50 c5-k3 c1-k3 c3-k7 c3-k3-4096; do
+for name in c3-k3 c3-k3-seed2 c3s2-k3 c3-k5 c3s2-k5 c3-k3-mix50 c3-k3-masked c3-k3-masked-seed2 \
+  c3-k3-long c5-k3 c1-k3 c3-k7 c3-k3-4096; do
   scored="$work/eval/$name"
   if [ -f "$scored/test/summary.json" ] && [ -f "$scored/ood/summary.json" ]; then
     runs+=("${name%-seed2}=$work/$target-$name=$scored/test/summary.json=$scored/ood/summary.json")
@@ -79,7 +105,7 @@ if [ -f "$sixty/model.safetensors" ]; then
   for split in test ood; do
     if [ ! -f "$work/eval/c3-k3-60s/$split/summary.json" ]; then
       mkdir -p "$work/eval/c3-k3-60s"
-      target/release/saex eval --data "$eval_data/$split" --model "$sixty" --mask ratio \
+      "$saex" eval --data "$eval_data/$split" --model "$sixty" --mask ratio \
         --device cpu --out "$work/eval/c3-k3-60s/$split" > "$work/eval/c3-k3-60s/$split.log" 2>&1
     fi
   done
@@ -91,4 +117,4 @@ shipped="$cache/eval-$(basename "$eval_data")"
 if [ -f "$shipped/test/$target-ratio/summary.json" ] && [ -f "$shipped/ood/$target-ratio/summary.json" ]; then
   runs+=("c3-k3=models/$target=$shipped/test/$target-ratio/summary.json=$shipped/ood/$target-ratio/summary.json")
 fi
-target/release/examples/scaling_plot docs/scaling-study.png "${runs[@]}" | tee "$work/table.md"
+"$plot" docs/scaling-study.png "${runs[@]}" | tee "$work/table.md"

@@ -114,9 +114,37 @@ pub fn portable_path(path: &Path) -> String {
     portable.as_deref().unwrap_or(path).display().to_string()
 }
 
+/// The path that [`portable_path`] wrote: `$SAEX_CACHE/...` under this machine's [`cache_dir`],
+/// any other text as a path (a relative one stays relative). `None` when it names the cache and
+/// there is none.
+pub fn resolve_portable(text: &str) -> Option<PathBuf> {
+    match text.strip_prefix("$SAEX_CACHE") {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+            Some(cache_dir()?.join(rest.trim_start_matches('/')))
+        }
+        _ => Some(PathBuf::from(text)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn portable_paths_resolve_back() {
+        let cache = cache_dir().unwrap();
+        let path = cache.join("corpus-v2");
+        assert_eq!(portable_path(&path), "$SAEX_CACHE/corpus-v2");
+        assert_eq!(resolve_portable(&portable_path(&path)).unwrap(), path);
+        assert_eq!(
+            resolve_portable("data/stems").unwrap(),
+            PathBuf::from("data/stems")
+        );
+        assert_eq!(
+            resolve_portable("$SAEX_CACHEX").unwrap(),
+            PathBuf::from("$SAEX_CACHEX")
+        );
+    }
 
     #[test]
     fn bare_names_find_shipped_models_and_folders_stay() {

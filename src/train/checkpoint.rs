@@ -2,12 +2,12 @@
 //! its weights and optimizer state (one safetensors file), written after every epoch so that a
 //! killed run resumes to the same weights as an uninterrupted one.
 
-use super::history::HistoryRow;
+use super::history::{self, HistoryRow, HISTORY_CSV};
 use super::optim::Optimizer;
 use super::schedule::Plateau;
 use super::settings::{resume_conflicts, Fingerprint, TrainSettings};
 use crate::error::{Error, Result};
-use crate::model::{self, Model, ModelConfig};
+use crate::model::{self, Model, ModelConfig, TrainingSummary};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -135,10 +135,12 @@ fn read_state(dir: &Path) -> Result<RunState> {
         .map_err(|e| Error::file(&path, format!("not a saex checkpoint: {e}")))
 }
 
-/// What the unfinished run in an output folder was started with: enough to resume it without
-/// repeating its flags.
+/// What the run in an output folder was started with: enough to resume it without repeating
+/// its flags (an unfinished run from its checkpoint, a finished one from its config.json).
 #[derive(Debug, Clone)]
 pub struct StoredRun {
+    /// The file the settings came from (checkpoint/state.json, or the model's config.json).
+    pub source: PathBuf,
     /// The data folder (absolute), if the checkpoint records it (older ones do not).
     pub data: Option<PathBuf>,
     /// The model's shape (target, layers, STFT, ...).
@@ -146,21 +148,126 @@ pub struct StoredRun {
     pub settings: TrainSettings,
 }
 
-/// The settings of the unfinished run in the output folder `out` (from
-/// `out/checkpoint/state.json`); an error names the file when there is none or it is unreadable.
+/// The settings of the run in the output folder `out`: an unfinished one's from
+/// `out/checkpoint/state.json`, else a finished model's from `out/config.json` (its training
+/// summary); an error names the file when there is neither or it is unreadable.
 pub fn stored_run(out: &Path) -> Result<StoredRun> {
     let dir = self::dir(out);
     if !dir.join(STATE_FILE).is_file() {
-        return Err(Error::file(out, nothing_to_resume(out)));
+        let (config, summary) = finished_model(out)?;
+        let data = crate::locate::resolve_portable(&summary.data).filter(|d| d.is_dir());
+        return Ok(StoredRun {
+            source: out.join(model::CONFIG_FILE),
+            data: data.map(|d| std::path::absolute(&d).unwrap_or(d)),
+            model: config,
+            settings: summary.settings,
+        });
     }
     let state = read_state(&dir)?;
     let fingerprint = Fingerprint::from_value(state.fingerprint)
         .map_err(|e| Error::file(dir.join(STATE_FILE), e.to_string()))?;
     Ok(StoredRun {
+        source: dir.join(STATE_FILE),
         data: state.data,
         model: fingerprint.model,
         settings: fingerprint.settings,
     })
+}
+
+/// The finished model in `out`: its config.json and training summary; an error when there is
+/// no model or it was not trained by `saex train` (no summary).
+fn finished_model(out: &Path) -> Result<(ModelConfig, TrainingSummary)> {
+    let path = out.join(model::CONFIG_FILE);
+    if !path.is_file() {
+        return Err(Error::file(out, NOTHING_TO_RESUME));
+    }
+    let config = ModelConfig::read(&path)?;
+    let summary = config.training.clone().ok_or_else(|| {
+        Error::file(
+            &path,
+            "has no training summary (not a finished `saex train` run): nothing to resume",
+        )
+    })?;
+    Ok((config, summary))
+}
+
+/// Takes up the finished model in `out` to train it longer: checks that `fingerprint` keeps
+/// its settings and raises `finetune_epochs` (its layer-wise stages are over), pushes the
+/// model's layers onto the empty `model`, and returns a state at the end of its fine-tuning,
+/// with its history and best validation loss. The optimizer state is not kept with a finished
+/// model, so fine-tuning goes on with a fresh one, from the stored weights (rounded to the
+/// model's storage dtype) and at the fine-tuning learning rate.
+pub fn load_finished(
+    out: &Path,
+    fingerprint: &serde_json::Value,
+    model: &mut Model,
+) -> Result<RunState> {
+    let (config, summary) = finished_model(out)?;
+    let path = out.join(model::CONFIG_FILE);
+    let stored = Fingerprint::new(&config, &summary.settings).to_value();
+    let conflicts = resume_conflicts(&stored, fingerprint);
+    if !conflicts.is_empty() {
+        return Err(Error::file(
+            &path,
+            format!("was trained with other settings ({}); resume with the same settings (--resume alone takes them from the model) or start over with --force", conflicts.join("; ")),
+        ));
+    }
+    let wanted = Fingerprint::from_value(fingerprint.clone())?.settings;
+    let before = &summary.settings;
+    if wanted.epochs_per_stage != before.epochs_per_stage {
+        return Err(Error::file(
+            &path,
+            format!(
+                "is a finished model: its layer-wise stages are over, so --epochs-per-stage ({}) cannot be raised; raise --finetune-epochs (it was {}) to train it longer",
+                before.epochs_per_stage, before.finetune_epochs
+            ),
+        ));
+    }
+    if wanted.finetune_epochs <= before.finetune_epochs {
+        return Err(Error::file(
+            &path,
+            format!(
+                "is a finished model: raise --finetune-epochs (it was {}) to train it longer",
+                before.finetune_epochs
+            ),
+        ));
+    }
+    let history = history::read(&out.join(HISTORY_CSV))?;
+    let nb_layers = config.nb_layers;
+    let weights = out.join(model::WEIGHTS_FILE);
+    let mut tensors = model::read_tensors(&weights, model.device())?;
+    for (w, b) in model::take_layers(&weights, &config, nb_layers, &mut tensors)? {
+        model
+            .push_layer(w, b)
+            .map_err(|e| Error::file(&weights, e.to_string()))?;
+    }
+    // Fine-tuning epochs done (it may have stopped early on a plateau).
+    let epochs_done = history
+        .iter()
+        .filter(|row| row.stage == "finetune")
+        .map(|row| row.epoch)
+        .max()
+        .unwrap_or(0);
+    let mut plateau = Plateau::default();
+    plateau.start_from(summary.best_valid_loss);
+    let train_seconds = (summary.seconds - summary.init_seconds).max(0.0);
+    let mut state = RunState::new(fingerprint.clone());
+    state.stage = nb_layers + 1;
+    state.epochs_done = epochs_done;
+    state.nb_layers = nb_layers;
+    state.history = history;
+    state.best_valid_loss = Some(summary.best_valid_loss).filter(|l| l.is_finite());
+    state.best_at = summary.best_at.clone();
+    state.best_nb_layers = nb_layers;
+    state.epochs = summary.epochs;
+    state.seconds = summary.seconds;
+    // The summary keeps the rate, not the frames: enough for the next summary's rate.
+    state.train_seconds = train_seconds;
+    state.train_frames = (summary.frames_per_second * train_seconds).round() as u64;
+    state.init_seconds = summary.init_seconds;
+    state.plateau = plateau;
+    state.commands = config.command.into_iter().collect();
+    Ok(state)
 }
 
 /// Reads `dir/state.json`, checks that `fingerprint` may resume it (the same settings, or
@@ -193,11 +300,6 @@ pub fn tensors(dir: &Path, state: &RunState, device: Device) -> Result<BTreeMap<
     model::read_tensors(&dir.join(&state.tensors_file), device)
 }
 
-/// Why there is nothing to resume in `out`.
-pub fn nothing_to_resume(out: &Path) -> &'static str {
-    if out.join(crate::model::CONFIG_FILE).is_file() {
-        "nothing to resume: it holds a finished model (the checkpoint is removed when a run ends)"
-    } else {
-        "nothing to resume: no checkpoint/state.json (start the run without --resume)"
-    }
-}
+/// Why there is nothing to resume in an output folder.
+pub const NOTHING_TO_RESUME: &str =
+    "nothing to resume: no checkpoint/state.json and no model (start the run without --resume)";

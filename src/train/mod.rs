@@ -3,7 +3,8 @@
 //! Stage k = 1..K adds layer k, initialised by [`init`] (`ls`, `identity` or `random`) from the
 //! current stack, and trains the whole stack for `epochs_per_stage` epochs; a last stage
 //! fine-tunes all K layers at `finetune_lr`. The optimizer state starts afresh at each stage.
-//! Loss: mean squared error on magnitudes, i.e. after the per-frame scale is multiplied back;
+//! Loss: mean squared error on magnitudes, i.e. after the per-frame scale is multiplied back
+//! (or, with `--loss masked`, on the estimate clipped to the mixture as the ratio mask does: [`loss`]);
 //! with scaling on, the least-squares init weights each frame by its squared scale so that it
 //! minimises exactly this loss for the new layer's affine part.
 //!
@@ -25,6 +26,7 @@ pub mod autoencoder;
 mod checkpoint;
 pub mod history;
 pub mod init;
+pub mod loss;
 mod optim;
 pub mod plot;
 pub mod plot_scaling;
@@ -36,6 +38,7 @@ mod trainer;
 
 pub use checkpoint::{stored_run, StoredRun, CHECKPOINT_DIR};
 pub use history::{HistoryRow, HISTORY_CSV};
+pub use loss::Loss;
 pub use optim::OptimizerKind;
 pub use settings::{Augment, Fingerprint, TrainSettings, RAISABLE_ON_RESUME};
 pub use trainer::{train, TrainOptions, TrainReport, HISTORY_PNG};

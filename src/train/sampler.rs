@@ -41,6 +41,12 @@ impl FrameSet {
             self.target.index_select(0, &rows),
         )
     }
+
+    /// The mixture's magnitudes `(batch, nb_bins_in)` of the centres at positions `picks`.
+    pub fn centre_mix(&self, picks: &Tensor) -> Tensor {
+        self.mix
+            .index_select(0, &self.centres.index_select(0, picks))
+    }
 }
 
 /// How training excerpts are drawn: their length and their augmentations.
@@ -145,12 +151,16 @@ impl FrameMaker {
         let keep = first + nb_centres + self.config.reach();
         let (l_in, l) = (self.config.nb_bins_in, self.config.nb_bins);
         for t in 0..keep {
-            builder
-                .mix
-                .extend(spec_mix.frame(t)[..l_in].iter().map(|&c| features::magnitude(c)));
-            builder
-                .target
-                .extend(spec_target.frame(t)[..l].iter().map(|&c| features::magnitude(c)));
+            builder.mix.extend(
+                spec_mix.frame(t)[..l_in]
+                    .iter()
+                    .map(|&c| features::magnitude(c)),
+            );
+            builder.target.extend(
+                spec_target.frame(t)[..l]
+                    .iter()
+                    .map(|&c| features::magnitude(c)),
+            );
         }
         builder
             .centres

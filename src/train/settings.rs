@@ -3,6 +3,7 @@
 //! model's shape, and the summary in config.json records them as they are.
 
 use super::init::DEFAULT_RIDGE;
+use super::loss::Loss;
 use super::optim::OptimizerKind;
 use super::schedule::PlateauSettings;
 use crate::error::{Error, Result};
@@ -143,6 +144,8 @@ pub struct TrainSettings {
     pub lr_decay: f64,
     /// Epochs of a stage without a better validation loss that end the stage early; 0: never.
     pub early_stop: usize,
+    /// What the epochs minimise (and the validation loss measures); the inits are unchanged.
+    pub loss: Loss,
 }
 
 impl Default for TrainSettings {
@@ -166,6 +169,7 @@ impl Default for TrainSettings {
             lr_patience: 0,
             lr_decay: 0.3,
             early_stop: 0,
+            loss: Loss::Magnitude,
         }
     }
 }

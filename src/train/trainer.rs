@@ -5,6 +5,7 @@ use super::autoencoder;
 use super::checkpoint::{self, RunState};
 use super::history::{self, HistoryRow, HISTORY_CSV};
 use super::init::{identity_layer, LsAccumulator};
+use super::loss::Loss;
 use super::optim::Optimizer;
 use super::plot;
 use super::sampler::{ExcerptPlan, FrameMaker, FrameSet};
@@ -114,7 +115,24 @@ pub fn train(options: &TrainOptions, stop: &AtomicBool) -> Result<TrainReport> {
 
     let mut model = Model::empty(options.model.clone(), options.device)?;
     model.config.training = None;
-    let mut state = if options.resume {
+    let mut state = if options.resume
+        && !options
+            .checkpoint_dir()
+            .join(checkpoint::STATE_FILE)
+            .is_file()
+    {
+        let state = checkpoint::load_finished(&options.out, &options.fingerprint(), &mut model)?;
+        log(
+            options,
+            format_args!(
+                "training the finished model in {} longer: fine-tuning from epoch {} to {}, with a fresh optimizer state",
+                options.out.display(),
+                state.epochs_done + 1,
+                options.settings.finetune_epochs
+            ),
+        );
+        state
+    } else if options.resume {
         let dir = options.checkpoint_dir();
         let state = checkpoint::load(&dir, &options.fingerprint(), &mut model)?;
         log(
@@ -169,7 +187,7 @@ pub fn train(options: &TrainOptions, stop: &AtomicBool) -> Result<TrainReport> {
             add_layer(options, &data, &maker, &mut model)?;
             state.init_seconds += start.elapsed().as_secs_f64();
             state.nb_layers = model.config.nb_layers;
-            let valid_loss = validation_loss(&model, &valid)?;
+            let valid_loss = validation_loss(&model, &valid, options.settings.loss)?;
             state.plateau.start_from(valid_loss);
             log(
                 options,
@@ -200,7 +218,8 @@ pub fn train(options: &TrainOptions, stop: &AtomicBool) -> Result<TrainReport> {
             checkpoint::save(&options.checkpoint_dir(), &model, None, &state)?;
         }
         let mut optimizer = Optimizer::new(options.settings.optimizer, model.named_parameters());
-        if resumed_mid_stage && state.epochs_done > 0 {
+        // A finished model taken up again has no optimizer state (`tensors_file` is empty).
+        if resumed_mid_stage && state.epochs_done > 0 && !state.tensors_file.is_empty() {
             let mut tensors =
                 checkpoint::tensors(&options.checkpoint_dir(), &state, options.device)?;
             optimizer.restore(&mut tensors, state.optimizer_steps)?;
@@ -231,7 +250,7 @@ pub fn train(options: &TrainOptions, stop: &AtomicBool) -> Result<TrainReport> {
                 stop,
                 &bar_label,
             )?;
-            let valid_loss = validation_loss(&model, &valid)?;
+            let valid_loss = validation_loss(&model, &valid, options.settings.loss)?;
             let seconds = epoch_start.elapsed().as_secs_f64();
             state.train_seconds += train_secs;
             state.train_frames += frames.nb_centres() as u64;
@@ -325,8 +344,9 @@ fn prepare_out(options: &TrainOptions) -> Result<()> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let state = options.checkpoint_dir().join(checkpoint::STATE_FILE);
     if options.resume {
-        if !state.is_file() {
-            return Err(Error::file(out, checkpoint::nothing_to_resume(out)));
+        // Without a checkpoint, a finished model is trained longer (checked when it loads).
+        if !state.is_file() && !out.join(CONFIG_FILE).is_file() {
+            return Err(Error::file(out, checkpoint::NOTHING_TO_RESUME));
         }
         return Ok(());
     }
@@ -523,7 +543,11 @@ fn run_epoch(
             return Err(Error::Interrupted);
         }
         let (x, s) = frames.batch(&picks, options.model.context, options.model.context_stride);
-        let loss = (model.forward_train(&x) - s).square().mean(Kind::Float);
+        let loss =
+            options
+                .settings
+                .loss
+                .mean(&model.forward_train(&x), &s, &frames.centre_mix(&picks));
         optimizer.zero_grad();
         loss.backward();
         optimizer.step(lr);
@@ -548,15 +572,15 @@ fn run_epoch(
     Ok((loss_sum / n.max(1) as f64, start.elapsed().as_secs_f64()))
 }
 
-/// Mean squared error over every validation centre and bin.
-fn validation_loss(model: &Model, valid: &FrameSet) -> Result<f64> {
+/// The training loss's mean over every validation centre and bin.
+fn validation_loss(model: &Model, valid: &FrameSet, loss: Loss) -> Result<f64> {
     let (context, stride) = (model.config.context, model.config.context_stride);
     let mut sum = 0.0;
     let mut count = 0.0;
     for picks in batches(valid.nb_centres(), EVAL_BATCH, model.device()) {
         let (x, s) = valid.batch(&picks, context, stride);
-        let err = (model.forward(&x) - &s)
-            .square()
+        let err = loss
+            .squared_errors(&model.forward(&x), &s, &valid.centre_mix(&picks))
             .sum(Kind::Double)
             .double_value(&[]);
         sum += err;

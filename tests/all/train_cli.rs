@@ -267,13 +267,55 @@ fn resume_alone_takes_the_stored_settings_and_may_train_longer() {
         assert!(err < 1e-5, "{name}: max difference {err}");
     }
 
-    // Nothing left to resume: said so, naming the folder.
-    resume(&[])
+    // A finished model trains longer only by raising the fine-tuning epochs.
+    for (args, message) in [
+        (
+            &[][..],
+            "is a finished model: raise --finetune-epochs (it was 3) to train it longer",
+        ),
+        (
+            &["--epochs-per-stage", "3"],
+            "its layer-wise stages are over, so --epochs-per-stage (2) cannot be raised",
+        ),
+    ] {
+        resume(args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(message));
+    }
+    let config_before = std::fs::read(parts.join("config.json")).unwrap();
+    resume(&["--finetune-epochs", "5"]).assert().success();
+    let longer = Model::load(&parts, Device::Cpu).unwrap();
+    let summary = longer.config.training.as_ref().unwrap();
+    assert_eq!(
+        (summary.settings.finetune_epochs, summary.epochs),
+        (5, 3 * 2 + 5)
+    );
+    assert_ne!(
+        std::fs::read(parts.join("config.json")).unwrap(),
+        config_before
+    );
+    let rows = saex::train::history::read(&parts.join("history.csv")).unwrap();
+    let finetune: Vec<usize> = rows
+        .iter()
+        .filter(|r| r.stage == "finetune")
+        .map(|r| r.epoch)
+        .collect();
+    assert_eq!(finetune, vec![1, 2, 3, 4, 5]);
+    assert!(!parts.join("checkpoint").exists());
+    let command = longer.config.command.as_deref().unwrap();
+    assert!(command.ends_with("--finetune-epochs 5"), "{command}");
+
+    // A folder with neither a checkpoint nor a model: said so, naming the folder.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    Command::cargo_bin("saex")
+        .unwrap()
+        .args(["train", "--quiet", "--resume", "--out"])
+        .arg(&empty)
         .assert()
         .code(2)
-        .stderr(predicate::str::contains(
-            "nothing to resume: it holds a finished model",
-        ));
+        .stderr(predicate::str::contains("nothing to resume: no checkpoint"));
 }
 
 #[test]

@@ -4,7 +4,7 @@ use crate::common::{set_threads, stop_on_ctrl_c};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args as ClapArgs};
 use saex::model::{Dtype, Init, ModelConfig};
-use saex::train::{train, Augment, Fingerprint, OptimizerKind, TrainOptions, TrainSettings};
+use saex::train::{train, Augment, Fingerprint, Loss, OptimizerKind, TrainOptions, TrainSettings};
 use saex::{parse_device, Error};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,10 +21,11 @@ use std::process::ExitCode;
 pub struct Args {
     /// Data folder in the MUSDB18-HQ layout: DATA/train/<track>/<stem>.wav (and DATA/valid/...),
     /// or MUSDB18's DATA/train/<track>.stem.mp4 (streams mixture, drums, bass, other, vocals);
-    /// with --resume, taken from the checkpoint unless given (e.g. after moving the data)
+    /// with --resume, taken from the checkpoint (or the finished model's config.json) unless
+    /// given (e.g. after moving the data)
     #[arg(long, value_name = "DIR", required_unless_present = "resume")]
     data: Option<PathBuf>,
-    /// The stem to extract, e.g. vocals (with --resume: the checkpoint's)
+    /// The stem to extract, e.g. vocals (with --resume: the stored run's)
     #[arg(long, value_name = "NAME", required_unless_present = "resume")]
     target: Option<String>,
     /// Model folder to write (config.json, model.safetensors, history.csv, history.png)
@@ -91,6 +92,11 @@ pub struct Args {
     /// adam or sgd (with momentum 0.9)
     #[arg(long, value_name = "adam|sgd", default_value = settings().optimizer.name(), value_parser = parse_optimizer)]
     optimizer: OptimizerKind,
+    /// What training minimises: magnitude (squared error of the estimated magnitudes, the
+    /// paper's) or masked (of the estimate clipped to the mixture's magnitude, which is what the
+    /// ratio mask outputs)
+    #[arg(long, value_name = "magnitude|masked", default_value = settings().loss.name(), value_parser = parse_loss)]
+    loss: Loss,
     /// Epochs of a stage without a better validation loss before the learning rate is
     /// multiplied by --lr-decay (0: never)
     #[arg(long, value_name = "N", default_value_t = settings().lr_patience)]
@@ -144,7 +150,9 @@ pub struct Args {
     dtype: Dtype,
     /// Continue the unfinished run in OUT/checkpoint with the settings it was started with (no
     /// need to repeat them); --epochs-per-stage and --finetune-epochs may be raised to train
-    /// longer, any other setting given must match the checkpoint
+    /// longer, any other setting given must match the checkpoint. On a finished model (no
+    /// checkpoint), raise --finetune-epochs to fine-tune it further from its saved weights, its
+    /// settings taken from its config.json (the optimizer state starts afresh)
     #[arg(long)]
     resume: bool,
     /// Replace a model or an unfinished run already in OUT
@@ -178,6 +186,10 @@ fn parse_dtype(s: &str) -> Result<Dtype, String> {
 
 fn parse_optimizer(s: &str) -> Result<OptimizerKind, String> {
     OptimizerKind::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_loss(s: &str) -> Result<Loss, String> {
+    Loss::parse(s).map_err(|e| e.to_string())
 }
 
 pub fn run(args: Args, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
@@ -229,6 +241,7 @@ pub fn run(args: Args, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
         lr_patience: args.lr_patience,
         lr_decay: args.lr_decay,
         early_stop: args.early_stop,
+        loss: args.loss,
     };
     if args.resume {
         take_stored_settings(&mut options, matches)?;
@@ -315,6 +328,7 @@ const SETTING_FLAGS: &[(&str, &[&str])] = &[
     ("/lr_patience", &["lr_patience"]),
     ("/lr_decay", &["lr_decay"]),
     ("/early_stop", &["early_stop"]),
+    ("/loss", &["loss"]),
 ];
 
 /// For `--resume`: the model's shape and settings become the checkpoint's, except those whose
@@ -325,10 +339,7 @@ fn take_stored_settings(options: &mut TrainOptions, matches: &ArgMatches) -> any
     let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
     let now = Fingerprint::new(&options.model, &options.settings).to_value();
     let mut merged = Fingerprint::new(&stored.model, &stored.settings).to_value();
-    let checkpoint = options
-        .out
-        .join(saex::train::CHECKPOINT_DIR)
-        .join("state.json");
+    let checkpoint = stored.source.clone();
     for (key, flags) in SETTING_FLAGS {
         if !flags.iter().any(|f| given(f)) {
             continue;
@@ -369,7 +380,7 @@ fn take_stored_settings(options: &mut TrainOptions, matches: &ArgMatches) -> any
     if matches.value_source("data") != Some(ValueSource::CommandLine) {
         options.data = stored.data.ok_or_else(|| {
             anyhow::anyhow!(
-                "{}: does not record the data folder (an older saex wrote it): give --data",
+                "{}: does not record a data folder that is here (an older saex, or another machine): give --data",
                 checkpoint.display()
             )
         })?;
