@@ -259,7 +259,7 @@ struct CpuFront {
     keep: usize,
     /// Per estimator, the network input tensor of the last batch, reused by the next batch of
     /// the same shape: a new tensor per batch cost a page fault per 4 KiB written (about a fifth
-    /// of a 2-core extraction's time went to first touches of these 15 MB).
+    /// of a 2-core extraction's time went to first touches of these 15 MB, at 512 frames a batch).
     inputs: Vec<Option<Tensor>>,
 }
 
