@@ -12,16 +12,8 @@
 use anyhow::Context;
 use plotters::style::RGBColor;
 use saex::train::history::{self, HistoryRow};
-use saex::train::plot::{render_comparison, XAxis};
+use saex::train::plot::{render_comparison, XAxis, PALETTE};
 use std::path::Path;
-
-const COLORS: [RGBColor; 5] = [
-    RGBColor(214, 39, 40),
-    RGBColor(31, 119, 180),
-    RGBColor(44, 160, 44),
-    RGBColor(255, 127, 14),
-    RGBColor(148, 103, 189),
-];
 
 fn read_history(dir: &Path) -> anyhow::Result<Vec<HistoryRow>> {
     Ok(history::read(&dir.join(history::HISTORY_CSV))?)
@@ -112,7 +104,7 @@ fn main() -> anyhow::Result<()> {
     }
     let curves: Vec<(&[HistoryRow], RGBColor, &str)> = runs
         .iter()
-        .zip(COLORS.iter().cycle())
+        .zip(PALETTE.iter().cycle())
         .map(|((label, h), c)| (h.as_slice(), *c, label.as_str()))
         .collect();
     let png = render_comparison(&curves, x).map_err(anyhow::Error::msg)?;

@@ -15,6 +15,17 @@ use std::sync::OnceLock;
 const WIDTH: u32 = 800;
 const HEIGHT: u32 = 480;
 pub const TRAIN_COLOR: RGBColor = RGBColor(31, 119, 180);
+/// Colours for series told apart by colour alone (several runs in one figure), in order.
+pub const PALETTE: [RGBColor; 8] = [
+    RGBColor(214, 39, 40),
+    RGBColor(31, 119, 180),
+    RGBColor(44, 160, 44),
+    RGBColor(255, 127, 14),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(23, 190, 207),
+];
 pub const VALID_COLOR: RGBColor = RGBColor(214, 39, 40);
 const BOUNDARY_COLOR: RGBColor = RGBColor(150, 150, 150);
 /// The font family every text of the plots uses (plotters' default for labels).

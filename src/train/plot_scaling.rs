@@ -3,22 +3,12 @@
 //! hollow ones for `test`. Runs of one shape (e.g. trained for 1, 20 and 35 minutes) are joined
 //! by a line, so the time panel shows each shape's curve.
 
-use super::plot::{encode_png, register_font, FAMILY};
+use super::plot::{encode_png, register_font, FAMILY, PALETTE};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 const WIDTH: u32 = 1000;
 const HEIGHT: u32 = 460;
-const COLORS: [RGBColor; 8] = [
-    RGBColor(214, 39, 40),
-    RGBColor(31, 119, 180),
-    RGBColor(44, 160, 44),
-    RGBColor(255, 127, 14),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(23, 190, 207),
-];
 
 /// One trained model of the study and its median SDRs (dB) on the two splits.
 #[derive(Clone, Debug)]
@@ -45,7 +35,7 @@ fn shapes(runs: &[ScalingRun]) -> Vec<(&str, RGBColor)> {
     let mut shapes: Vec<(&str, RGBColor)> = Vec::new();
     for run in runs {
         if !shapes.iter().any(|(l, _)| *l == run.label) {
-            shapes.push((&run.label, COLORS[shapes.len() % COLORS.len()]));
+            shapes.push((&run.label, PALETTE[shapes.len() % PALETTE.len()]));
         }
     }
     shapes
@@ -189,7 +179,7 @@ mod tests {
         let image = image::load_from_memory(&png).unwrap().to_rgb8();
         assert_eq!(image.dimensions(), (WIDTH, HEIGHT));
         // Both shapes' colours were drawn.
-        for color in &COLORS[..2] {
+        for color in &PALETTE[..2] {
             assert!(image.pixels().any(|p| p.0 == [color.0, color.1, color.2]));
         }
         assert_eq!(shapes(&[]).len(), 0);
