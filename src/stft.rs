@@ -425,6 +425,17 @@ impl IstftStream {
         }
     }
 
+    /// One stream per target and channel, `[target][channel]`, as the separators keep them.
+    pub fn grid(istft: &Istft, nb_targets: usize, nb_channels: usize) -> Vec<Vec<IstftStream>> {
+        (0..nb_targets)
+            .map(|_| {
+                (0..nb_channels)
+                    .map(|_| IstftStream::new(istft.clone()))
+                    .collect()
+            })
+            .collect()
+    }
+
     /// Frames pushed so far.
     pub fn nb_frames_in(&self) -> usize {
         self.next_frame

@@ -225,7 +225,7 @@ impl<'a> Analysis<'a> {
 
 /// Runs one estimator on `input` `(rows, width)` and checks the output's shape:
 /// `(rows, nb_bins_out)` on the estimator's device, f32.
-fn run_network(
+pub(crate) fn run_network(
     estimator: &dyn super::Estimator,
     input: &Tensor,
     rows: i64,

@@ -9,12 +9,13 @@
 //! [`run`] drives it from a source to sinks for [`super::Engine`] in low-latency mode; a live
 //! audio loop can drive it block by block.
 
+use super::analysis::run_network;
 use super::engine::{BlockSink, BlockSource, Engine};
 use super::estimator::Estimator;
 use super::hop_times::thread_cpu_time;
 use super::mask::{extend_high_band, frame_masks, MaskKind};
 use super::stages::{timed, StageTimes};
-use super::synthesis::drain_targets;
+use super::synthesis::{drain_targets, nb_to_take};
 use crate::audio::StreamResampler;
 use crate::error::{Error, Result};
 use crate::features;
@@ -22,7 +23,7 @@ use crate::stft::{Complex32, Istft, IstftStream, Stft, StftConfig, StftStream};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 /// Output samples ready after a push: `[target](nb_channels, n)` and the residual
 /// `(nb_channels, n)` (the mix minus the targets), all `n` long (maybe 0).
@@ -119,13 +120,7 @@ impl<'a> HopProcessor<'a> {
             mags: vec![Vec::new(); nb_channels],
             mags_start: 0,
             next_frame: 0,
-            istfts: (0..nb_targets)
-                .map(|_| {
-                    (0..nb_channels)
-                        .map(|_| IstftStream::new(istft.clone()))
-                        .collect()
-                })
-                .collect(),
+            istfts: IstftStream::grid(&istft, nb_targets, nb_channels),
             istft,
             pending_out: vec![vec![VecDeque::new(); nb_channels]; nb_targets],
             pending_mix: vec![VecDeque::new(); nb_channels],
@@ -267,18 +262,9 @@ impl<'a> HopProcessor<'a> {
             }
             let input = Tensor::from_slice(&input).view([rows as i64, width as i64]);
             self.times.features += clock.elapsed();
+            let output = run_network(estimator.as_ref(), &input, rows as i64, &mut self.times)?;
             let clock = Instant::now();
-            let output = tch::no_grad(|| estimator.estimate(&input.to_device(estimator.device())))?
-                .to_kind(Kind::Float)
-                .to_device(Device::Cpu)
-                .contiguous();
-            if output.size() != [rows as i64, spec.nb_bins as i64] {
-                return Err(Error::mismatch(
-                    format!("estimate shape of the {} model", spec.target),
-                    format!("[{rows}, {}]", spec.nb_bins),
-                    format!("{:?}", output.size()),
-                ));
-            }
+            let output = output.to_device(Device::Cpu).contiguous();
             estimates.push(Vec::<f32>::try_from(output.view([-1]))?);
             self.times.network += clock.elapsed();
         }
@@ -345,14 +331,7 @@ impl<'a> HopProcessor<'a> {
     /// What every target has ready, never past the input's length; at the end, exactly up to
     /// it (padded with zeros if a resampler came up short). As the batched synthesis stage.
     fn take(&mut self, last: bool) -> HopOutput {
-        let ready = self
-            .pending_out
-            .iter()
-            .map(|t| t[0].len())
-            .min()
-            .unwrap_or(0) as u64;
-        let room = self.frames_in - self.frames_out;
-        let n = if last { room } else { ready.min(room) } as usize;
+        let n = nb_to_take(&self.pending_out, self.frames_in - self.frames_out, last);
         let (targets, sum) = drain_targets(&mut self.pending_out, n, self.nb_channels);
         let residual = self
             .pending_mix

@@ -57,13 +57,7 @@ impl Synthesis {
             niter: engine.niter,
             nb_bins_out: engine.estimators.iter().map(|e| e.spec().nb_bins).collect(),
             nb_channels,
-            istfts: (0..nb_targets)
-                .map(|_| {
-                    (0..nb_channels)
-                        .map(|_| IstftStream::new(istft.clone()))
-                        .collect()
-                })
-                .collect(),
+            istfts: IstftStream::grid(&istft, nb_targets, nb_channels),
             istft,
             device_ola: engine.overlap_add_on_device(),
             resample_out: (0..nb_targets)
@@ -290,14 +284,7 @@ impl Synthesis {
     /// What every target has ready, never past the input's length; at the end, exactly up to
     /// the input's length (padded with zeros if a resampler came up short).
     fn take(&mut self, last: bool) -> Option<Encoded> {
-        let ready = self
-            .pending_out
-            .iter()
-            .map(|t| t[0].len())
-            .min()
-            .unwrap_or(0) as u64;
-        let room = self.frames_in - self.frames_out;
-        let n = if last { room } else { ready.min(room) } as usize;
+        let n = nb_to_take(&self.pending_out, self.frames_in - self.frames_out, last);
         if n == 0 {
             return None;
         }
@@ -325,6 +312,14 @@ fn to_host(samples: &Tensor) -> Result<Vec<Vec<Vec<f32>>>> {
         .chunks_exact(nb_channels * n)
         .map(|target| target.chunks_exact(n).map(<[f32]>::to_vec).collect())
         .collect())
+}
+
+/// How many samples to take from `pending[target][channel]`: what every target has ready, never
+/// past the input's `room` samples not yet given out; at the `last` call, all of `room` (a
+/// resampler that came up short is padded by [`drain_targets`]).
+pub(crate) fn nb_to_take(pending: &[Vec<VecDeque<f32>>], room: u64, last: bool) -> usize {
+    let ready = pending.iter().map(|t| t[0].len()).min().unwrap_or(0) as u64;
+    (if last { room } else { ready.min(room) }) as usize
 }
 
 /// Takes the first `n` samples of every target's channel queues (`pending[target][channel]`),
