@@ -91,12 +91,16 @@ done
 
 # The table and figure of every shape scored on both splits, in the order above.
 runs=()
-# A second seed joins its shape's curve (label without "-seed2").
+# A second seed joins its shape's curve (label without "-seed2"); c3-k3-longer is c3-k3-long
+# trained further (`saex train --resume --out DIR --finetune-epochs 40` on a copy) and joins its
+# curve.
 for name in c3-k3 c3-k3-seed2 c3s2-k3 c3-k5 c3s2-k5 c3-k3-mix50 c3-k3-masked c3-k3-masked-seed2 \
-  c3-k3-long c5-k3 c1-k3 c3-k7 c3-k3-4096; do
+  c3-k3-long c3-k3-longer c5-k3 c1-k3 c3-k7 c3-k3-4096; do
   scored="$work/eval/$name"
   if [ -f "$scored/test/summary.json" ] && [ -f "$scored/ood/summary.json" ]; then
-    runs+=("${name%-seed2}=$work/$target-$name=$scored/test/summary.json=$scored/ood/summary.json")
+    label="${name%-seed2}"
+    [ "$name" = c3-k3-longer ] && label=c3-k3-long
+    runs+=("$label=$work/$target-$name=$scored/test/summary.json=$scored/ood/summary.json")
   fi
 done
 # The 60-second model of docs/results.md ($SAEX_CACHE/v2-run/$target-60s), scored the same way.

@@ -16,7 +16,7 @@ const WIDTH: u32 = 800;
 const HEIGHT: u32 = 480;
 pub const TRAIN_COLOR: RGBColor = RGBColor(31, 119, 180);
 /// Colours for series told apart by colour alone (several runs in one figure), in order.
-pub const PALETTE: [RGBColor; 8] = [
+pub const PALETTE: [RGBColor; 10] = [
     RGBColor(214, 39, 40),
     RGBColor(31, 119, 180),
     RGBColor(44, 160, 44),
@@ -25,6 +25,8 @@ pub const PALETTE: [RGBColor; 8] = [
     RGBColor(140, 86, 75),
     RGBColor(227, 119, 194),
     RGBColor(23, 190, 207),
+    RGBColor(188, 189, 34),
+    RGBColor(127, 127, 127),
 ];
 pub const VALID_COLOR: RGBColor = RGBColor(214, 39, 40);
 const BOUNDARY_COLOR: RGBColor = RGBColor(150, 150, 150);
