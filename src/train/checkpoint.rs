@@ -234,13 +234,7 @@ pub fn load_finished(
     }
     let history = history::read(&out.join(HISTORY_CSV))?;
     let nb_layers = config.nb_layers;
-    let weights = out.join(model::WEIGHTS_FILE);
-    let mut tensors = model::read_tensors(&weights, model.device())?;
-    for (w, b) in model::take_layers(&weights, &config, nb_layers, &mut tensors)? {
-        model
-            .push_layer(w, b)
-            .map_err(|e| Error::file(&weights, e.to_string()))?;
-    }
+    push_stored_layers(&out.join(model::WEIGHTS_FILE), &config, nb_layers, model)?;
     // Fine-tuning epochs done (it may have stopped early on a plateau).
     let epochs_done = history
         .iter()
@@ -284,15 +278,31 @@ pub fn load(dir: &Path, fingerprint: &serde_json::Value, model: &mut Model) -> R
         ));
     }
     state.fingerprint = fingerprint.clone();
-    let tensors_path = dir.join(&state.tensors_file);
-    let mut tensors = model::read_tensors(&tensors_path, model.device())?;
     let config = model.config.clone();
-    for (w, b) in model::take_layers(&tensors_path, &config, state.nb_layers, &mut tensors)? {
+    push_stored_layers(
+        &dir.join(&state.tensors_file),
+        &config,
+        state.nb_layers,
+        model,
+    )?;
+    Ok(state)
+}
+
+/// Pushes the first `nb_layers` layers stored in the tensor file `path` (a checkpoint's or a
+/// model's, shapes checked against `config`) onto `model`.
+fn push_stored_layers(
+    path: &Path,
+    config: &ModelConfig,
+    nb_layers: usize,
+    model: &mut Model,
+) -> Result<()> {
+    let mut tensors = model::read_tensors(path, model.device())?;
+    for (w, b) in model::take_layers(path, config, nb_layers, &mut tensors)? {
         model
             .push_layer(w, b)
-            .map_err(|e| Error::file(&tensors_path, e.to_string()))?;
+            .map_err(|e| Error::file(path, e.to_string()))?;
     }
-    Ok(state)
+    Ok(())
 }
 
 /// Every tensor of the checkpoint `state` points at (weights and optimizer state).
