@@ -10,7 +10,9 @@
 //!   inverse FFT and the overlap-add all run there, and only finished samples come back (in
 //!   the synthesis stage, so the transfer overlaps the next batch's work on the device).
 
-use super::engine::{Decoded, Engine, ToSynthesis};
+use super::engine::{Decoded, Engine, Staged};
+use super::estimator::EstimatorSpec;
+use super::network_stage::PendingBatch;
 use super::stages::StageTimes;
 use super::tensor_ops;
 use super::tensor_overlap_add::TensorOverlapAdd;
@@ -22,7 +24,7 @@ use std::sync::mpsc::{Receiver, SyncSender};
 use std::time::{Duration, Instant};
 use tch::{Device, Kind, Tensor};
 
-/// One batch of frames `start .. start + count` leaving the analysis stage.
+/// One batch of frames `start .. start + count` leaving for the synthesis stage.
 pub(crate) enum BatchOut {
     /// CPU path: per channel the complex frames `(count, nb_bins)`, per target the estimates
     /// `(nb_channels * count, nb_bins_out)` (rows channel-major).
@@ -36,69 +38,109 @@ pub(crate) enum BatchOut {
     Samples(Tensor),
 }
 
-pub(crate) struct Analysis<'a> {
-    engine: &'a Engine<'a>,
-    config: StftConfig,
-    nb_channels: usize,
-    /// Largest context over the estimators: the look-ahead a batch needs.
+/// What the analysis stage's loop drives: the CPU path or the tensor path.
+pub(crate) trait Front {
+    /// What one batch leaves as.
+    type Batch;
+
+    /// Takes the next block of model-rate samples `(nb_channels, n)`; returns the part of its
+    /// time that went to magnitudes (the rest is the STFT's).
+    fn push(&mut self, block: &[Vec<f32>]) -> Duration;
+
+    /// The input has ended: the frames over its last samples become ready.
+    fn finish(&mut self) -> Duration;
+
+    fn nb_frames_ready(&self) -> usize;
+
+    /// Model-rate samples taken so far.
+    fn nb_samples(&self) -> usize;
+
+    /// Frames `start .. end` of the `ready` ones (`last`: no more will come, so frames beyond
+    /// `ready` are the zeros past the signal's end).
+    fn batch(
+        &mut self,
+        start: usize,
+        end: usize,
+        ready: usize,
+        last: bool,
+        times: &mut StageTimes,
+    ) -> Result<Self::Batch>;
+
+    /// What is left to send after the last batch.
+    fn tail(&mut self, _nb_samples: usize, _times: &mut StageTimes) -> Result<Option<Self::Batch>> {
+        Ok(None)
+    }
+}
+
+/// The analysis stage over a [`Front`]: cuts the frames into batches aligned on multiples of
+/// `batch_frames`, each sent once its look-ahead (`context` frames) is ready.
+pub(crate) struct Analysis<F> {
+    front: F,
+    batch_frames: usize,
+    /// Largest reach over the estimators: the look-ahead a batch needs.
     context: usize,
-    front: Front,
     next_frame: usize,
     times: StageTimes,
 }
 
-enum Front {
-    Cpu(CpuFront),
-    Tensor(TensorFront),
+/// Largest reach (look-ahead) and largest input band over `specs`.
+fn reach_and_band<'s>(specs: impl Iterator<Item = &'s EstimatorSpec> + Clone) -> (usize, usize) {
+    let reach = specs.clone().map(EstimatorSpec::reach).max().unwrap_or(0);
+    let band = specs.map(|s| s.nb_bins_in).max().unwrap_or(1);
+    (reach, band)
 }
 
-impl<'a> Analysis<'a> {
-    pub fn new(engine: &'a Engine<'a>, nb_channels: usize) -> Result<Self> {
-        let first = engine
-            .estimators
+impl Analysis<CpuFront> {
+    /// The CPU path: the batches leave as network inputs for [`super::network_stage`], which
+    /// hands each input tensor back through `spare` once it is done with it.
+    pub fn cpu(
+        engine: &Engine,
+        nb_channels: usize,
+        spare: Receiver<(usize, Tensor)>,
+    ) -> Result<Self> {
+        let specs: Vec<EstimatorSpec> =
+            engine.estimators.iter().map(|e| e.spec().clone()).collect();
+        let config = specs
             .first()
             .ok_or_else(|| Error::Invalid("no model to separate with".into()))?
-            .spec();
-        let config = first.stft;
-        let context = engine
-            .estimators
-            .iter()
-            .map(|e| e.spec().reach())
-            .max()
-            .unwrap_or(0);
-        let keep = engine
-            .estimators
-            .iter()
-            .map(|e| e.spec().nb_bins_in)
-            .max()
-            .unwrap_or(1);
-        let front = match engine.tensor_device {
-            None => Front::Cpu(CpuFront::new(config, nb_channels, keep)),
-            Some(device) => Front::Tensor(TensorFront::new(
-                config,
-                nb_channels,
-                device,
-                engine
-                    .overlap_add_on_device()
-                    .then_some(engine.estimators.len()),
-            )),
-        };
+            .stft;
+        let (context, keep) = reach_and_band(specs.iter());
         Ok(Analysis {
-            engine,
-            config,
-            nb_channels,
+            front: CpuFront::new(config, nb_channels, keep, context, specs, spare),
+            batch_frames: engine.batch_frames,
             context,
-            front,
             next_frame: 0,
             times: StageTimes::default(),
         })
     }
+}
 
+impl<'a> Analysis<TensorFront<'a>> {
+    /// The tensor path on `device`: everything up to finished samples runs there.
+    pub fn tensor(engine: &'a Engine<'a>, nb_channels: usize, device: Device) -> Result<Self> {
+        let config = engine
+            .estimators
+            .first()
+            .ok_or_else(|| Error::Invalid("no model to separate with".into()))?
+            .spec()
+            .stft;
+        let (context, _) = reach_and_band(engine.estimators.iter().map(|e| e.spec()));
+        Ok(Analysis {
+            front: TensorFront::new(engine, config, nb_channels, context, device),
+            batch_frames: engine.batch_frames,
+            context,
+            next_frame: 0,
+            times: StageTimes::default(),
+        })
+    }
+}
+
+impl<F: Front> Analysis<F> {
     /// Runs until the decode stage's end; returns its times and the input frames seen.
     pub fn run(
         &mut self,
         rx: Receiver<Decoded>,
-        tx: SyncSender<ToSynthesis>,
+        tx: SyncSender<Staged<F::Batch>>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Option<(StageTimes, u64)>> {
         let mut frames_in = 0u64;
@@ -109,30 +151,27 @@ impl<'a> Analysis<'a> {
             match message {
                 Decoded::Block { raw, model_rate } => {
                     frames_in += raw.first().map_or(0, Vec::len) as u64;
-                    if tx.send(ToSynthesis::Mix(raw)).is_err() {
+                    if tx.send(Staged::Mix(raw)).is_err() {
                         return Ok(None);
                     }
-                    self.push(&model_rate);
+                    self.push(&model_rate, false);
                     if self.process(false, &tx)?.is_none() {
                         return Ok(None);
                     }
                     progress(frames_in);
                 }
                 Decoded::End { model_rate } => {
-                    self.push(&model_rate);
-                    self.finish();
+                    self.push(&model_rate, true);
                     if self.process(true, &tx)?.is_none() {
                         return Ok(None);
                     }
-                    let nb_samples = self.nb_samples();
-                    if let Front::Tensor(f) = &mut self.front {
-                        if let Some(tail) = f.finish_overlap_add(nb_samples, &mut self.times)? {
-                            if tx.send(ToSynthesis::Batch(tail)).is_err() {
-                                return Ok(None);
-                            }
+                    let nb_samples = self.front.nb_samples();
+                    if let Some(tail) = self.front.tail(nb_samples, &mut self.times)? {
+                        if tx.send(Staged::Batch(tail)).is_err() {
+                            return Ok(None);
                         }
                     }
-                    if tx.send(ToSynthesis::End { nb_samples }).is_err() {
+                    if tx.send(Staged::End { nb_samples }).is_err() {
                         return Ok(None);
                     }
                     return Ok(Some((self.times, frames_in)));
@@ -141,45 +180,22 @@ impl<'a> Analysis<'a> {
         }
     }
 
-    fn push(&mut self, block: &[Vec<f32>]) {
+    /// Takes `block`, then (when `last`) the end of the input.
+    fn push(&mut self, block: &[Vec<f32>], last: bool) {
         let start = Instant::now();
-        let features = match &mut self.front {
-            Front::Cpu(f) => f.push(block),
-            Front::Tensor(f) => f.push(block),
-        };
+        let mut features = self.front.push(block);
+        if last {
+            features += self.front.finish();
+        }
         self.times.stft += start.elapsed().saturating_sub(features);
         self.times.features += features;
-    }
-
-    fn finish(&mut self) {
-        let start = Instant::now();
-        let features = match &mut self.front {
-            Front::Cpu(f) => f.finish(),
-            Front::Tensor(f) => f.finish(),
-        };
-        self.times.stft += start.elapsed().saturating_sub(features);
-        self.times.features += features;
-    }
-
-    fn nb_frames_ready(&self) -> usize {
-        match &self.front {
-            Front::Cpu(f) => f.nb_frames_ready(),
-            Front::Tensor(f) => f.nb_frames_ready(self.config),
-        }
-    }
-
-    fn nb_samples(&self) -> usize {
-        match &self.front {
-            Front::Cpu(f) => f.stfts[0].nb_samples(),
-            Front::Tensor(f) => f.nb_samples,
-        }
     }
 
     /// Sends every batch whose frames and look-ahead are ready (all that is left when `last`).
-    /// `None` when the synthesis stage has gone.
-    fn process(&mut self, last: bool, tx: &SyncSender<ToSynthesis>) -> Result<Option<()>> {
-        let batch = self.engine.batch_frames;
-        let ready = self.nb_frames_ready();
+    /// `None` when the next stage has gone.
+    fn process(&mut self, last: bool, tx: &SyncSender<Staged<F::Batch>>) -> Result<Option<()>> {
+        let batch = self.batch_frames;
+        let ready = self.front.nb_frames_ready();
         loop {
             let start = self.next_frame;
             let end = if last {
@@ -192,30 +208,9 @@ impl<'a> Analysis<'a> {
             if end <= start {
                 break;
             }
-            // Frames beyond what is ready are zeros only at the very end of the signal.
-            let nb_frames = if last { ready as i64 } else { i64::MAX };
-            let out = match &mut self.front {
-                Front::Cpu(f) => f.batch(
-                    self.engine,
-                    self.context,
-                    start,
-                    end,
-                    nb_frames,
-                    &mut self.times,
-                )?,
-                Front::Tensor(f) => f.batch(
-                    self.engine,
-                    self.config,
-                    self.nb_channels,
-                    self.context,
-                    start,
-                    end,
-                    ready,
-                    &mut self.times,
-                )?,
-            };
+            let out = self.front.batch(start, end, ready, last, &mut self.times)?;
             self.next_frame = end;
-            if tx.send(ToSynthesis::Batch(out)).is_err() {
+            if tx.send(Staged::Batch(out)).is_err() {
                 return Ok(None);
             }
         }
@@ -247,8 +242,11 @@ pub(crate) fn run_network(
 }
 
 /// The CPU path's state.
-struct CpuFront {
+pub(crate) struct CpuFront {
     nb_bins: usize,
+    specs: Vec<EstimatorSpec>,
+    /// Largest reach over the estimators: the magnitudes a batch's context needs before it.
+    context: usize,
     stfts: Vec<StftStream>,
     /// Per channel, complex frames from index `frames_start` on, `nb_bins` values each.
     frames: Vec<Vec<Complex32>>,
@@ -257,17 +255,28 @@ struct CpuFront {
     mags: Vec<Vec<f32>>,
     mags_start: usize,
     keep: usize,
-    /// Per estimator, the network input tensor of the last batch, reused by the next batch of
-    /// the same shape: a new tensor per batch cost a page fault per 4 KiB written (about a fifth
-    /// of a 2-core extraction's time went to first touches of these 15 MB, at 512 frames a batch).
-    inputs: Vec<Option<Tensor>>,
+    /// Input tensors the network stage has finished with, by estimator, to be filled again: a
+    /// new tensor per batch cost a page fault per 4 KiB written (about a fifth of a 2-core
+    /// extraction's time went to first touches of these 15 MB, at 512 frames a batch).
+    spare: Vec<Vec<Tensor>>,
+    returned: Receiver<(usize, Tensor)>,
 }
 
 impl CpuFront {
-    fn new(config: StftConfig, nb_channels: usize, keep: usize) -> Self {
+    fn new(
+        config: StftConfig,
+        nb_channels: usize,
+        keep: usize,
+        context: usize,
+        specs: Vec<EstimatorSpec>,
+        returned: Receiver<(usize, Tensor)>,
+    ) -> Self {
         let stft = Stft::new(config);
         CpuFront {
             nb_bins: config.nb_bins(),
+            spare: specs.iter().map(|_| Vec::new()).collect(),
+            specs,
+            context,
             stfts: (0..nb_channels)
                 .map(|_| StftStream::new(stft.clone()))
                 .collect(),
@@ -276,42 +285,21 @@ impl CpuFront {
             mags: vec![Vec::new(); nb_channels],
             mags_start: 0,
             keep,
-            inputs: Vec::new(),
+            returned,
         }
     }
 
-    /// The input tensor `(rows, width)` f32 for estimator `j`: last batch's when it has that
-    /// shape (its values are all overwritten), else a new one.
+    /// An input tensor `(rows, width)` f32 for estimator `j`, whose values the caller overwrites
+    /// all: one the network stage handed back when it has that shape, else a new one.
     fn input_tensor(&mut self, j: usize, rows: i64, width: i64) -> Tensor {
-        if self.inputs.len() <= j {
-            self.inputs.resize_with(j + 1, || None);
+        while let Ok((k, t)) = self.returned.try_recv() {
+            self.spare[k].push(t);
         }
-        match &self.inputs[j] {
-            Some(t) if t.size() == [rows, width] => t.shallow_clone(),
-            _ => {
-                let t = Tensor::empty([rows, width], (Kind::Float, Device::Cpu));
-                self.inputs[j] = Some(t.shallow_clone());
-                t
-            }
+        let spare = &mut self.spare[j];
+        match spare.iter().position(|t| t.size() == [rows, width]) {
+            Some(i) => spare.swap_remove(i),
+            None => Tensor::empty([rows, width], (Kind::Float, Device::Cpu)),
         }
-    }
-
-    fn nb_frames_ready(&self) -> usize {
-        self.stfts[0].nb_frames_out()
-    }
-
-    /// Returns the time spent on magnitudes.
-    fn push(&mut self, block: &[Vec<f32>]) -> Duration {
-        self.transform(block, |stft, samples, frames| {
-            stft.push(samples, frames);
-        })
-    }
-
-    fn finish(&mut self) -> Duration {
-        let empty = vec![Vec::new(); self.stfts.len()];
-        self.transform(&empty, |stft, _, frames| {
-            stft.finish(frames);
-        })
     }
 
     /// STFT of a block per channel (channels and blocks of frames in parallel), then the
@@ -340,59 +328,83 @@ impl CpuFront {
             });
         clock.elapsed()
     }
+}
+
+impl Front for CpuFront {
+    type Batch = PendingBatch;
+
+    fn push(&mut self, block: &[Vec<f32>]) -> Duration {
+        self.transform(block, |stft, samples, frames| {
+            stft.push(samples, frames);
+        })
+    }
+
+    fn finish(&mut self) -> Duration {
+        let empty = vec![Vec::new(); self.stfts.len()];
+        self.transform(&empty, |stft, _, frames| {
+            stft.finish(frames);
+        })
+    }
+
+    fn nb_frames_ready(&self) -> usize {
+        self.stfts[0].nb_frames_out()
+    }
+
+    fn nb_samples(&self) -> usize {
+        self.stfts[0].nb_samples()
+    }
 
     fn batch(
         &mut self,
-        engine: &Engine,
-        context_max: usize,
         start: usize,
         end: usize,
-        nb_frames: i64,
+        ready: usize,
+        last: bool,
         times: &mut StageTimes,
-    ) -> Result<BatchOut> {
+    ) -> Result<PendingBatch> {
+        let clock = Instant::now();
         let count = end - start;
         let nb_channels = self.frames.len();
         let rows = (nb_channels * count) as i64;
-        let mut estimates = Vec::with_capacity(engine.estimators.len());
-        for (j, estimator) in engine.estimators.iter().enumerate() {
-            let clock = Instant::now();
-            let spec = estimator.spec();
-            let width = (2 * spec.context + 1) * spec.nb_bins_in;
+        // Frames beyond what is ready are zeros only at the very end of the signal.
+        let nb_frames = if last { ready as i64 } else { i64::MAX };
+        let mut inputs = Vec::with_capacity(self.specs.len());
+        for j in 0..self.specs.len() {
+            let spec = &self.specs[j];
+            let (context, stride, nb_bins_in) =
+                (spec.context, spec.context_stride, spec.nb_bins_in);
+            let width = (2 * context + 1) * nb_bins_in;
             // Rows written straight into the tensor's memory.
             let input = self.input_tensor(j, rows, width as i64);
             {
-                // SAFETY: `input` is a contiguous f32 CPU tensor of rows * width values that
-                // only this front holds between batches (the estimator's output is computed,
-                // copied out and its input released before the next batch writes here), and
-                // nothing else reads or writes it while this slice lives.
+                // SAFETY: `input` is a contiguous f32 CPU tensor of rows * width values whose only
+                // handle is this one (new, or handed back by the network stage, which keeps no
+                // handle on it nor on a view of it), and nothing else reads or writes it while
+                // this slice lives.
                 let data = unsafe {
                     std::slice::from_raw_parts_mut(
                         input.data_ptr() as *mut f32,
                         rows as usize * width,
                     )
                 };
+                let (keep, mags_start) = (self.keep, self.mags_start as i64);
                 data.par_chunks_mut(count * width)
                     .zip(self.mags.par_iter())
                     .for_each(|(out, mags)| {
                         features::stack_rows_into(
                             mags,
-                            self.keep,
-                            self.mags_start as i64,
+                            keep,
+                            mags_start,
                             nb_frames,
-                            spec.context,
-                            spec.context_stride,
-                            spec.nb_bins_in,
+                            context,
+                            stride,
+                            nb_bins_in,
                             start as i64..end as i64,
                             out,
                         )
                     });
             }
-            times.features += clock.elapsed();
-            let output = run_network(estimator.as_ref(), &input, rows, times)?;
-            let clock = Instant::now();
-            let output = output.to_device(Device::Cpu).contiguous();
-            estimates.push(Vec::<f32>::try_from(output.view([-1]))?);
-            times.network += clock.elapsed();
+            inputs.push(input);
         }
         // This batch's complex frames leave; the magnitudes stay for the next batch's context.
         debug_assert_eq!(self.frames_start, start);
@@ -402,7 +414,7 @@ impl CpuFront {
             .map(|f| f.drain(..count * self.nb_bins).collect())
             .collect();
         self.frames_start = end;
-        let keep_from = end.saturating_sub(context_max);
+        let keep_from = end.saturating_sub(self.context);
         if keep_from > self.mags_start {
             let drop = (keep_from - self.mags_start) * self.keep;
             for m in &mut self.mags {
@@ -410,17 +422,22 @@ impl CpuFront {
             }
             self.mags_start = keep_from;
         }
-        Ok(BatchOut::Spectral {
+        times.features += clock.elapsed();
+        Ok(PendingBatch {
             count,
             frames,
-            estimates,
+            inputs,
         })
     }
 }
 
 /// The tensor path's state: model-rate samples per channel from absolute index `samples_start`
 /// on (negative indices are the leading zero padding).
-struct TensorFront {
+pub(crate) struct TensorFront<'a> {
+    engine: &'a Engine<'a>,
+    config: StftConfig,
+    /// Largest reach over the estimators.
+    context: usize,
     device: Device,
     window: Tensor,
     /// The overlap-add of every target and channel (rows target-major), when the masks are the
@@ -433,20 +450,28 @@ struct TensorFront {
     finished: bool,
 }
 
-impl TensorFront {
-    /// `overlap_add`: `Some(nb_targets)` to overlap-add on the device.
+impl<'a> TensorFront<'a> {
+    /// The masks and the overlap-add run on `device` too unless the Wiener iterations need the
+    /// spectra on the CPU.
     fn new(
+        engine: &'a Engine<'a>,
         config: StftConfig,
         nb_channels: usize,
+        context: usize,
         device: Device,
-        overlap_add: Option<usize>,
     ) -> Self {
+        let overlap_add = engine
+            .overlap_add_on_device()
+            .then_some(engine.estimators.len());
         let window: Vec<f32> = hann_window(config.n_fft())
             .into_iter()
             .map(|w| w as f32)
             .collect();
         let pad = config.n_fft() / 2;
         TensorFront {
+            engine,
+            config,
+            context,
             device,
             window: Tensor::from_slice(&window).to_device(device),
             ola: overlap_add.map(|nb_targets| {
@@ -459,6 +484,23 @@ impl TensorFront {
             finished: false,
         }
     }
+
+    /// Drops the samples before the first context frame (`context` frames before `end`) of the
+    /// next batch.
+    fn keep_samples_from(&mut self, end: usize, context: usize, hop: usize, n_fft: usize) {
+        let keep_from = (end.saturating_sub(context) * hop) as i64 - (n_fft / 2) as i64;
+        let drop = (keep_from - self.samples_start).max(0) as usize;
+        if drop > 0 {
+            for s in &mut self.samples {
+                s.drain(..drop.min(s.len()));
+            }
+            self.samples_start += drop as i64;
+        }
+    }
+}
+
+impl Front for TensorFront<'_> {
+    type Batch = BatchOut;
 
     fn push(&mut self, block: &[Vec<f32>]) -> Duration {
         for (s, b) in self.samples.iter_mut().zip(block) {
@@ -473,26 +515,28 @@ impl TensorFront {
         Duration::ZERO
     }
 
-    fn nb_frames_ready(&self, config: StftConfig) -> usize {
+    fn nb_frames_ready(&self) -> usize {
         if self.finished {
-            config.nb_frames(self.nb_samples)
+            self.config.nb_frames(self.nb_samples)
         } else {
-            config.nb_frames_complete(self.nb_samples)
+            self.config.nb_frames_complete(self.nb_samples)
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    fn nb_samples(&self) -> usize {
+        self.nb_samples
+    }
+
     fn batch(
         &mut self,
-        engine: &Engine,
-        config: StftConfig,
-        nb_channels: usize,
-        context_max: usize,
         start: usize,
         end: usize,
         ready: usize,
+        _last: bool,
         times: &mut StageTimes,
     ) -> Result<BatchOut> {
+        let (engine, config, nb_channels) = (self.engine, self.config, self.nb_channels);
+        let context_max = self.context;
         let (n_fft, hop) = (config.n_fft(), config.hop());
         let count = end - start;
         let c = context_max;
@@ -622,11 +666,7 @@ impl TensorFront {
 
     /// The overlap-add's last samples once all `nb_samples` model-rate samples are in (`None`
     /// when the overlap-add runs on the CPU).
-    fn finish_overlap_add(
-        &mut self,
-        nb_samples: usize,
-        times: &mut StageTimes,
-    ) -> Result<Option<BatchOut>> {
+    fn tail(&mut self, nb_samples: usize, times: &mut StageTimes) -> Result<Option<BatchOut>> {
         let nb_channels = self.nb_channels as i64;
         let Some(ola) = self.ola.as_mut() else {
             return Ok(None);
@@ -640,19 +680,6 @@ impl TensorFront {
             nb_channels,
             -1,
         ]))))
-    }
-
-    /// Drops the samples before the first context frame (`context` frames before `end`) of the
-    /// next batch.
-    fn keep_samples_from(&mut self, end: usize, context: usize, hop: usize, n_fft: usize) {
-        let keep_from = (end.saturating_sub(context) * hop) as i64 - (n_fft / 2) as i64;
-        let drop = (keep_from - self.samples_start).max(0) as usize;
-        if drop > 0 {
-            for s in &mut self.samples {
-                s.drain(..drop.min(s.len()));
-            }
-            self.samples_start += drop as i64;
-        }
     }
 }
 

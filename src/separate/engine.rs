@@ -1,21 +1,22 @@
 //! The streaming extraction engine: blocks of samples in, blocks of target samples out, with
 //! memory bounded by the block and batch sizes whatever the input's length.
 //!
-//! Four stages run at once on their own threads, joined by bounded queues (so memory stays
+//! Five stages run at once on their own threads, joined by bounded queues (so memory stays
 //! flat), each splitting its own work over blocks of frames with rayon:
 //!
 //! ```text
 //! decode: source --resample--> ........................................ (queue of 2 blocks)
-//! analysis (calling thread): STFT per channel --|X|, context--> network input tensor
-//!   --> estimators (batches of frames)                                   (queue of 2 batches)
+//! analysis: STFT per channel --|X|, context--> network input tensor    (queue of 2 batches)
+//! network (calling thread): estimators (batches of frames)             (queue of 2 batches)
 //! synthesis: masks --> inverse STFT (windowed frames, overlap-add) --resample back-->
 //!   residual = mix - targets                                             (queue of 2 blocks)
 //! encode: sinks
 //! ```
 //!
-//! On the tensor path (see [`Analysis`]), the analysis stage also computes the masks, the
-//! inverse FFT and the overlap-add on the network's device; synthesis then only brings the
-//! finished samples back, resamples and subtracts.
+//! On the tensor path (see [`Analysis`]), the analysis stage runs on the calling thread and
+//! also computes the network, the masks, the inverse FFT and the overlap-add on the network's
+//! device (four stages, no network stage); synthesis then only brings the finished samples
+//! back, resamples and subtracts.
 //!
 //! Frames go through the networks in batches aligned on multiples of `batch_frames` from the
 //! first frame, whatever the read block size, and every per-frame computation is independent of
@@ -26,12 +27,14 @@ use super::analysis::{Analysis, BatchOut};
 use super::estimator::Estimator;
 use super::hop_times::HopTimes;
 use super::mask::MaskKind;
+use super::network_stage;
 use super::stages::{timed, StageTimes};
 use super::synthesis::Synthesis;
 use crate::audio::StreamResampler;
 use crate::error::{Error, Result};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
+use std::thread::Scope;
 use tch::Device;
 
 /// Messages a queue holds at most: two in flight per stage keeps every stage fed.
@@ -89,16 +92,19 @@ pub(crate) enum Decoded {
     End { model_rate: Vec<Vec<f32>> },
 }
 
-/// From the analysis stage to the synthesis stage.
-pub(crate) enum ToSynthesis {
+/// Between the stages after decoding, in order: the input as read, batches `B`, the end.
+pub(crate) enum Staged<B> {
     /// Input frames as read (for the residual).
     Mix(Vec<Vec<f32>>),
-    Batch(BatchOut),
+    Batch(B),
     /// The end: the number of model-rate samples in all.
     End {
         nb_samples: usize,
     },
 }
+
+/// From the network stage (or the tensor path's analysis) to the synthesis stage.
+pub(crate) type ToSynthesis = Staged<BatchOut>;
 
 /// From the synthesis stage to the encode stage: `[target](nb_channels, n)` and the residual.
 pub(crate) struct Encoded {
@@ -138,19 +144,18 @@ impl Engine<'_> {
         let (rate, model_rate) = (source.sample_rate(), first.sample_rate);
         let nb_channels = source.nb_channels();
         let resample_in = StreamResampler::new(rate, model_rate, nb_channels)?;
-        let mut analysis = Analysis::new(self, nb_channels)?;
         let synthesis = Synthesis::new(self, rate, nb_channels, residual.is_some())?;
         let (decoded_tx, decoded_rx) = sync_channel(QUEUE);
         let (synth_tx, synth_rx) = sync_channel(QUEUE);
         let (encode_tx, encode_rx) = sync_channel(QUEUE);
         let block_frames = self.block_frames;
         let stop = self.stop;
-        let (decode, analysed, synthesised, encoded) = std::thread::scope(|scope| {
+        let (decode, (analysed, counted), synthesised, encoded) = std::thread::scope(|scope| {
             let decode = scope
                 .spawn(move || decode_stage(source, resample_in, block_frames, stop, decoded_tx));
             let synthesised = scope.spawn(move || synthesis.run(synth_rx, encode_tx));
             let encoded = scope.spawn(move || encode_stage(sinks, residual, encode_rx));
-            let analysed = analysis.run(decoded_rx, synth_tx, progress);
+            let analysed = self.analyse(scope, nb_channels, decoded_rx, synth_tx, progress);
             (
                 joined(decode),
                 analysed,
@@ -158,15 +163,9 @@ impl Engine<'_> {
                 joined(encoded),
             )
         });
-        let frames = synthesis_frames(&analysed);
         let mut total = StageTimes::default();
         let mut ended_early = false;
-        for result in [
-            decode,
-            analysed.map(|a| a.map(|(t, _)| t)),
-            synthesised,
-            encoded,
-        ] {
+        for result in [decode, synthesised, encoded].into_iter().chain(analysed) {
             match result? {
                 Some(times) => total += times,
                 None => ended_early = true,
@@ -177,7 +176,52 @@ impl Engine<'_> {
                 "a stage of the separation ended early".into(),
             ));
         }
-        Ok((frames, total))
+        Ok((counted, total))
+    }
+
+    /// The stages from decoded blocks to batches for the synthesis stage: on the CPU path the
+    /// analysis on a thread of its own and the network stage on this one, on the tensor path
+    /// the analysis (network included) on this one. Returns their results and the input frames
+    /// they counted (0 when one failed).
+    fn analyse<'scope>(
+        &'scope self,
+        scope: &'scope Scope<'scope, '_>,
+        nb_channels: usize,
+        decoded: Receiver<Decoded>,
+        synth_tx: SyncSender<ToSynthesis>,
+        progress: &mut dyn FnMut(u64),
+    ) -> (Vec<StageResult>, u64) {
+        let counted = |r: Result<Option<(StageTimes, u64)>>| match r {
+            Ok(Some((times, frames))) => (Ok(Some(times)), frames),
+            Ok(None) => (Ok(None), 0),
+            Err(e) => (Err(e), 0),
+        };
+        match self.tensor_device {
+            Some(device) => {
+                let analysed = Analysis::tensor(self, nb_channels, device)
+                    .and_then(|mut a| a.run(decoded, synth_tx, progress));
+                let (result, frames) = counted(analysed);
+                (vec![result], frames)
+            }
+            None => {
+                let (spare_tx, spare_rx) = channel();
+                let analysis = match Analysis::cpu(self, nb_channels, spare_rx) {
+                    Ok(a) => a,
+                    Err(e) => return (vec![Err(e)], 0),
+                };
+                let (network_tx, network_rx) = sync_channel(QUEUE);
+                let analysed = scope.spawn(move || {
+                    let mut analysis = analysis;
+                    analysis
+                        .run(decoded, network_tx, &mut |_| {})
+                        .map(|r| r.map(|(times, _)| times))
+                });
+                let estimated =
+                    network_stage::run(self.estimators, network_rx, synth_tx, spare_tx, progress);
+                let (result, frames) = counted(estimated);
+                (vec![joined(analysed), result], frames)
+            }
+        }
     }
 }
 
@@ -186,14 +230,6 @@ fn joined(handle: std::thread::ScopedJoinHandle<'_, StageResult>) -> StageResult
     handle
         .join()
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-}
-
-/// The input frames the analysis stage counted.
-fn synthesis_frames(analysed: &Result<Option<(StageTimes, u64)>>) -> u64 {
-    match analysed {
-        Ok(Some((_, frames))) => *frames,
-        _ => 0,
-    }
 }
 
 /// Reads and resamples the source into `tx` until it ends.

@@ -9,6 +9,7 @@ mod hop_times;
 mod latency;
 mod mask;
 mod model_estimator;
+mod network_stage;
 mod stages;
 mod synthesis;
 pub mod tensor_ops;
