@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Trains the shipped default models (models/vocals, models/bass, models/drums) on the project's
 # corpus-v2 (scripts/corpus/build_v2.py; docs/corpus.md), with the default network, seed 1, and
-# the schedule of docs/results.md: 131 072 frames per epoch, 5 epochs per stage, 10 of
-# fine-tuning, the learning rate cut after 2 epochs without a better validation loss and each
-# stage stopped after 4. About 25 minutes per model on an idle 2-core machine.
+# the long schedule of docs/scaling.md (`c3-k3-long`): 196 608 frames per epoch, 5 epochs per
+# stage, 20 of fine-tuning, the learning rate cut after 2 epochs without a better validation loss
+# and each stage stopped after 4. About 20 minutes per model on an idle 2-core machine. (The
+# first corpus-v2 models had 131 072 frames per epoch and 10 epochs of fine-tuning;
+# docs/results.md says which shipped model came from which.)
 #   scripts/train-default-models.sh [CORPUS]   (default: $SAEX_CACHE/corpus-v2)
 #   OUT=DIR writes DIR/<target> instead of models/<target>; TARGETS="vocals" picks the targets.
 set -euo pipefail
@@ -15,8 +17,8 @@ scripts/setup-libtorch.sh >/dev/null
 cargo build --release --locked --quiet --bin saex
 for target in ${TARGETS:-vocals bass drums}; do
     target/release/saex train --data "$corpus" --target "$target" --out "$out/$target" \
-        --seed 1 --device cpu --force --frames-per-epoch 131072 --epochs-per-stage 5 \
-        --finetune-epochs 10 --lr-patience 2 --early-stop 4
+        --seed 1 --device cpu --force --frames-per-epoch 196608 --epochs-per-stage 5 \
+        --finetune-epochs 20 --lr-patience 2 --early-stop 4
     # config.json names a corpus under the cache as $SAEX_CACHE/... (saex::locate::portable_path),
     # by how it is made, not by where it lies on the training machine.
     target/release/saex info --model "$out/$target" >/dev/null
