@@ -99,13 +99,18 @@ named_choice!(
         /// bfloat16 products with f32 accumulation: about 3 times LibTorch's f32 rate on CPUs
         /// with AMX, 2.5 times with AVX512-BF16; the outputs differ slightly.
         Bf16 = "bf16",
+        /// 8-bit products with exact i32 accumulation (the CPU's VNNI or AMX-INT8 units; f32
+        /// elsewhere than on the CPU): weights rounded per output unit, activations per frame.
+        Int8 = "int8",
     }
 );
 
 impl Precision {
-    /// What `self` means for a network on `device`: [`Precision::F32`] or [`Precision::Bf16`].
+    /// What `self` means for a network on `device`: [`Precision::F32`], [`Precision::Bf16`] or
+    /// (on the CPU) [`Precision::Int8`].
     pub fn resolve(self, device: tch::Device) -> Precision {
         match self {
+            Precision::Int8 if device != tch::Device::Cpu => Precision::F32,
             Precision::Auto if device == tch::Device::Cpu && Precision::cpu_has_bf16() => {
                 Precision::Bf16
             }

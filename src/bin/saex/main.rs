@@ -69,7 +69,27 @@ enum Shell {
     Powershell,
 }
 
-fn main() -> ExitCode {
+fn main() {
+    exit_without_teardown(run_main())
+}
+
+/// Ends the process with `code` without the C++ static destructors that `exit` would run:
+/// LibTorch's unregister its thousands of operators, about 60 ms of every command (a tenth of
+/// a 3-minute extraction's wall time on 2 cores). Every command has closed, flushed and moved
+/// its files into place before it returns, and stdout and stderr are flushed here.
+fn exit_without_teardown(code: ExitCode) -> ! {
+    use std::io::Write;
+    let status = (0..=u8::MAX)
+        .find(|&n| ExitCode::from(n) == code)
+        .map_or(1, i32::from);
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    // SAFETY: `_exit` ends the process at once; nothing of this process runs after it, and the
+    // kernel closes its descriptors and frees its memory.
+    unsafe { libc::_exit(status) }
+}
+
+fn run_main() -> ExitCode {
     let parsed = Cli::command()
         .try_get_matches()
         .and_then(|matches| Ok((Cli::from_arg_matches(&matches)?, matches)));
