@@ -284,7 +284,7 @@ echo "| device | tool | wall time | real-time factor | peak RSS |"
 echo "|---|---|---|---|---|"
 for dev in $devices; do
     awk -v d="$dev" -v w="${wall[$dev-180]}" -v r="${rss[$dev-180]}" \
-        'BEGIN { printf "| %s | saex extract (1 target + Wiener) | %.2f s | %.1fx | %.0f MB |\n", d, w, 180 / w, r / 1024 }'
+        'BEGIN { printf "| %s | saex extract (1 target, default mask: ratio) | %.2f s | %.1fx | %.0f MB |\n", d, w, 180 / w, r / 1024 }'
     awk -v d="$dev" -v w="${umx_wall[$dev]}" -v r="${umx_rss[$dev]}" \
         'BEGIN { printf "| %s | Open-Unmix umxhq (1 target + residual, 1 EM iteration) | %.2f s | %.1fx | %.0f MB |\n", d, w, 180 / w, r / 1024 }'
 done

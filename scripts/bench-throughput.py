@@ -10,11 +10,13 @@
 - Open-Unmix (scripts/peer/openunmix_extract.py) on the same file and device, when openunmix
   imports;
 - LibTorch's CPU matmul in bf16 against f32 on the network's shapes (Python's torch);
+- precision: whole cpu extractions with `--network-precision f32`, `bf16` and `int8`, on every
+  core and on 2 (taskset);
 - start-up: where a whole command's fixed cost goes (`saex --version`, an extraction of 1 s of
   audio per device, and PyTorch's own CUDA initialisation in Python for comparison).
 
     bench-throughput.py --bin DIR [--work DIR] [--out DIR] [--devices cuda,cpu]
-        [--sections extract,batch,cores,jobs,umx,bf16,startup] [--repeat 3] [--budget SECONDS] [--seconds 180]
+        [--sections extract,batch,cores,jobs,umx,bf16,precision,startup] [--repeat 3] [--budget SECONDS] [--seconds 180]
 
 DIR holds `saex` and `examples/bench_inputs` (target/release, or the folder that
 scripts/gpu-carry.sh fills). Lines are printed as they are measured (and appended to
@@ -74,7 +76,7 @@ def main():
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "saex-bench")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--devices", default="cuda,cpu")
-    ap.add_argument("--sections", default="extract,batch,cores,jobs,umx,bf16,startup")
+    ap.add_argument("--sections", default="extract,batch,cores,jobs,umx,bf16,precision,startup")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--batch-files", type=int, default=20)
     ap.add_argument("--seconds", type=int, default=180, help="input length")
@@ -131,7 +133,8 @@ def main():
     cpuinfo = open("/proc/cpuinfo").read()
     name = cpuinfo.split("model name")[1].split(":")[1].splitlines()[0].strip()
     flags = cpuinfo.split("flags")[1].split(":")[1].splitlines()[0].split()
-    wide = " ".join(f for f in flags if "bf16" in f or f.startswith("amx") or f == "avx512f")
+    wide = " ".join(f for f in flags
+                    if "bf16" in f or "vnni" in f or f.startswith("amx") or f == "avx512f")
     say(f"machine: {cores} cores, {name} ({wide or 'no avx512/bf16/amx'})")
     say(f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load before: {open('/proc/loadavg').read().split()[:3]}")
     say()
@@ -190,6 +193,21 @@ def main():
             steps, share = lsb_apart(scratch / "vocals-cuda.wav", scratch / "vocals-f32.wav")
             say(f"cuda against the cpu in f32: at most {steps} 16-bit steps apart "
                 f"({share:.3f} % of the samples differ)")
+        say()
+
+    if "precision" in sections and time_left("precision"):
+        say(f"| cpu extraction ({SECONDS} s stereo) | cores | runs | best | real-time factor |")
+        say("|---|---|---|---|---|")
+        for cpus in (None, "0-1"):
+            for precision in ("f32", "bf16", "int8"):
+                cmd = [saex, "extract", "--quiet", "--device", "cpu", "--model", model, "--mix", mix,
+                       "--out", scratch / f"vocals-{precision}.wav", "--network-precision", precision]
+                if cpus:
+                    cmd = ["taskset", "-c", cpus, *cmd]
+                walls = [run(cmd, scratch / "precision.log")[0] for _ in range(args.repeat)]
+                say(f"| `--network-precision {precision}` | {2 if cpus else cores} | "
+                    f"{', '.join(f'{w:.2f}' for w in walls)} s | **{min(walls):.2f} s** | "
+                    f"{SECONDS / min(walls):.0f}x |")
         say()
 
     if "batch" in sections and time_left("batch"):

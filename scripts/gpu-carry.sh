@@ -17,7 +17,9 @@ if ! "$python" -c "import openunmix.model" 2>/dev/null; then
     "$python" -m pip install --disable-pip-version-check --progress-bar off --quiet --no-deps \
         "torchaudio==2.11.0" "openunmix==1.3.0"
 fi
-cargo build --release --locked --quiet --bin saex \
+# FEATURES=live carries the binary built with `saex live` (it links ALSA's libasound, carried
+# too, in lib/: put bench-carry/lib on LD_LIBRARY_PATH there); the default build needs neither.
+cargo build --release --locked --quiet ${FEATURES:+--features "$FEATURES"} --bin saex \
     --example bench_inputs --example perf_limits --example synth_stems
 carry=bench-carry
 rm -rf "$carry"
@@ -26,6 +28,10 @@ cp target/release/saex "$carry/"
 cp target/release/examples/{bench_inputs,perf_limits,synth_stems} "$carry/examples/"
 # The device tool carries at most 64 MiB: symbols are not needed there.
 strip "$carry/saex" "$carry"/examples/*
+if ldd "$carry/saex" | grep -q libasound; then
+    mkdir -p "$carry/lib"
+    cp -L "$(ldd "$carry/saex" | awk '/libasound/ {print $3}')" "$carry/lib/"
+fi
 site="$("$python" -c 'import openunmix, os; print(os.path.dirname(os.path.dirname(openunmix.__file__)))')"
 cp -a "$site/openunmix" "$site/torchaudio" "$carry/py/"
 find "$carry/py" -name __pycache__ -type d -exec rm -rf {} +

@@ -34,7 +34,7 @@ for split in test ood; do
             --filename '{folder}/{target}.wav' --residual "$residual" --model "$model" \
             --network-precision "$precision" --device cpu --quiet
         "$bin" eval --reference "$data/$split" --estimate "$run/estimates" --out "$run/scores" \
-            --targets "$target,$residual" >/dev/null
+            --targets "$target" >/dev/null
     done
 done
 

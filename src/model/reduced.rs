@@ -10,7 +10,10 @@
 //!   value / 127: the activations are magnitudes and ReLU outputs, never negative); the
 //!   products accumulate exactly in i32 (`_int_mm`), and the steps, the bias and the ReLU are
 //!   applied in f32. A step per frame makes the per-frame scale of the first layer's input
-//!   cancel out: it only divides that layer's output.
+//!   cancel out: it only divides that layer's output. The trained networks are sensitive to
+//!   it: magnitudes span more than 7 bits within a frame (a quarter of the first layer's inputs
+//!   round to 0), and rounding only the weights, or only the hidden layers, already costs five
+//!   times bf16's output error (docs/benchmarks.md), so int8 is opt-in.
 
 use super::sae::{frame_scale, Layer};
 use super::{Model, Precision};
