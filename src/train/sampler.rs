@@ -61,6 +61,7 @@ pub struct ExcerptPlan {
 }
 
 /// Cuts excerpts into magnitude frames for one model configuration.
+#[derive(Clone)]
 pub struct FrameMaker {
     config: ModelConfig,
     stft: Stft,

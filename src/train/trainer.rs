@@ -23,6 +23,60 @@ use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
 pub const HISTORY_PNG: &str = "history.png";
+
+/// The frames of one epoch and the generator as sampling left them (training shuffles with it).
+type Sampled = (FrameSet, ChaCha8Rng);
+
+/// Samples the frames of `epoch` of `stage`: each epoch draws from its own stream of the seed,
+/// so the frames do not depend on which thread samples them, nor when.
+fn sample_epoch(
+    maker: &FrameMaker,
+    data: &Dataset,
+    options: &TrainOptions,
+    stage: usize,
+    epoch: usize,
+) -> Result<Sampled> {
+    let mut rng = ChaCha8Rng::seed_from_u64(options.settings.seed);
+    rng.set_stream((stage as u64) << 32 | epoch as u64);
+    let frames = maker.sample(
+        &data.train,
+        &data.target,
+        options.settings.frames_per_epoch,
+        options.settings.excerpt_plan(),
+        &mut rng,
+    )?;
+    Ok((frames, rng))
+}
+
+/// An epoch's frames being sampled on a thread of its own, beside the previous epoch's training
+/// steps (on a GPU the steps took a tenth of an epoch and sampling the rest). Dropped unjoined
+/// when training stops first: the thread ends on its own and its frames are freed.
+struct Sampling {
+    epoch: usize,
+    handle: std::thread::JoinHandle<Result<Sampled>>,
+}
+
+impl Sampling {
+    fn start(
+        maker: &FrameMaker,
+        data: &Dataset,
+        options: &TrainOptions,
+        stage: usize,
+        epoch: usize,
+    ) -> Self {
+        let (maker, data, options) = (maker.clone(), data.clone(), options.clone());
+        Sampling {
+            epoch,
+            handle: std::thread::spawn(move || sample_epoch(&maker, &data, &options, stage, epoch)),
+        }
+    }
+
+    fn join(self) -> Result<Sampled> {
+        self.handle
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+}
 /// Frames per forward pass in validation and least-squares accumulation.
 const EVAL_BATCH: i64 = 4096;
 
@@ -224,21 +278,21 @@ pub fn train(options: &TrainOptions, stop: &AtomicBool) -> Result<TrainReport> {
                 checkpoint::tensors(&options.checkpoint_dir(), &state, options.device)?;
             optimizer.restore(&mut tensors, state.optimizer_steps)?;
         }
+        let mut next_epoch: Option<Sampling> = None;
         for epoch in state.epochs_done + 1..=nb_epochs {
             if state.plateau.stopped {
                 break;
             }
             let lr = state.plateau.lr(base_lr);
             let epoch_start = Instant::now();
-            let mut rng = ChaCha8Rng::seed_from_u64(options.settings.seed);
-            rng.set_stream((stage as u64) << 32 | epoch as u64);
-            let frames = maker.sample(
-                &data.train,
-                &data.target,
-                options.settings.frames_per_epoch,
-                options.settings.excerpt_plan(),
-                &mut rng,
-            )?;
+            let (frames, mut rng) = match next_epoch.take() {
+                Some(sampling) if sampling.epoch == epoch => sampling.join()?,
+                _ => sample_epoch(&maker, &data, options, stage, epoch)?,
+            };
+            // The next epoch's frames are sampled while this one trains.
+            if epoch < nb_epochs {
+                next_epoch = Some(Sampling::start(&maker, &data, options, stage, epoch + 1));
+            }
             let bar_label = format!("stage {stage_name} epoch {epoch}/{nb_epochs}");
             let (train_loss, train_secs) = run_epoch(
                 options,
