@@ -20,7 +20,9 @@ target="${TARGET:-vocals}"
 
 # name: the shape's arguments to `saex train` (c: context C, 2C+1 frames in; s: every s-th
 # frame; k: layers; mix50: half the excerpts coherent; masked: `--loss masked`; long: 4 times
-# the frames per epoch and more epochs; seed2: the noise of a comparison).
+# the frames per epoch and more epochs; seed2: the noise of a comparison; half, quarter: the
+# same network on every 2nd or 4th training track of the corpus, for hours of data as an axis;
+# b1025: every bin of n_fft 2048 in and out, up to 22 kHz, instead of the lowest 513).
 declare -A shapes=(
   [c3-k3]="--context 3 --layers 3"
   [c3s2-k3]="--context 3 --context-stride 2 --layers 3"
@@ -35,9 +37,13 @@ declare -A shapes=(
   [c1-k3]="--context 1 --layers 3"
   [c3-k7]="--context 3 --layers 7"
   [c3-k3-4096]="--context 3 --layers 3 --n-fft 4096 --hop 1024 --bins-in 1486 --bins 1486"
+  [c3-k3-half]="--context 3 --layers 3"
+  [c3-k3-quarter]="--context 3 --layers 3"
+  [c8-k3]="--context 8 --layers 3"
+  [c3-k3-b1025]="--context 3 --layers 3 --bins-in 1025 --bins 1025"
 )
 order=(c3-k3 c3s2-k3 c3-k5 c3s2-k5 c3-k3-seed2 c3-k3-mix50 c3-k3-masked c3-k3-masked-seed2
-       c3-k3-long c5-k3 c1-k3 c3-k7 c3-k3-4096)
+       c3-k3-long c5-k3 c1-k3 c3-k7 c3-k3-4096 c3-k3-half c3-k3-quarter c8-k3 c3-k3-b1025)
 [ $# -gt 0 ] && order=("$@")
 schedule=(--frames-per-epoch 49152 --epochs-per-stage 3 --finetune-epochs 5 --lr-patience 2
           --early-stop 4 --device cpu)
@@ -55,6 +61,29 @@ fi
 for bin in "$STUDY_BIN/saex" "$STUDY_BIN/examples/scaling_plot"; do
   cp "$bin" "$work/.new" && mv "$work/.new" "$work/$(basename "$bin")"
 done
+# The training data of a shape: the corpus, or (half, quarter) a folder of links to every 2nd or
+# 4th of its training tracks beside all of its validation tracks.
+data_for() {
+  local every
+  case "$1" in
+    *-half) every=2 ;;
+    *-quarter) every=4 ;;
+    *) echo "$data"; return ;;
+  esac
+  local subset="$work/data-every-$every"
+  if [ ! -d "$subset" ]; then
+    mkdir -p "$subset.tmp/train"
+    ln -sfn "$data/valid" "$subset.tmp/valid"
+    local i=0
+    for track in "$data"/train/*/; do
+      [ $((i % every)) -eq 0 ] && ln -s "${track%/}" "$subset.tmp/train/"
+      i=$((i + 1))
+    done
+    mv "$subset.tmp" "$subset"
+  fi
+  echo "$subset"
+}
+
 for name in "${order[@]}"; do
   model="$work/$target-$name"
   # A run that stopped keeps its checkpoint/ (removed when training ends): take it up again.
@@ -74,7 +103,7 @@ for name in "${order[@]}"; do
         [[ " ${shapes[$name]} " == *" ${schedule[i]} "* ]] || own+=("${schedule[i]}")
       fi
     done
-    "$saex" train --data "$data" --target "$target" --out "$model" \
+    "$saex" train --data "$(data_for "$name")" --target "$target" --out "$model" \
       ${shapes[$name]} "${own[@]}" $([[ ${shapes[$name]} == *--seed* ]] || echo --seed 1) \
       > "$model.train.log" 2>&1
   fi
@@ -95,7 +124,8 @@ runs=()
 # trained further (`saex train --resume --out DIR --finetune-epochs 40` on a copy) and joins its
 # curve.
 for name in c3-k3 c3-k3-seed2 c3s2-k3 c3-k5 c3s2-k5 c3-k3-mix50 c3-k3-masked c3-k3-masked-seed2 \
-  c3-k3-long c3-k3-longer c5-k3 c1-k3 c3-k7 c3-k3-4096; do
+  c3-k3-long c3-k3-longer c5-k3 c1-k3 c3-k7 c3-k3-4096 c3-k3-half c3-k3-quarter c8-k3 \
+  c3-k3-b1025; do
   scored="$work/eval/$name"
   if [ -f "$scored/test/summary.json" ] && [ -f "$scored/ood/summary.json" ]; then
     label="${name%-seed2}"
