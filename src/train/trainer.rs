@@ -77,6 +77,7 @@ impl Sampling {
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     }
 }
+
 /// Frames per forward pass in validation and least-squares accumulation.
 const EVAL_BATCH: i64 = 4096;
 
