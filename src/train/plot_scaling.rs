@@ -8,7 +8,9 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 const WIDTH: u32 = 1000;
-const HEIGHT: u32 = 460;
+const HEIGHT: u32 = 480;
+/// The title's and the legend's rows above the panels.
+const HEADER: u32 = 84;
 
 /// One trained model of the study and its median SDRs (dB) on the two splits.
 #[derive(Clone, Debug)]
@@ -30,12 +32,20 @@ pub fn render_scaling(title: &str, runs: &[ScalingRun]) -> std::result::Result<V
     encode_png(WIDTH, HEIGHT, pixels)
 }
 
-/// The labels in order of first appearance, each with its colour.
+/// The labels in order of first appearance, each with its colour: the palette, then the
+/// palette darkened, so that up to twice its length of shapes stay apart.
 fn shapes(runs: &[ScalingRun]) -> Vec<(&str, RGBColor)> {
     let mut shapes: Vec<(&str, RGBColor)> = Vec::new();
     for run in runs {
         if !shapes.iter().any(|(l, _)| *l == run.label) {
-            shapes.push((&run.label, PALETTE[shapes.len() % PALETTE.len()]));
+            let i = shapes.len();
+            let RGBColor(r, g, b) = PALETTE[i % PALETTE.len()];
+            let color = if (i / PALETTE.len()) % 2 == 0 {
+                RGBColor(r, g, b)
+            } else {
+                RGBColor(r / 2, g / 2, b / 2)
+            };
+            shapes.push((&run.label, color));
         }
     }
     shapes
@@ -61,7 +71,7 @@ fn draw(
     let root = BitMapBackend::with_buffer(pixels, (WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&WHITE)?;
     let shapes = shapes(runs);
-    let (header, body) = root.split_vertically(64);
+    let (header, body) = root.split_vertically(HEADER);
     header.draw(&Text::new(
         title.to_string(),
         (WIDTH as i32 / 2, 16),
@@ -75,11 +85,16 @@ fn draw(
         .into_font()
         .color(&BLACK)
         .pos(Pos::new(HPos::Left, VPos::Center));
-    let (mut x, y) = (70, 46);
+    let (mut x, mut y) = (70, 44);
     for (label, color) in &shapes {
+        let advance = 16 + header.estimate_text_size(label, &text)?.0 as i32 + 22;
+        // A second row when this entry (and the split's key after the last) would not fit.
+        if x + advance > WIDTH as i32 - 130 {
+            (x, y) = (70, y + 22);
+        }
         header.draw(&Circle::new((x + 6, y), 5, color.filled()))?;
         header.draw(&Text::new(label.to_string(), (x + 16, y), text.clone()))?;
-        x += 16 + header.estimate_text_size(label, &text)?.0 as i32 + 22;
+        x += advance;
     }
     header.draw(&Circle::new((x + 6, y), 5, BLACK.filled()))?;
     header.draw(&Text::new("ood", (x + 16, y), text.clone()))?;
