@@ -40,7 +40,7 @@ fn shapes(runs: &[ScalingRun]) -> Vec<(&str, RGBColor)> {
         if !shapes.iter().any(|(l, _)| *l == run.label) {
             let i = shapes.len();
             let RGBColor(r, g, b) = PALETTE[i % PALETTE.len()];
-            let color = if (i / PALETTE.len()) % 2 == 0 {
+            let color = if (i / PALETTE.len()).is_multiple_of(2) {
                 RGBColor(r, g, b)
             } else {
                 RGBColor(r / 2, g / 2, b / 2)
