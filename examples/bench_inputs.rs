@@ -1,12 +1,44 @@
 //! Makes the inputs of the extraction benchmark (scripts/bench-extract.sh): a model of the
-//! default shape with random weights (speed does not depend on the weights) and a generated
-//! stereo 44.1 kHz mixture of the given length, streamed to disk.
+//! shipped default model's shape (models/vocals, what `saex extract` uses without --model) with
+//! random weights (speed does not depend on the weights) and a generated stereo 44.1 kHz
+//! mixture of the given length, streamed to disk.
 //!
 //! `cargo run --release --example bench_inputs -- OUT_DIR SECONDS [SECONDS ...]`
 
 use saex::model::{Model, ModelConfig};
 use saex::{SampleFormat, WavWriter};
 use std::path::Path;
+
+/// The shipped default model's config, compiled in, so that a binary carried to another machine
+/// measures the same shape.
+const SHIPPED_VOCALS: &str = include_str!("../models/vocals/config.json");
+
+/// What the extraction's cost depends on.
+fn shape(c: &ModelConfig) -> (u32, usize, usize, usize, usize, usize, usize, bool) {
+    let (rate, n_fft, hop) = (c.sample_rate, c.n_fft, c.hop);
+    (
+        rate,
+        n_fft,
+        hop,
+        c.context,
+        c.nb_bins_in,
+        c.nb_bins,
+        c.nb_layers,
+        c.scaling,
+    )
+}
+
+/// The shape of the shipped vocals model, without its training record and scores.
+fn bench_config() -> ModelConfig {
+    let shipped: ModelConfig =
+        serde_json::from_str(SHIPPED_VOCALS).expect("models/vocals/config.json is a model config");
+    ModelConfig {
+        training: None,
+        command: None,
+        scores: Default::default(),
+        ..shipped
+    }
+}
 
 fn main() -> saex::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -16,9 +48,12 @@ fn main() -> saex::Result<()> {
     );
     std::fs::create_dir_all(out).map_err(|e| saex::Error::io(out, e))?;
     let model_dir = out.join("model");
-    if !model_dir.join("config.json").exists() {
+    let config = bench_config();
+    let cached = ModelConfig::read(&model_dir.join("config.json")).ok();
+    // A model left by an earlier benchmark of another shape is replaced.
+    if cached.is_none_or(|c| shape(&c) != shape(&config)) {
         tch::manual_seed(0);
-        Model::new(ModelConfig::default_for("vocals"), tch::Device::Cpu)?.save(&model_dir)?;
+        Model::new(config, tch::Device::Cpu)?.save(&model_dir)?;
     }
     for seconds in &args[1..] {
         let seconds: usize = seconds.parse().expect("SECONDS must be a whole number");

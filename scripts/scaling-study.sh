@@ -41,9 +41,13 @@ declare -A shapes=(
   [c3-k3-quarter]="--context 3 --layers 3"
   [c8-k3]="--context 8 --layers 3"
   [c3-k3-b1025]="--context 3 --layers 3 --bins-in 1025 --bins 1025"
+  [c3-k3-long-seed2]="--context 3 --layers 3 --frames-per-epoch 196608 --epochs-per-stage 5 --finetune-epochs 20 --seed 2"
+  [c1-k3-long]="--context 1 --layers 3 --frames-per-epoch 196608 --epochs-per-stage 5 --finetune-epochs 20"
+  [c1-k3-long-seed2]="--context 1 --layers 3 --frames-per-epoch 196608 --epochs-per-stage 5 --finetune-epochs 20 --seed 2"
 )
 order=(c3-k3 c3s2-k3 c3-k5 c3s2-k5 c3-k3-seed2 c3-k3-mix50 c3-k3-masked c3-k3-masked-seed2
-       c3-k3-long c5-k3 c1-k3 c3-k7 c3-k3-4096 c3-k3-half c3-k3-quarter c8-k3 c3-k3-b1025)
+       c3-k3-long c5-k3 c1-k3 c3-k7 c3-k3-4096 c3-k3-half c3-k3-quarter c8-k3 c3-k3-b1025
+       c1-k3-long c1-k3-long-seed2 c3-k3-long-seed2)
 [ $# -gt 0 ] && order=("$@")
 schedule=(--frames-per-epoch 49152 --epochs-per-stage 3 --finetune-epochs 5 --lr-patience 2
           --early-stop 4 --device cpu)
@@ -124,8 +128,8 @@ runs=()
 # trained further (`saex train --resume --out DIR --finetune-epochs 40` on a copy) and joins its
 # curve.
 for name in c3-k3 c3-k3-seed2 c3s2-k3 c3-k5 c3s2-k5 c3-k3-mix50 c3-k3-masked c3-k3-masked-seed2 \
-  c3-k3-long c3-k3-longer c5-k3 c1-k3 c3-k7 c3-k3-4096 c3-k3-half c3-k3-quarter c8-k3 \
-  c3-k3-b1025; do
+  c3-k3-long c3-k3-longer c3-k3-long-seed2 c5-k3 c1-k3 c1-k3-long c1-k3-long-seed2 c3-k7 \
+  c3-k3-4096 c3-k3-half c3-k3-quarter c8-k3 c3-k3-b1025; do
   scored="$work/eval/$name"
   if [ -f "$scored/test/summary.json" ] && [ -f "$scored/ood/summary.json" ]; then
     label="${name%-seed2}"
