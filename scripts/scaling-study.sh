@@ -149,10 +149,6 @@ if [ -f "$sixty/model.safetensors" ]; then
   done
   runs+=("c3-k3=$sixty=$work/eval/c3-k3-60s/test/summary.json=$work/eval/c3-k3-60s/ood/summary.json")
 fi
-# The shipped model (the c3-k3 shape trained longer), where scripts/score-default-models.sh has
-# scored it: a second point on c3-k3's time curve.
-shipped="$cache/eval-$(basename "$eval_data")"
-if [ -f "$shipped/test/$target-ratio/summary.json" ] && [ -f "$shipped/ood/$target-ratio/summary.json" ]; then
-  runs+=("c3-k3=models/$target=$shipped/test/$target-ratio/summary.json=$shipped/ood/$target-ratio/summary.json")
-fi
+# (The shipped models/vocals is a point of its own above: c1-k3-long-seed2 since the night of
+# 2026-11-26, c3-k3-long before it.)
 "$plot" docs/scaling-study.png "${runs[@]}" | tee "$work/table.md"
