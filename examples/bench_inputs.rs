@@ -14,18 +14,19 @@ use std::path::Path;
 const SHIPPED_VOCALS: &str = include_str!("../models/vocals/config.json");
 
 /// What the extraction's cost depends on.
-fn shape(c: &ModelConfig) -> (u32, usize, usize, usize, usize, usize, usize, bool) {
-    let (rate, n_fft, hop) = (c.sample_rate, c.n_fft, c.hop);
-    (
+fn shape(c: &ModelConfig) -> [usize; 8] {
+    let rate = c.sample_rate as usize;
+    let scaling = c.scaling as usize;
+    [
         rate,
-        n_fft,
-        hop,
+        c.n_fft,
+        c.hop,
         c.context,
         c.nb_bins_in,
         c.nb_bins,
         c.nb_layers,
-        c.scaling,
-    )
+        scaling,
+    ]
 }
 
 /// The shape of the shipped vocals model, without its training record and scores.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Extraction benchmark: real-time factor and peak RSS of `saex extract` (decode to written file)
-# on generated stereo 44.1 kHz mixtures, with a model of the default shape.
+# on generated stereo 44.1 kHz mixtures, with a model of the shipped vocals model's shape.
 #
 #   scripts/bench-extract.sh [SECONDS ...]        (default: 30 180 3600)
 #

@@ -2,7 +2,7 @@
 # The performance table of docs/benchmarks.md, in one run on one machine:
 #   - extraction real-time factor and peak RSS on generated stereo 44.1 kHz inputs (30 s, 3 min
 #     and 60 min on the CPU; 3 and 10 min with --device cuda, on the GPU and on the CPU), with a
-#     model of the default shape (speed does not depend on its weights), and where the 3-minute
+#     model of the shipped vocals model's shape (speed does not depend on its weights), and where the 3-minute
 #     run's time goes, stage by stage;
 #   - batch throughput: 20 files of 3 minutes through `saex batch` (hours of audio per hour);
 #   - cores: batch throughput on 1, 2 and all cores (taskset), against 0.7 x N times one core;
@@ -211,7 +211,7 @@ if [ "$device" = cuda ]; then
 fi
 echo "date: $(date -u +%Y-%m-%d), threads: $threads (saex and Open-Unmix), best of $repeat runs (one for 60 min), load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "### Extraction (default model shape)"
+echo "### Extraction (the shipped vocals model's shape)"
 echo
 echo "| device | input | wall time | real-time factor | peak RSS | GFLOP/s | of the CPU limit |"
 echo "|---|---|---|---|---|---|---|"
