@@ -419,8 +419,8 @@ fn full_scale(sample: SampleFormat) -> f32 {
 
 /// `x * full` rounded half away from zero and clamped to `[-full, full - 1]`, with whether the
 /// clamp changed it; NaN gives 0. The same values as `f32::round` then `clamp`, without
-/// `round`'s libm call per sample (a twentieth of a whole extraction's CPU time): truncation
-/// is one instruction, and `v - trunc(v)` is exact in f32.
+/// `round`'s libm call per sample (about 2 % of a 3-minute extraction's CPU samples in perf):
+/// truncation is one instruction, and `v - trunc(v)` is exact in f32.
 #[inline]
 fn quantize(x: f32, full: f32) -> (i32, bool) {
     let (lo, hi) = (-full as i32, full as i32 - 1);
