@@ -217,47 +217,31 @@ impl AudioWriter {
             return self.encode_lossy(block, n, gain);
         }
         let path = self.file.path().to_path_buf();
-        let nb_channels = block.len();
         let mut clipped = 0u64;
         // One pass per channel and format (no per-sample dispatch): interleaved bytes for WAV and
         // raw output, interleaved integers for the FLAC encoder.
         match (&self.encoder, self.sample) {
-            (_, SampleFormat::Float32) => {
-                self.bytes.resize(n * nb_channels * 4, 0);
-                for (c, ch) in block.iter().enumerate() {
-                    let frames = self.bytes.chunks_exact_mut(nb_channels * 4);
-                    for (frame, &x) in frames.zip(&ch[..n]) {
-                        let x = x * gain;
-                        clipped += (x.abs() > 1.0) as u64;
-                        frame[c * 4..c * 4 + 4].copy_from_slice(&x.to_le_bytes());
-                    }
-                }
-            }
+            (_, SampleFormat::Float32) => interleave(&mut self.bytes, block, n, 4, |x, slot| {
+                let x = x * gain;
+                clipped += (x.abs() > 1.0) as u64;
+                slot.copy_from_slice(&x.to_le_bytes());
+            }),
             (Encoder::Flac(_), sample) => {
                 let full = full_scale(sample);
-                self.ints.resize(n * nb_channels, 0);
-                for (c, ch) in block.iter().enumerate() {
-                    let frames = self.ints.chunks_exact_mut(nb_channels);
-                    for (frame, &x) in frames.zip(&ch[..n]) {
-                        let (v, clip) = quantize(x * gain, full);
-                        clipped += clip as u64;
-                        frame[c] = v;
-                    }
-                }
+                interleave(&mut self.ints, block, n, 1, |x, slot| {
+                    let (v, clip) = quantize(x * gain, full);
+                    clipped += clip as u64;
+                    slot[0] = v;
+                })
             }
             (_, sample) => {
                 let full = full_scale(sample);
                 let width = if sample == SampleFormat::Pcm16 { 2 } else { 3 };
-                self.bytes.resize(n * nb_channels * width, 0);
-                for (c, ch) in block.iter().enumerate() {
-                    let frames = self.bytes.chunks_exact_mut(nb_channels * width);
-                    for (frame, &x) in frames.zip(&ch[..n]) {
-                        let (v, clip) = quantize(x * gain, full);
-                        clipped += clip as u64;
-                        frame[c * width..(c + 1) * width]
-                            .copy_from_slice(&v.to_le_bytes()[..width]);
-                    }
-                }
+                interleave(&mut self.bytes, block, n, width, |x, slot| {
+                    let (v, clip) = quantize(x * gain, full);
+                    clipped += clip as u64;
+                    slot.copy_from_slice(&v.to_le_bytes()[..width]);
+                })
             }
         }
         self.nb_clipped += clipped;
@@ -404,6 +388,24 @@ impl AudioWriter {
             let taken = std::mem::take(&mut block);
             self.encode(&taken, n, gain)?;
             block = taken;
+        }
+    }
+}
+
+/// Fills `out` with the first `n` samples of every channel of `block`, interleaved, `width`
+/// items per sample, each slot written by `write(sample, slot)`.
+fn interleave<T: Copy + Default>(
+    out: &mut Vec<T>,
+    block: &[Vec<f32>],
+    n: usize,
+    width: usize,
+    mut write: impl FnMut(f32, &mut [T]),
+) {
+    let stride = block.len() * width;
+    out.resize(n * stride, T::default());
+    for (c, ch) in block.iter().enumerate() {
+        for (frame, &x) in out.chunks_exact_mut(stride).zip(&ch[..n]) {
+            write(x, &mut frame[c * width..(c + 1) * width]);
         }
     }
 }
