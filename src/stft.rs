@@ -509,17 +509,35 @@ impl IstftStream {
     fn emit_until(&mut self, end: usize, nb_frames: Option<usize>, out: &mut Vec<f32>) -> usize {
         let begin = self.emitted;
         let nb_frames = nb_frames.unwrap_or(self.next_frame);
+        let StftConfig { n_fft, hop } = self.istft.config;
         out.reserve(end.saturating_sub(begin));
-        for n in begin..end {
+        // Samples that every covering frame reaches take the periodic sum, stepped through in
+        // order here instead of a division by `hop` per sample; the edges ask for theirs.
+        let interior = (n_fft / 2).saturating_sub(1)..self.istft.interior_end(nb_frames);
+        let mut n = begin;
+        while n < end {
             let i = (n as i64 - self.acc_start) as usize;
-            let sum = self.istft.window_square_sum(n, nb_frames);
-            let y = if sum > 1e-10 { self.acc[i] / sum } else { 0.0 };
-            out.push(y as f32);
+            if interior.contains(&n) {
+                let stop = end.min(interior.end);
+                let sums = self.istft.interior_sums();
+                let mut phase = (n + n_fft / 2) % hop;
+                out.extend(self.acc[i..i + (stop - n)].iter().map(|&a| {
+                    let sum = sums[phase];
+                    phase = if phase + 1 == hop { 0 } else { phase + 1 };
+                    normalised(a, sum)
+                }));
+                n = stop;
+            } else {
+                out.push(normalised(
+                    self.acc[i],
+                    self.istft.window_square_sum(n, nb_frames),
+                ));
+                n += 1;
+            }
         }
         self.emitted = end.max(begin);
         // Drop the accumulated samples that are out, but none that the next frame adds to: in
         // the zero padding before sample 0, it starts before the first sample emitted.
-        let StftConfig { n_fft, hop } = self.istft.config;
         let next_start = (self.next_frame * hop) as i64 - (n_fft / 2) as i64;
         let keep_from = (self.emitted as i64).min(next_start);
         let drop = (keep_from - self.acc_start).max(0) as usize;
@@ -528,6 +546,16 @@ impl IstftStream {
         self.acc_start += drop as i64;
         end.saturating_sub(begin)
     }
+}
+
+/// An overlap-added sample divided by its window-square sum; zero where no window reaches.
+fn normalised(acc: f64, window_square_sum: f64) -> f32 {
+    let y = if window_square_sum > 1e-10 {
+        acc / window_square_sum
+    } else {
+        0.0
+    };
+    y as f32
 }
 
 #[cfg(test)]
@@ -649,6 +677,44 @@ mod tests {
                 inverse.finish(len, &mut y).unwrap();
                 assert_eq!(y, whole, "n_fft {n_fft} hop {hop} block {block}: ISTFT");
             }
+        }
+    }
+
+    /// The stream's output, pushed a frame at a time and all at once, against the definition
+    /// sample by sample: the overlap-add of the windowed frames divided by
+    /// [`Istft::window_square_sum`] over every frame, bit for bit.
+    #[test]
+    fn emitted_samples_are_the_overlap_add_over_the_window_square_sum() {
+        for (n_fft, hop) in [(64, 16), (64, 24), (256, 100), (2048, 512)] {
+            let config = StftConfig::new(n_fft, hop).unwrap();
+            let (stft, istft) = (Stft::new(config), Istft::new(config));
+            let len = 5_000;
+            let spec = stft.forward(&signal(len));
+            let nb_frames = spec.nb_frames();
+            let mut windowed = vec![0.0; nb_frames * n_fft];
+            istft.synthesize(&spec.data, &mut windowed);
+            let mut acc = vec![0.0f64; nb_frames * hop + n_fft];
+            for (t, frame) in windowed.chunks_exact(n_fft).enumerate() {
+                // Frame t starts at t * hop - n_fft / 2; acc[0] is sample -n_fft / 2.
+                for (a, y) in acc[t * hop..t * hop + n_fft].iter_mut().zip(frame) {
+                    *a += *y as f64;
+                }
+            }
+            let expected: Vec<f32> = (0..len)
+                .map(|n| normalised(acc[n + n_fft / 2], istft.window_square_sum(n, nb_frames)))
+                .collect();
+            assert_eq!(
+                istft.inverse(&spec, len).unwrap(),
+                expected,
+                "n_fft {n_fft} hop {hop}"
+            );
+            let mut stream = IstftStream::new(istft.clone());
+            let mut y = Vec::new();
+            for frame in spec.data.chunks(config.nb_bins()) {
+                stream.push(frame, &mut y).unwrap();
+            }
+            stream.finish(len, &mut y).unwrap();
+            assert_eq!(y, expected, "n_fft {n_fft} hop {hop}, one frame per push");
         }
     }
 
