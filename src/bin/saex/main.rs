@@ -77,17 +77,19 @@ fn main() {
 /// Tells glibc's allocator to keep freed memory for the next allocation instead of handing it
 /// back to the kernel. By default every block over 128 KiB to 32 MiB (the threshold moves with
 /// use) is mapped afresh and unmapped on free, and the heap's top is trimmed past 128 KiB: the
-/// pipeline's per-batch buffers (a few MiB each, on several threads) then fault in their pages
-/// again and again, about 150 000 page faults and 0.3 s of CPU in a 3-minute extraction
-/// (docs/benchmarks.md). With mapping only above 32 MiB and trimming only above 128 MiB the
-/// same run takes about 35 000 faults at the same peak memory.
+/// pipeline's per-batch buffers (1 to 4 MiB each, on several threads) then fault in their
+/// pages again and again, about 150 000 page faults and 0.3 s of CPU in a 3-minute extraction.
+/// With mapping only above 32 MiB and trimming only above 32 MiB the same run takes about
+/// 35 000 faults at the same peak memory (docs/benchmarks.md: either setting alone is worse
+/// than neither; a trim threshold of 8 MiB gives the faults back; a batch of two files at once
+/// peaks about 80 MB higher, its arenas keeping their free blocks).
 fn keep_freed_memory_for_reuse() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: `mallopt` only changes two allocator parameters; it is called before any thread
     // of this program starts.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 32 << 20);
     }
 }
 
