@@ -22,8 +22,9 @@ pub enum Latency {
     Batch,
     /// One frame as soon as its future context exists, one hop read at a time: the algorithmic
     /// latency of [`algorithmic_latency`] (about 58 ms for n_fft 2048, hop 512, C = 1 at
-    /// 44.1 kHz, the shipped vocals model; 81 ms for C = 3, bass and drums). The multichannel Wiener filter (`niter > 0`), which estimates covariances over
-    /// a batch of future frames, is refused in this mode.
+    /// 44.1 kHz, the shipped vocals and bass models; 81 ms for C = 3, drums). The multichannel
+    /// Wiener filter (`niter > 0`), which estimates covariances over a batch of future frames,
+    /// is refused in this mode.
     Low,
 }
 

@@ -7,9 +7,8 @@ use std::process::ExitCode;
 
 /// Separate live: from an audio input to an audio output in real time (ALSA or JACK), playing
 /// the target, the residual (karaoke) or a mix of both. The delay from input to output is the
-/// model's algorithmic latency (58 ms for the shipped vocals model, 81 ms for bass and drums)
-/// plus the device buffers; saex
-/// states it. Needs a build with `--features live`.
+/// model's algorithmic latency (58 ms for the shipped vocals and bass models, 81 ms for drums)
+/// plus the device buffers; saex states it. Needs a build with `--features live`.
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
   saex live --list-devices
