@@ -78,7 +78,8 @@ pub struct ExtractArgs {
     /// hop goes through as soon as its future context exists and the output is written hop by
     /// hop: for streams, e.g. --mix - --out -). Low states its algorithmic latency (about 58 ms
     /// for the shipped vocals and bass models, 81 ms for drums); the output's samples are the
-    /// same as batch's (within float rounding), not delayed. Not with --niter > 0 or --clip rescale, which need the future.
+    /// same as batch's (within float rounding), not delayed. Not with --niter > 0 or --clip
+    /// rescale, which need the future.
     #[arg(long, value_name = "batch|low", default_value = "batch", value_parser = parse_latency)]
     latency: Latency,
 }
