@@ -1,7 +1,14 @@
-"""Builds saex corpus-v2: MIDI pieces rendered by several SoundFonts and engines, sung by many
-voices, mixed through drawn effects and a master bus, stored as 16-bit FLAC stems.
+"""Builds saex corpus-v2 (and corpus-v3): MIDI pieces rendered by several SoundFonts and
+engines, sung by many voices, mixed through drawn effects and a master bus, stored as 16-bit
+FLAC stems.
 
     python build_v2.py --out DIR --saex BIN --work DIR [--seed N] [--hours H] [--jobs J]
+                       [--version v2|v3]
+
+--version v3 (corpus-v3) differs in its singing only: phrases sung through the WORLD vocoder
+(sing_world.py: speech turned into singing, drawn singers) instead of one speech utterance
+per syllable (sing.py, voice_fx.sing), and its own voice pools (VOICES_V3). Everything else
+is v2's machinery; v2 builds as before, byte for byte.
 
 Layout written under --out:
     train/ valid/ test/ ood/ <track>/{drums,bass,piano,guitar,vocals,other}.flac
@@ -43,10 +50,11 @@ import gm
 import midi_tools
 import pieces
 import sing
+import sing_world
 import stems
 import voice_fx
 
-FORMAT = "saex-corpus-v2"
+FORMATS = {"v2": "saex-corpus-v2", "v3": "saex-corpus-v3"}
 RATE = 44100
 SPLITS = {"train": 0.8, "valid": 0.1, "test": 0.1}
 OOD_SHARE = 0.1  # ood gets the hours of test
@@ -80,6 +88,15 @@ ESPEAK_EXCLUDED = {"whisper", "whisperf", "croak", "Demonic", "UniRobot", "anika
                    "robosoft8", "Tweaky", "kaukovalta", "fast"}
 ESPEAK_OOD = {"klatt4", "Andy", "steph2", "m8", "grandma", "Mario", "Alicia", "caleb"}
 FLITE_VOICES = {"in": [("awb", "male")], "ood": [("slt", "female"), ("kal16", "male")]}
+# v3: flite's voices are most singers (their speech is the most natural of the two engines),
+# espeak-ng a minority; the held-out singers are flite's diphone voice kal16 (another
+# synthesis method) and the same espeak-ng variants as in v2. Festival and its voices are
+# never used: they are reserved for an independent evaluation set.
+FLITE_V3 = {"in": [("awb", "male"), ("rms", "male"), ("slt", "female")],
+            "ood": [("kal16", "male")]}
+# v3: the pitch a voice speaks at before it is made to sing (clamped to what it can speak).
+SPEAKING_HZ = {"male": (85.0, 200.0), "female": (150.0, 330.0)}
+ENGINE_WEIGHTS_V3 = {"in": {"flite": 0.75, "espeak": 0.25}, "ood": {"flite": 0.5, "espeak": 0.5}}
 SYLLABLE_LANGUAGES = ["it", "it", "es", "fi", "la", "pt"]
 VOCAL_RANGE_PROGRAMS = ([64, 65, 66, 67, 56, 57, 68, 71, 73, 40, 41, 42, 16, 17, 18, 19, 11]
                         + list(range(80, 88)) + [26, 27, 29, 30, 0, 1, 4, 5])
@@ -94,6 +111,8 @@ LICENCES = dict(build.LICENCES, **{
     "timidity": "GPL-2+, /usr/share/doc/timidity/copyright",
     "flite": "BSD-like (Carnegie Mellon University), /usr/share/doc/flite/copyright",
 })
+LICENCES_V3 = {"pyworld": "MIT (pyworld contributors); WORLD vocoder: modified BSD (M. Morise), "
+                          "LICENSE and lib/World/LICENSE.txt in the pyworld sdist"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -110,9 +129,10 @@ def espeak_gender(data_dir, name):
     return "male"
 
 
-def voice_pools(voice_root):
+def voice_pools(voice_root, version="v2"):
     """{"in": [(engine, voice, gender)], "ood": [...]}: every espeak-ng variant but those that
-    cannot hold a pitch, and flite's voices that follow a pitch target."""
+    cannot hold a pitch, and flite's voices that follow a pitch target (v3: all of flite's
+    16 kHz voices, see FLITE_V3)."""
     data = os.path.join(voice_root, "espeak-ng-data")
     folder = os.path.join(data, sing.VARIANT_DIR)
     names = sorted(n for n in os.listdir(folder) if not n.startswith((".", "saex-"))
@@ -121,7 +141,7 @@ def voice_pools(voice_root):
     for name in names:
         pool = "ood" if name in ESPEAK_OOD else "in"
         pools[pool].append(("espeak", name, espeak_gender(data, name)))
-    for pool, voices in FLITE_VOICES.items():
+    for pool, voices in (FLITE_V3 if version == "v3" else FLITE_VOICES).items():
         pools[pool] += [("flite", v, g) for v, g in voices]
     return pools
 
@@ -345,6 +365,7 @@ class TrackMaker:
     def __init__(self, args, voice_root, grooves, pools):
         self.args, self.voice_root, self.grooves, self.pools = args, voice_root, grooves, pools
         self.out = os.path.abspath(args.out)
+        self.version = args.version
 
     def make(self, split, kind, piece, window, name):
         final = os.path.join(self.out, split, name)
@@ -354,7 +375,7 @@ class TrackMaker:
                 return json.load(f), True
         seed = self.args.seed
         domain = "ood" if split == "ood" else "in"
-        rng = random.Random(f"{seed}/v2/track/{kind}/{piece}/{window}")
+        rng = random.Random(f"{seed}/{self.version}/track/{kind}/{piece}/{window}")
         stage = os.path.join(self.out, ".staging", name)
         shutil.rmtree(stage, ignore_errors=True)
         os.makedirs(stage)
@@ -481,32 +502,50 @@ class TrackMaker:
         if not lines:
             return None
         pool = self.pools[domain]
-        voice = rng.choice(pool)
+        voice = self.draw_voice(rng, pool, domain)
         end = max(s + l for _, notes, _ in lines for s, l, _, _ in notes) + 1.0
         total = int(end * RATE)
         out = np.zeros((total, 2), dtype=np.float32)
-        style = voice_fx.draw_style(rng)
+        style = voice_fx.draw_style(rng) if self.version == "v2" else None
         centre_jitter = rng.uniform(-4, 4)  # the track's range within the voice's
         lead_info = None
         used = []
+        singers = {}  # v3: one singer per voice and range in a track (a harmony by the lead's
+        # voice is the lead singer overdubbing)
         for role, notes, language in lines:
-            v = voice if role == "lead" or rng.random() < 0.4 else rng.choice(pool)
+            v = voice if role == "lead" or rng.random() < 0.4 else self.draw_voice(rng, pool,
+                                                                                   domain)
             engine, name, gender = v
+            sung_range = gender
+            if self.version == "v3" and rng.random() < 0.2:  # a voice made to sing the other
+                sung_range = "female" if gender == "male" else "male"  # range (formants warped)
             # Octaves only (the line stays in the key), towards this singer's range.
-            centre = sing.MEDIAN_PITCH[gender] + centre_jitter
+            centre = sing.MEDIAN_PITCH[sung_range] + centre_jitter
             shift = 12 * round((centre - float(np.median([n[2] for n in notes]))) / 12)
             notes = [(s, l, p + shift, y) for s, l, p, y in notes]
-            formant = rng.uniform(0.88, 1.14)
-            singer = sing.Singer(self.voice_root, name, language if engine == "espeak" else "en",
-                                 engine=engine, formant=formant, work=stage)
-            mono = voice_fx.sing(singer, notes, total, style, rng)
-            mono = voice_fx.breath(mono, style["breath_db"], rng)
+            language = language if engine == "espeak" else "en"
+            if self.version == "v2":
+                formant = rng.uniform(0.88, 1.14)
+                singer = sing.Singer(self.voice_root, name, language, engine=engine,
+                                     formant=formant, work=stage)
+                mono = voice_fx.sing(singer, notes, total, style, rng)
+                mono = voice_fx.breath(mono, style["breath_db"], rng)
+                sung = {"language": singer.language, "formant": round(formant, 3)}
+            else:
+                key = (v, sung_range)
+                if key not in singers:
+                    singers[key] = sing_world.draw_singer(rng, gender, sung_range)
+                hz = float(np.clip(sing.midi_to_hz(centre), *SPEAKING_HZ[gender]))
+                speaker = sing_world.Voice(engine, name, language, round(hz), self.voice_root,
+                                           stage)
+                mono = sing_world.sing_line(speaker, notes, total, singers[key], rng)
+                sung = {"language": language, "range": sung_range, "speaking_hz": round(hz),
+                        "singer": singers[key]}
             gain = 1.0 if role == "lead" else rng.uniform(0.35, 0.7)
             pan = rng.uniform(-0.15, 0.15) if role == "lead" else rng.choice([-1, 1]) * \
                 rng.uniform(0.3, 0.8)
             out += voice_fx.stereo(mono, pan, gain)
-            record = {"role": role, "engine": engine, "voice": name, "gender": gender,
-                      "language": singer.language, "formant": round(formant, 3),
+            record = {"role": role, "engine": engine, "voice": name, "gender": gender, **sung,
                       "nb_notes": len(notes), "pan": round(pan, 3), "gain": round(gain, 3)}
             if role == "lead" and rng.random() < 0.4:
                 d_pan = rng.uniform(0.3, 0.9)
@@ -517,10 +556,17 @@ class TrackMaker:
             used.append(record)
             if role == "lead":
                 lead_info = record
-        info["singing"] = {"style": style, "lines": used}
+        info["singing"] = {"style": style, "lines": used} if style else {"lines": used}
         if lead_info and "vocals" in info:
             info["vocals"]["voice"] = lead_info["voice"]
         return out
+
+    def draw_voice(self, rng, pool, domain):
+        """A voice of `pool`: uniform in v2; in v3 an engine by ENGINE_WEIGHTS_V3 first."""
+        if self.version == "v2":
+            return rng.choice(pool)
+        engine = draw(rng, ENGINE_WEIGHTS_V3[domain])
+        return rng.choice([v for v in pool if v[0] == engine])
 
     def mix(self, padded, rng, info):
         """Effects per stem, the vocals' level against the accompaniment, the master bus."""
@@ -596,7 +642,7 @@ def run(args):
     work = os.path.abspath(args.work)
     voice_root = sing.prepare_voice_data(work)
     grooves = pieces.mma_grooves()
-    pools = voice_pools(voice_root)
+    pools = voice_pools(voice_root, args.version)
     blupi = pieces.blupi_pieces()
     random.Random(f"{args.seed}/ood-blupi").shuffle(blupi)
     blupi_ood = set(blupi[:OOD_BLUPI_FILES])
@@ -650,7 +696,7 @@ def run(args):
                         os.remove(extra)
     shutil.rmtree(os.path.join(out, ".staging"), ignore_errors=True)
     manifest = {
-        "format": FORMAT,
+        "format": FORMATS[args.version],
         "seed": args.seed,
         "hours_train_target": args.hours,
         "layout": "MUSDB18-HQ: <split>/<track>/<stem>.flac, 44.1 kHz stereo 16-bit FLAC; "
@@ -667,8 +713,8 @@ def run(args):
             "voices": [f"{e}:{v}" for e, v, _ in pools["ood"]],
         },
         "voices_in_domain": [f"{e}:{v}" for e, v, _ in pools["in"]],
-        "licences": LICENCES,
-        "tools": tool_versions(),
+        "licences": dict(LICENCES, **LICENCES_V3) if args.version == "v3" else LICENCES,
+        "tools": tool_versions(args.version),
         "tracks": sorted(entries, key=lambda e: (e["split"], e["name"])),
         "skipped": skipped,
     }
@@ -678,7 +724,7 @@ def run(args):
         for s in targets))
 
 
-def tool_versions():
+def tool_versions(version="v2"):
     packages = ["fluid-soundfont-gm", "timgm6mb-soundfont", "musescore-general-soundfont-lossless",
                 "opl3-soundfont", "csound-soundfont", "timidity", "freepats", "mma",
                 "planetblupi-music-midi", "espeak-ng", "flite", "sox", "libsndfile1"]
@@ -691,6 +737,8 @@ def tool_versions():
     import scipy
     out.update(music21=music21.__version__, numpy=np.__version__, scipy=scipy.__version__,
                soundfile=sf.__version__)
+    if version == "v3":
+        out["pyworld"] = sing_world.pyworld.__version__
     return out
 
 
@@ -702,6 +750,8 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--hours", type=float, default=20.0, help="hours of training audio")
     parser.add_argument("--jobs", type=int, default=2, help="tracks built at once")
+    parser.add_argument("--version", choices=sorted(FORMATS), default="v2",
+                        help="v3: singing through the WORLD vocoder (sing_world.py)")
     args = parser.parse_args()
     if args.hours <= 0:
         parser.error(f"--hours must be positive, got {args.hours}")

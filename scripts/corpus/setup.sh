@@ -1,6 +1,6 @@
 # Sourced by make-corpus.sh and make-demo.sh: installs the tools the corpus needs and sets
 #   corpus_python  the Python of the corpus virtual environment (music21, numpy, scipy,
-#                  soundfile, mido)
+#                  soundfile, mido, pyworld)
 #   saex_bin       a copy of the release build of saex (for `saex render`)
 # Needs `repo` and `cache_root` set by the caller.
 
@@ -26,9 +26,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 
-# Python packages, pinned so that the same seed gives the same corpus.
+# Python packages, pinned so that the same seed gives the same corpus. pyworld (the WORLD
+# vocoder, corpus-v3's singing) comes as source and is compiled here (it needs g++).
 venv="$cache_root/corpus-venv"
-requirements="music21==10.5.1 numpy==2.4.6 soundfile==0.14.0 mido==1.3.3 scipy==1.17.1"
+requirements="music21==10.5.1 numpy==2.4.6 soundfile==0.14.0 mido==1.3.3 scipy==1.17.1 pyworld==0.3.5"
 if [ "$(cat "$venv/.requirements" 2>/dev/null)" != "$requirements" ]; then
     echo "corpus: installing $requirements into $venv" >&2
     python3 -m venv "$venv"

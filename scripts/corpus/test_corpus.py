@@ -1,4 +1,4 @@
-"""Checks of the corpus-v2 pieces on tiny inputs (no test framework needed):
+"""Checks of the corpus-v2 and -v3 pieces on tiny inputs (no test framework needed):
 
     python scripts/corpus/test_corpus.py      (with the corpus venv's Python)
 
@@ -22,6 +22,8 @@ import build_v2  # noqa: E402
 import effects  # noqa: E402
 import gm  # noqa: E402
 import midi_tools  # noqa: E402
+import sing  # noqa: E402
+import sing_world  # noqa: E402
 import voice_fx  # noqa: E402
 
 RATE = effects.RATE
@@ -247,6 +249,87 @@ def midi_split_by_family_and_appended_parts():
                    if m.type == "note_on" and m.velocity > 0]
             assert ons == [pitch], (fam, ons)
         assert gm.family(52, 2) == "vocals"
+
+
+# corpus-v3 singing (sing_world.py): flite phrases through WORLD, on a few notes.
+
+SINGER = {"formant_warp": 1.05, "breath_db": 4.0, "vibrato_cents": 40.0, "vibrato_hz": 5.5,
+          "vibrato_onset_s": 0.25, "portamento_s": 0.08, "damping": 0.6, "scoop_cents": 60.0,
+          "fluctuation_cents": 6.0, "drift_cents": 8.0, "legato": 0.92,
+          "dynamics_db_per_semitone": 0.3, "brightness": 0.5}
+MELODY = [(0.5, 0.5, 55, "la"), (1.0, 0.5, 57, "na"), (1.5, 1.0, 59, "do"), (2.5, 0.25, 60, "mi"),
+          (2.75, 0.25, 59, "i"), (3.0, 1.0, 55, "ra"), (4.6, 0.6, 62, "so"), (5.2, 0.8, 60, "le")]
+
+
+def sung(notes=MELODY, total=None, seed=1, engine="flite", voice="awb", language="en"):
+    sing_world._ANALYSIS_CACHE.clear()  # every call speaks and analyses anew
+    total = total or int(6.5 * RATE)
+    with tempfile.TemporaryDirectory() as work:
+        root = sing.prepare_voice_data(work) if engine == "espeak" else work
+        speaker = sing_world.Voice(engine, voice, language, 130, root, work)
+        return sing_world.sing_line(speaker, notes, total, dict(SINGER), random.Random(seed))
+
+
+def note_cents(line, notes):
+    """Per note, the median F0 (harvest) of its middle against the note, in cents."""
+    import pyworld
+    f0, t = pyworld.harvest(line.astype(np.float64), RATE, f0_floor=60.0, f0_ceil=800.0,
+                            frame_period=5.0)
+    out = []
+    for start, length, pitch, _ in notes:
+        inside = (t >= start + 0.1) & (t < start + length - 0.05) & (f0 > 0)
+        if inside.sum() >= 5:
+            out.append(1200 * math.log2(float(np.median(f0[inside])) / sing.midi_to_hz(pitch)))
+    return out
+
+
+@check
+def notes_become_legato_phrases_with_melismas():
+    phrases = sing_world.phrases_of(MELODY)
+    assert [len(p) for p in phrases] == [5, 2], phrases  # a 0.6 s rest before "so"
+    assert phrases[0][3] == ("mi", [(2.5, 0.25, 60), (2.75, 0.25, 59)])  # "mi-i": one vowel
+    assert sing_world.share_vowels(["gott", "lui", "a"], 4) == [1, 2, 1]
+    segments = [("pau", 0.0, 0.2), ("l", 0.2, 0.3), ("aa", 0.3, 0.5), ("g", 0.5, 0.55),
+                ("aa", 0.55, 0.7), ("t", 0.7, 0.75), ("r", 0.75, 0.8), ("eh", 0.8, 0.9),
+                ("pau", 0.9, 1.0)]
+    units = sing_world.flite_units(segments, ["la", "gott", "ren"])
+    assert units == [(0.2, 0.3, 0.5, 0.5), (0.5, 0.55, 0.7, 0.75), (0.75, 0.8, 0.9, 0.9)], units
+    assert sing_world.flite_units(segments, ["la", "gott", "ren", "o"]) is None
+
+
+@check
+def sung_line_follows_the_melody_and_is_sane():
+    line = sung()
+    assert line.dtype == np.float32 and len(line) == int(6.5 * RATE)
+    assert np.all(np.isfinite(line)) and 0.1 < np.abs(line).max() <= 0.9
+    cents = note_cents(line, MELODY)
+    assert len(cents) >= 6, cents
+    assert abs(float(np.median(cents))) < 25 and float(np.median(np.abs(cents))) < 35, cents
+    # Silent before the first syllable's consonants and after the last note's release; sung
+    # in the middle of every note.
+    assert not np.any(line[: int(0.2 * RATE)]) and not np.any(line[int(6.01 * RATE):])
+    for start, length, _, _ in MELODY:
+        middle = line[int((start + length / 2 - 0.05) * RATE): int((start + length / 2) * RATE)]
+        assert rms(middle) > 0.01, (start, rms(middle))
+
+
+@check
+def sung_line_is_deterministic_and_sample_exact_at_onsets():
+    a, b = sung(seed=3), sung(seed=3)
+    assert a.tobytes() == b.tobytes()
+    # The same notes one second later: the same samples, one second later.
+    later = sung([(s + 1.0, l, p, y) for s, l, p, y in MELODY], total=int(7.5 * RATE), seed=3)
+    assert later[RATE:].tobytes() == a.tobytes()
+    assert not np.any(later[:RATE])
+
+
+@check
+def espeak_syllables_sing_too():
+    notes = MELODY[:3]
+    line = sung(notes, total=3 * RATE, engine="espeak", voice="m3", language="it")
+    assert np.all(np.isfinite(line)) and 0.05 < np.abs(line).max() <= 0.9
+    cents = note_cents(line, notes)
+    assert len(cents) >= 2 and float(np.median(np.abs(cents))) < 40, cents
 
 
 def main():
