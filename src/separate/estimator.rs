@@ -1,8 +1,11 @@
-//! What the separator needs of a network: its STFT set-up, its input layout, and a forward pass.
+//! What the separator needs of a network: its STFT set-up, its input layout, and a forward pass;
+//! and the one place every path calls it ([`run_network`]).
 
-use crate::error::Result;
+use super::stages::StageTimes;
+use crate::error::{Error, Result};
 use crate::stft::StftConfig;
-use tch::{Device, Tensor};
+use std::time::Instant;
+use tch::{Device, Kind, Tensor};
 
 /// The shapes and settings of one target's estimator.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,4 +44,27 @@ pub trait Estimator: Send {
     /// `input`: `(batch, (2C+1) * nb_bins_in)` mixture magnitudes (row t = frames t-CS, ...,
     /// t+CS, each cut to `nb_bins_in`) -> `(batch, nb_bins)` non-negative target magnitudes.
     fn estimate(&self, input: &Tensor) -> Result<Tensor>;
+}
+
+/// Runs one estimator on `input` `(rows, width)` and checks the output's shape:
+/// `(rows, nb_bins_out)` on the estimator's device, f32.
+pub(crate) fn run_network(
+    estimator: &dyn Estimator,
+    input: &Tensor,
+    rows: i64,
+    times: &mut StageTimes,
+) -> Result<Tensor> {
+    let clock = Instant::now();
+    let spec = estimator.spec();
+    let output = tch::no_grad(|| estimator.estimate(&input.to_device(estimator.device())))?;
+    let output = output.to_kind(Kind::Float);
+    if output.size() != [rows, spec.nb_bins as i64] {
+        return Err(Error::mismatch(
+            format!("estimate shape of the {} model", spec.target),
+            format!("[{rows}, {}]", spec.nb_bins),
+            format!("{:?}", output.size()),
+        ));
+    }
+    times.network += clock.elapsed();
+    Ok(output)
 }

@@ -6,21 +6,19 @@
 //! high band, masks, inverse frame, overlap-add, resampling, residual), so the samples are the
 //! same; it runs every step on the calling thread (rayon's per-frame calls split nothing), so
 //! a hop never waits for another thread to wake up, and its thread's CPU time is its cost.
-//! [`run`] drives it from a source to sinks for [`super::Engine`] in low-latency mode; a live
+//! [`run`] drives it from a source to sinks for an [`Engine`] in low-latency mode; a live
 //! audio loop can drive it block by block.
 
-use super::analysis::run_network;
-use super::engine::{BlockSink, BlockSource, Engine};
-use super::estimator::Estimator;
+use super::estimator::{run_network, Estimator};
 use super::hop_times::thread_cpu_time;
 use super::mask::{extend_high_band, frame_masks, MaskKind};
+use super::output_queue::OutputQueue;
+use super::pipeline::{BlockSink, BlockSource, Engine, ModelFacts};
 use super::stages::{timed, StageTimes};
-use super::synthesis::{drain_targets, nb_to_take};
 use crate::audio::StreamResampler;
 use crate::error::{Error, Result};
 use crate::features;
-use crate::stft::{Complex32, Istft, IstftStream, Stft, StftConfig, StftStream};
-use std::collections::VecDeque;
+use crate::stft::{Complex32, Istft, Stft, StftConfig, StftStream};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 use tch::{Device, Tensor};
@@ -55,8 +53,6 @@ pub struct HopProcessor<'a> {
     /// Magnitude bins kept per frame (the largest `nb_bins_in`).
     keep: usize,
     resample_in: StreamResampler,
-    /// Per target.
-    resample_out: Vec<StreamResampler>,
     stfts: Vec<StftStream>,
     /// Per channel, complex frames from `next_frame` on.
     frames: Vec<Vec<Complex32>>,
@@ -65,54 +61,32 @@ pub struct HopProcessor<'a> {
     mags_start: usize,
     next_frame: usize,
     istft: Istft,
-    /// `[target][channel]`.
-    istfts: Vec<Vec<IstftStream>>,
-    /// `[target][channel]`: output at the input's rate not yet handed out.
-    pending_out: Vec<Vec<VecDeque<f32>>>,
-    /// Per channel: input not yet paired with output (for the residual).
-    pending_mix: Vec<VecDeque<f32>>,
-    frames_in: u64,
-    frames_out: u64,
+    output: OutputQueue,
     finished: bool,
     times: StageTimes,
 }
 
 impl<'a> HopProcessor<'a> {
-    /// A processor for input at `rate` Hz with `nb_channels` channels. `estimators` share one
-    /// sample rate and STFT (as [`super::Separator::new`] checks).
+    /// A processor for input at `rate` Hz with `nb_channels` channels; `facts` are
+    /// `estimators`' (see [`ModelFacts::of`]).
     pub(crate) fn new(
         estimators: &'a [Box<dyn Estimator>],
+        facts: &ModelFacts,
         mask: MaskKind,
         rate: u32,
         nb_channels: usize,
     ) -> Result<Self> {
-        let first = estimators
-            .first()
-            .ok_or_else(|| Error::Invalid("no model to separate with".into()))?
-            .spec();
-        let config = first.stft;
+        let config = facts.stft;
         let istft = Istft::new(config);
         let stft = Stft::new(config);
-        let nb_targets = estimators.len();
         Ok(HopProcessor {
             estimators,
             mask,
             config,
             nb_channels,
-            reach: estimators
-                .iter()
-                .map(|e| e.spec().reach())
-                .max()
-                .unwrap_or(0),
-            keep: estimators
-                .iter()
-                .map(|e| e.spec().nb_bins_in)
-                .max()
-                .unwrap_or(1),
-            resample_in: StreamResampler::new(rate, first.sample_rate, nb_channels)?,
-            resample_out: (0..nb_targets)
-                .map(|_| StreamResampler::new(first.sample_rate, rate, nb_channels))
-                .collect::<Result<_>>()?,
+            reach: facts.reach,
+            keep: facts.band,
+            resample_in: StreamResampler::new(rate, facts.sample_rate, nb_channels)?,
             stfts: (0..nb_channels)
                 .map(|_| StftStream::new(stft.clone()))
                 .collect(),
@@ -120,12 +94,8 @@ impl<'a> HopProcessor<'a> {
             mags: vec![Vec::new(); nb_channels],
             mags_start: 0,
             next_frame: 0,
-            istfts: IstftStream::grid(&istft, nb_targets, nb_channels),
+            output: OutputQueue::new(facts, &istft, rate, nb_channels, true)?,
             istft,
-            pending_out: vec![vec![VecDeque::new(); nb_channels]; nb_targets],
-            pending_mix: vec![VecDeque::new(); nb_channels],
-            frames_in: 0,
-            frames_out: 0,
             finished: false,
             times: StageTimes::default(),
         })
@@ -149,10 +119,7 @@ impl<'a> HopProcessor<'a> {
                 block.len(),
             ));
         }
-        self.frames_in += block[0].len() as u64;
-        for (q, ch) in self.pending_mix.iter_mut().zip(block) {
-            q.extend(ch);
-        }
+        self.output.push_mix(block);
         let model_rate = timed(&mut self.times.resample, || self.resample_in.push(block))?;
         self.analyse(&model_rate, false)?;
         self.frames_through(false)?;
@@ -169,23 +136,7 @@ impl<'a> HopProcessor<'a> {
         self.analyse(&tail, true)?;
         self.frames_through(true)?;
         let nb_samples = self.stfts[0].nb_samples();
-        for j in 0..self.istfts.len() {
-            let clock = Instant::now();
-            let tails = self.istfts[j]
-                .iter_mut()
-                .map(|istft| {
-                    let mut out = Vec::new();
-                    istft.finish(nb_samples, &mut out)?;
-                    Ok(out)
-                })
-                .collect::<Result<Vec<_>>>()?;
-            self.times.istft += clock.elapsed();
-            self.queue_output(j, &tails)?;
-            let rest = timed(&mut self.times.resample, || self.resample_out[j].finish())?;
-            for (q, ch) in self.pending_out[j].iter_mut().zip(rest) {
-                q.extend(ch);
-            }
-        }
+        self.output.finish(nb_samples, false, &mut self.times)?;
         Ok(self.take(true))
     }
 
@@ -306,41 +257,27 @@ impl<'a> HopProcessor<'a> {
                 self.istft
                     .synthesize_frame(&mut spectrum, &mut windowed, &mut scratch);
                 let mut out = Vec::new();
-                self.istfts[j][c].push_windowed(std::iter::once(&windowed[..]), &mut out)?;
+                self.output.istfts[j][c].push_windowed(std::iter::once(&windowed[..]), &mut out)?;
                 samples[j].push(out);
             }
             self.times.istft += clock.elapsed();
         }
         for (j, target) in samples.iter().enumerate() {
-            self.queue_output(j, target)?;
-        }
-        Ok(())
-    }
-
-    /// Resamples target `j`'s model-rate samples `(nb_channels, n)` back and queues them.
-    fn queue_output(&mut self, j: usize, samples: &[Vec<f32>]) -> Result<()> {
-        let back = timed(&mut self.times.resample, || {
-            self.resample_out[j].push(samples)
-        })?;
-        for (q, ch) in self.pending_out[j].iter_mut().zip(back) {
-            q.extend(ch);
+            self.output.push(j, target, &mut self.times)?;
         }
         Ok(())
     }
 
     /// What every target has ready, never past the input's length; at the end, exactly up to
-    /// it (padded with zeros if a resampler came up short). As the batched synthesis stage.
+    /// it (see [`OutputQueue::take`]).
     fn take(&mut self, last: bool) -> HopOutput {
-        let n = nb_to_take(&self.pending_out, self.frames_in - self.frames_out, last);
-        let (targets, sum) = drain_targets(&mut self.pending_out, n, self.nb_channels);
-        let residual = self
-            .pending_mix
-            .iter_mut()
-            .zip(sum)
-            .map(|(q, s)| q.drain(..n).zip(s).map(|(x, y)| x - y).collect())
-            .collect();
-        self.frames_out += n as u64;
-        HopOutput { targets, residual }
+        let out = self.output.take(last);
+        HopOutput {
+            targets: out.targets,
+            residual: out
+                .residual
+                .expect("the processor keeps the mix for the residual"),
+        }
     }
 }
 
@@ -356,9 +293,16 @@ pub(crate) fn run(
     progress: &mut dyn FnMut(u64),
 ) -> Result<(u64, StageTimes)> {
     let (rate, nb_channels) = (source.sample_rate(), source.nb_channels());
-    let mut processor = HopProcessor::new(engine.estimators, engine.mask, rate, nb_channels)?;
-    let spec = engine.estimators[0].spec();
-    let block = ((spec.stft.hop() as u64 * rate as u64 / spec.sample_rate as u64) as usize).max(1);
+    let mut processor = HopProcessor::new(
+        engine.estimators,
+        engine.facts,
+        engine.mask,
+        rate,
+        nb_channels,
+    )?;
+    let facts = engine.facts;
+    let block =
+        ((facts.stft.hop() as u64 * rate as u64 / facts.sample_rate as u64) as usize).max(1);
     let mut times = StageTimes::default();
     let mut frames_in = 0u64;
     let mut write = |out: &HopOutput, times: &mut StageTimes| -> Result<()> {

@@ -63,7 +63,7 @@ pub fn algorithmic_latency(stft: StftConfig, reach: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::super::engine::{BlockSink, BlockSource};
+    use super::super::pipeline::{BlockSink, BlockSource};
     use super::super::{Estimator, EstimatorSpec, SeparateOptions, Separator};
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -180,8 +180,7 @@ mod tests {
             };
             let mut sink = Counter(Arc::clone(&written));
             let (frames, _) = separator
-                .engine()
-                .run(&mut source, &mut [&mut sink], None, &mut |_| {})
+                .run(&mut source, &mut [&mut sink], None, &mut |_| {}, None)
                 .unwrap();
             let case = format!("n_fft {n_fft} hop {hop} C {context} S {stride}");
             assert_eq!(frames, nb_samples as u64, "{case}");

@@ -2,7 +2,8 @@
 //! streaming, so memory stays flat however long the input is.
 
 mod analysis;
-mod engine;
+mod batched;
+mod cpu_front;
 mod estimator;
 mod hop;
 mod hop_times;
@@ -10,8 +11,11 @@ mod latency;
 mod mask;
 mod model_estimator;
 mod network_stage;
+mod output_queue;
+mod pipeline;
 mod stages;
 mod synthesis;
+mod tensor_front;
 pub mod tensor_ops;
 mod tensor_overlap_add;
 pub mod wiener;
@@ -29,7 +33,7 @@ pub use stages::StageTimes;
 use crate::atomic::identity;
 use crate::audio::{AudioBuffer, AudioReader, AudioWriter, OutputFormat, WriteReport};
 use crate::error::{Error, Result};
-use engine::{BlockSink, BlockSource, Engine};
+use pipeline::{BlockSink, BlockSource, Engine, ModelFacts};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -85,6 +89,8 @@ impl Default for SeparateOptions {
 /// One or more target estimators sharing an STFT set-up, ready to separate mixtures.
 pub struct Separator {
     estimators: Vec<Box<dyn Estimator>>,
+    /// Derived from `estimators` once, when the separator is built.
+    facts: ModelFacts,
     options: SeparateOptions,
     stop: Option<Arc<AtomicBool>>,
     latency: Latency,
@@ -174,57 +180,13 @@ impl Separator {
     /// Requires at least one estimator, all with the same sample rate and STFT, distinct
     /// targets, and consistent shapes (`nb_bins_in`, `nb_bins` within the STFT's bins).
     pub fn new(estimators: Vec<Box<dyn Estimator>>, options: SeparateOptions) -> Result<Self> {
-        let first = estimators
-            .first()
-            .ok_or_else(|| Error::Invalid("no model to separate with".into()))?
-            .spec()
-            .clone();
-        for (i, e) in estimators.iter().enumerate() {
-            let spec = e.spec();
-            if spec.sample_rate != first.sample_rate || spec.stft != first.stft {
-                return Err(Error::mismatch(
-                    format!("sample rate and STFT of the {} model", spec.target),
-                    format!(
-                        "{} Hz, n_fft {}, hop {} (as the {} model)",
-                        first.sample_rate,
-                        first.stft.n_fft(),
-                        first.stft.hop(),
-                        first.target
-                    ),
-                    format!(
-                        "{} Hz, n_fft {}, hop {}",
-                        spec.sample_rate,
-                        spec.stft.n_fft(),
-                        spec.stft.hop()
-                    ),
-                ));
-            }
-            let nb_bins = spec.stft.nb_bins();
-            if spec.nb_bins == 0
-                || spec.nb_bins > nb_bins
-                || spec.nb_bins_in == 0
-                || spec.nb_bins_in > nb_bins
-            {
-                return Err(Error::Invalid(format!(
-                    "the {} model uses {} input and {} output bins: expected 1 ..= {nb_bins}",
-                    spec.target, spec.nb_bins_in, spec.nb_bins
-                )));
-            }
-            if estimators[..i]
-                .iter()
-                .any(|o| o.spec().target == spec.target)
-            {
-                return Err(Error::Invalid(format!(
-                    "two models for the target {:?}",
-                    spec.target
-                )));
-            }
-        }
+        let facts = ModelFacts::of(&estimators)?;
         if options.batch_frames == 0 || options.block_frames == 0 {
             return Err(Error::Invalid("batch and block sizes must be > 0".into()));
         }
         Ok(Separator {
             estimators,
+            facts,
             options,
             stop: None,
             latency: Latency::Batch,
@@ -296,13 +258,7 @@ impl Separator {
     /// The low-latency mode's algorithmic latency in samples at the models' rate (see
     /// [`algorithmic_latency`]): from the STFT and the largest context reach of the models.
     pub fn algorithmic_latency(&self) -> usize {
-        let reach = self
-            .estimators
-            .iter()
-            .map(|e| e.spec().reach())
-            .max()
-            .unwrap_or(0);
-        algorithmic_latency(self.estimators[0].spec().stft, reach)
+        algorithmic_latency(self.facts.stft, self.facts.reach)
     }
 
     /// A bound on how long a sample of a stream at `rate` Hz waits in a [`HopProcessor`], in
@@ -327,17 +283,23 @@ impl Separator {
     /// is not applied).
     pub fn hop_processor(&self, rate: u32, nb_channels: usize) -> Result<HopProcessor<'_>> {
         crate::audio::check_layout(rate, nb_channels)?;
-        HopProcessor::new(&self.estimators, self.options.mask, rate, nb_channels)
+        HopProcessor::new(
+            &self.estimators,
+            &self.facts,
+            self.options.mask,
+            rate,
+            nb_channels,
+        )
     }
 
     /// The models' STFT hop in samples (at [`Separator::sample_rate`]).
     pub fn hop(&self) -> usize {
-        self.estimators[0].spec().stft.hop()
+        self.facts.stft.hop()
     }
 
     /// The models' sample rate in Hz.
     pub fn sample_rate(&self) -> u32 {
-        self.estimators[0].spec().sample_rate
+        self.facts.sample_rate
     }
 
     /// The targets, in order.
@@ -348,10 +310,12 @@ impl Separator {
             .collect()
     }
 
-    fn engine(&self) -> Engine<'_> {
+    /// The settings of one run; `hop_times` records each hop's compute time in the
+    /// low-latency mode.
+    fn engine<'a>(&'a self, hop_times: Option<&'a HopTimes>) -> Engine<'a> {
         let device = self.estimators[0].device();
         let tensor_device = match self.options.path {
-            ComputePath::Auto => analysis::tensor_path_by_default(device).then_some(device),
+            ComputePath::Auto => tensor_front::tensor_path_by_default(device).then_some(device),
             ComputePath::Cpu => None,
             ComputePath::Tensor => Some(device),
         };
@@ -365,12 +329,30 @@ impl Separator {
             tensor_device,
             batch_frames,
             estimators: &self.estimators,
+            facts: &self.facts,
             mask: self.options.mask,
             niter: self.options.niter,
             block_frames: self.options.block_frames,
-            low_latency: self.latency == Latency::Low,
-            hop_times: None,
+            hop_times,
             stop: self.stop.as_deref(),
+        }
+    }
+
+    /// Runs `source` through the path that [`Separator::latency`] chooses: the batched stages
+    /// or one hop at a time. `sinks` has one sink per target, in order. Returns the frames
+    /// processed and where the time went.
+    fn run(
+        &self,
+        source: &mut dyn BlockSource,
+        sinks: &mut [&mut dyn BlockSink],
+        residual: Option<&mut dyn BlockSink>,
+        progress: &mut dyn FnMut(u64),
+        hop_times: Option<&HopTimes>,
+    ) -> Result<(u64, StageTimes)> {
+        let engine = self.engine(hop_times);
+        match self.latency {
+            Latency::Batch => batched::run(&engine, source, sinks, residual, progress),
+            Latency::Low => hop::run(&engine, source, sinks, residual, progress),
         }
     }
 
@@ -392,8 +374,13 @@ impl Separator {
                 .iter_mut()
                 .map(|s| s as &mut dyn BlockSink)
                 .collect();
-            self.engine()
-                .run(&mut source, &mut sinks, Some(&mut residual), &mut |_| {})?;
+            self.run(
+                &mut source,
+                &mut sinks,
+                Some(&mut residual),
+                &mut |_| {},
+                None,
+            )?;
         }
         let targets = self
             .targets()
@@ -462,21 +449,17 @@ impl Separator {
                 .map(|w| w as &mut dyn BlockSink)
                 .chain(dropped.iter_mut().map(|w| w as &mut dyn BlockSink))
                 .collect();
-            let mut engine = self.engine();
-            if self.latency == Latency::Low {
-                engine.hop_times = Some(&hops);
-            }
-            engine
-                .run(
-                    &mut reader,
-                    &mut sinks,
-                    residual.as_mut().map(|w| w as &mut dyn BlockSink),
-                    progress,
-                )
-                .map_err(|e| match e {
-                    Error::Invalid(reason) => Error::file(input, reason),
-                    other => other,
-                })?
+            self.run(
+                &mut reader,
+                &mut sinks,
+                residual.as_mut().map(|w| w as &mut dyn BlockSink),
+                progress,
+                (self.latency == Latency::Low).then_some(&hops),
+            )
+            .map_err(|e| match e {
+                Error::Invalid(reason) => Error::file(input, reason),
+                other => other,
+            })?
         };
         let written = stages::timed(&mut stages.encode, || {
             let mut written = Vec::with_capacity(writers.len() + 1);

@@ -2,25 +2,13 @@
 //! thread of its own (the calling thread: estimators are not `Sync`), while the analysis stage
 //! transforms and stacks the next batch.
 
-use super::analysis::{run_network, BatchOut};
-use super::engine::{Staged, ToSynthesis};
-use super::estimator::Estimator;
+use super::estimator::{run_network, Estimator};
+use super::pipeline::{BatchOut, PendingBatch, Staged, ToSynthesis};
 use super::stages::StageTimes;
 use crate::error::Result;
-use crate::stft::Complex32;
 use std::sync::mpsc::{Receiver, Sender, SyncSender};
 use std::time::Instant;
 use tch::{Device, Tensor};
-
-/// One batch of `count` frames per channel on its way from the analysis stage to the network.
-pub(crate) struct PendingBatch {
-    pub count: usize,
-    /// Per channel, the complex frames `(count, nb_bins)`.
-    pub frames: Vec<Vec<Complex32>>,
-    /// Per estimator, its input `(nb_channels * count, width)` f32 on the CPU (rows
-    /// channel-major).
-    pub inputs: Vec<Tensor>,
-}
 
 /// Runs every batch from `rx` through `estimators` and hands it on to `tx` as
 /// [`BatchOut::Spectral`]; the other messages pass unchanged, and `progress` hears of the input

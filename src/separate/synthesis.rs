@@ -7,16 +7,14 @@
 //! from the mix for the residual, and hands blocks to the encoder, never past the input's
 //! length.
 
-use super::analysis::BatchOut;
-use super::engine::{Encoded, Engine, StageResult, ToSynthesis};
 use super::mask::{extend_high_band, frame_masks, MaskKind};
+use super::output_queue::OutputQueue;
+use super::pipeline::{BatchOut, Encoded, Engine, StageResult, ToSynthesis};
 use super::stages::{timed, StageTimes};
 use super::wiener;
-use crate::audio::StreamResampler;
 use crate::error::Result;
-use crate::stft::{Complex32, Istft, IstftStream, StftConfig};
+use crate::stft::{Complex32, Istft, StftConfig};
 use rayon::prelude::*;
-use std::collections::VecDeque;
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::time::Instant;
 use tch::{Device, Tensor};
@@ -30,43 +28,25 @@ pub(crate) struct Synthesis {
     niter: usize,
     /// Estimated bins per target.
     nb_bins_out: Vec<usize>,
-    nb_channels: usize,
     istft: Istft,
-    /// `[target][channel]`; unused when the overlap-add runs on the device.
-    istfts: Vec<Vec<IstftStream>>,
     /// Whether finished samples arrive from the device ([`BatchOut::Samples`]).
     device_ola: bool,
-    resample_out: Vec<StreamResampler>,
-    /// `[target][channel]`: output samples not yet handed on.
-    pending_out: Vec<Vec<VecDeque<f32>>>,
-    /// Per channel: input samples not yet paired with output (for the residual).
-    pending_mix: Option<Vec<VecDeque<f32>>>,
-    frames_in: u64,
-    frames_out: u64,
+    output: OutputQueue,
     times: StageTimes,
 }
 
 impl Synthesis {
     pub fn new(engine: &Engine, rate: u32, nb_channels: usize, residual: bool) -> Result<Self> {
-        let first = engine.estimators[0].spec();
-        let nb_targets = engine.estimators.len();
-        let istft = Istft::new(first.stft);
+        let facts = engine.facts;
+        let istft = Istft::new(facts.stft);
         Ok(Synthesis {
-            config: first.stft,
+            config: facts.stft,
             mask: engine.mask,
             niter: engine.niter,
-            nb_bins_out: engine.estimators.iter().map(|e| e.spec().nb_bins).collect(),
-            nb_channels,
-            istfts: IstftStream::grid(&istft, nb_targets, nb_channels),
+            nb_bins_out: facts.nb_bins_out.clone(),
+            output: OutputQueue::new(facts, &istft, rate, nb_channels, residual)?,
             istft,
             device_ola: engine.overlap_add_on_device(),
-            resample_out: (0..nb_targets)
-                .map(|_| StreamResampler::new(first.sample_rate, rate, nb_channels))
-                .collect::<Result<_>>()?,
-            pending_out: vec![vec![VecDeque::new(); nb_channels]; nb_targets],
-            pending_mix: residual.then(|| vec![VecDeque::new(); nb_channels]),
-            frames_in: 0,
-            frames_out: 0,
             times: StageTimes::default(),
         })
     }
@@ -83,12 +63,7 @@ impl Synthesis {
             };
             let block = match message {
                 ToSynthesis::Mix(raw) => {
-                    self.frames_in += raw.first().map_or(0, Vec::len) as u64;
-                    if let Some(mix) = &mut self.pending_mix {
-                        for (q, ch) in mix.iter_mut().zip(&raw) {
-                            q.extend(ch);
-                        }
-                    }
+                    self.output.push_mix(&raw);
                     continue;
                 }
                 ToSynthesis::Batch(batch) => {
@@ -96,7 +71,8 @@ impl Synthesis {
                     self.take(false)
                 }
                 ToSynthesis::End { nb_samples } => {
-                    self.flush(nb_samples)?;
+                    self.output
+                        .finish(nb_samples, self.device_ola, &mut self.times)?;
                     let block = self.take(true);
                     if let Some(block) = block {
                         if tx.send(Some(block)).is_err() {
@@ -130,8 +106,8 @@ impl Synthesis {
             }
             BatchOut::Samples(samples) => timed(&mut self.times.istft, || to_host(&samples))?,
         };
-        for (j, target) in samples.into_iter().enumerate() {
-            self.queue_output(j, target)?;
+        for (j, target) in samples.iter().enumerate() {
+            self.output.push(j, target, &mut self.times)?;
         }
         Ok(())
     }
@@ -225,6 +201,7 @@ impl Synthesis {
     {
         let clock = Instant::now();
         let out = self
+            .output
             .istfts
             .par_iter_mut()
             .enumerate()
@@ -244,59 +221,10 @@ impl Synthesis {
         out
     }
 
-    /// Resamples target `j`'s model-rate samples `(nb_channels, n)` back and queues them.
-    fn queue_output(&mut self, j: usize, samples: Vec<Vec<f32>>) -> Result<()> {
-        let back = timed(&mut self.times.resample, || {
-            self.resample_out[j].push(&samples)
-        })?;
-        for (q, ch) in self.pending_out[j].iter_mut().zip(back) {
-            q.extend(ch);
-        }
-        Ok(())
-    }
-
-    /// The inverse STFTs' and resamplers' last samples, once `nb_samples` model-rate samples
-    /// are known to be all.
-    fn flush(&mut self, nb_samples: usize) -> Result<()> {
-        for j in 0..self.istfts.len() {
-            let clock = Instant::now();
-            // With the overlap-add on the device, its tail came as the last batch.
-            let tails = self.istfts[j]
-                .iter_mut()
-                .map(|istft| {
-                    let mut out = Vec::new();
-                    if !self.device_ola {
-                        istft.finish(nb_samples, &mut out)?;
-                    }
-                    Ok(out)
-                })
-                .collect::<Result<Vec<_>>>()?;
-            self.times.istft += clock.elapsed();
-            self.queue_output(j, tails)?;
-            let rest = timed(&mut self.times.resample, || self.resample_out[j].finish())?;
-            for (q, ch) in self.pending_out[j].iter_mut().zip(rest) {
-                q.extend(ch);
-            }
-        }
-        Ok(())
-    }
-
-    /// What every target has ready, never past the input's length; at the end, exactly up to
-    /// the input's length (padded with zeros if a resampler came up short).
+    /// What every target has ready (see [`OutputQueue::take`]); `None` when that is nothing.
     fn take(&mut self, last: bool) -> Option<Encoded> {
-        let n = nb_to_take(&self.pending_out, self.frames_in - self.frames_out, last);
-        if n == 0 {
-            return None;
-        }
-        let (targets, sum) = drain_targets(&mut self.pending_out, n, self.nb_channels);
-        let residual = self.pending_mix.as_mut().map(|mix| {
-            mix.iter_mut()
-                .zip(sum)
-                .map(|(q, s)| q.drain(..n).zip(s).map(|(x, y)| x - y).collect())
-                .collect()
-        });
-        self.frames_out += n as u64;
-        Some(Encoded { targets, residual })
+        let block = self.output.take(last);
+        (block.nb_frames() > 0).then_some(block)
     }
 }
 
@@ -312,44 +240,4 @@ fn to_host(samples: &Tensor) -> Result<Vec<Vec<Vec<f32>>>> {
         .chunks_exact(nb_channels * n)
         .map(|target| target.chunks_exact(n).map(<[f32]>::to_vec).collect())
         .collect())
-}
-
-/// How many samples to take from `pending[target][channel]`: what every target has ready, never
-/// past the input's `room` samples not yet given out; at the `last` call, all of `room` (a
-/// resampler that came up short is padded by [`drain_targets`]).
-pub(crate) fn nb_to_take(pending: &[Vec<VecDeque<f32>>], room: u64, last: bool) -> usize {
-    let ready = pending.iter().map(|t| t[0].len()).min().unwrap_or(0) as u64;
-    (if last { room } else { ready.min(room) }) as usize
-}
-
-/// Takes the first `n` samples of every target's channel queues (`pending[target][channel]`),
-/// zero-padded where a queue holds fewer: `(targets [target][channel][n], their sum
-/// [channel][n])`, the sum being what the residual subtracts from the mix.
-pub(crate) fn drain_targets(
-    pending: &mut [Vec<VecDeque<f32>>],
-    n: usize,
-    nb_channels: usize,
-) -> (Vec<Vec<Vec<f32>>>, Vec<Vec<f32>>) {
-    let mut sum = vec![vec![0.0f32; n]; nb_channels];
-    let targets = pending
-        .iter_mut()
-        .map(|queues| {
-            let block: Vec<Vec<f32>> = queues
-                .iter_mut()
-                .map(|q| {
-                    let take = n.min(q.len());
-                    let mut ch: Vec<f32> = q.drain(..take).collect();
-                    ch.resize(n, 0.0);
-                    ch
-                })
-                .collect();
-            for (s, ch) in sum.iter_mut().zip(&block) {
-                for (a, b) in s.iter_mut().zip(ch) {
-                    *a += b;
-                }
-            }
-            block
-        })
-        .collect();
-    (targets, sum)
 }
