@@ -9,11 +9,6 @@ use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 use std::time::Instant;
 
-/// File extensions taken for audio (compared case-insensitively).
-pub const AUDIO_EXTENSIONS: [&str; 12] = [
-    "wav", "wave", "flac", "mp3", "ogg", "oga", "opus", "m4a", "mp4", "aac", "aif", "aiff",
-];
-
 /// The placeholders a filename template may use.
 pub const PLACEHOLDERS: [&str; 5] = ["track", "name", "folder", "target", "ext"];
 
@@ -25,6 +20,13 @@ pub const DEFAULT_TEMPLATE: &str = "{track}/{target}.wav";
 pub struct Shard {
     pub index: usize,
     pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Shard::parse(s)
+    }
 }
 
 impl Shard {
@@ -173,9 +175,7 @@ fn include_set(include: &[String]) -> Result<Option<globset::GlobSet>> {
 }
 
 fn is_audio(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| AUDIO_EXTENSIONS.iter().any(|a| a.eq_ignore_ascii_case(e)))
+    crate::audio::read_extension(path).is_some()
 }
 
 /// Output path for `input` (under the input folder `root`) and `target`, from a template with

@@ -9,7 +9,7 @@
 //! - **Stems files** (`<track>.stem.mp4`, the stems format of Native Instruments that MUSDB18
 //!   ships) are tracks too: audio streams 0 to 4 are the stems of [`STEMS_FILE_LAYOUT`]
 //!   (mixture, drums, bass, other, vocals), read as stems of a folder are.
-//! - **Stems** are the audio files of a track folder (every format in [`AUDIO_EXTENSIONS`]),
+//! - **Stems** are the audio files of a track folder (every format saex reads but `.mp4`, see [`is_audio_path`]),
 //!   named by their file stem; two files with one stem name are an error.
 //! - **The mixture** is `mixture.<ext>` ([`MIXTURE`]); without it, the mixture is the sum of the
 //!   stems.
@@ -69,13 +69,6 @@ pub fn find_track(root: &Path, name: &str) -> PathBuf {
     }
 }
 
-/// The audio file extensions read as stems (compared case-insensitively): every format saex
-/// reads but the MP4 of a stems file (`.mp4` beside stems would be ambiguous; a
-/// `<track>.stem.mp4` is a track of its own).
-pub const AUDIO_EXTENSIONS: [&str; 11] = [
-    "wav", "wave", "flac", "mp3", "ogg", "oga", "opus", "m4a", "aac", "aif", "aiff",
-];
-
 /// Stems of one track may differ in length by at most this many samples (the track is cut to
 /// the shortest); more means the stems do not belong together.
 pub const MAX_LENGTH_MISMATCH: u64 = 64;
@@ -97,11 +90,11 @@ pub fn is_residual_name(name: &str) -> bool {
     name == "accompaniment" || name.ends_with("_accompaniment")
 }
 
-/// Whether `path` has one of the [`AUDIO_EXTENSIONS`].
+/// Whether `path` is a stem: one of the formats saex reads
+/// ([`READ_EXTENSIONS`](crate::audio::READ_EXTENSIONS)) but the MP4 of a stems file (`.mp4`
+/// beside stems would be ambiguous; a `<track>.stem.mp4` is a track of its own).
 pub fn is_audio_path(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+    crate::audio::read_extension(path).is_some_and(|ext| ext != "mp4")
 }
 
 /// The audio files of a folder as `(file stem, path)`, sorted by name; a file stem that appears

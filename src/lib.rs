@@ -74,6 +74,7 @@
 pub mod atomic;
 pub mod audio;
 pub mod batch;
+mod choice;
 pub mod dataset;
 mod device;
 mod error;
@@ -83,6 +84,7 @@ pub mod live;
 pub mod locate;
 pub mod model;
 pub mod progress;
+pub mod record;
 pub mod render;
 pub mod separate;
 pub mod serve;

@@ -2,34 +2,26 @@
 //! sample encoding, and what happens to samples beyond full scale.
 
 use crate::atomic::is_stdio;
+use crate::choice::named_choice;
 use crate::error::{Error, Result};
 use std::path::Path;
 
-/// The encoding of written samples.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SampleFormat {
-    /// 16-bit integer PCM (the default; samples beyond [-1, 1) are clipped).
-    #[default]
-    Pcm16,
-    /// 24-bit integer PCM.
-    Pcm24,
-    /// 32-bit IEEE float (never clips; FLAC cannot hold it).
-    Float32,
-}
+named_choice!(
+    /// The encoding of written samples: `16`, `24` or `float` (also `pcm16`, `pcm24`, `f32`,
+    /// ...).
+    #[derive(Default)]
+    SampleFormat, "sample format" {
+        /// 16-bit integer PCM (the default; samples beyond [-1, 1) are clipped).
+        #[default]
+        Pcm16 = "16" | "pcm16" | "s16",
+        /// 24-bit integer PCM.
+        Pcm24 = "24" | "pcm24" | "s24",
+        /// 32-bit IEEE float (never clips; FLAC cannot hold it).
+        Float32 = "float" | "f32" | "32f" | "float32",
+    }
+);
 
 impl SampleFormat {
-    /// Parses `16`, `24` or `float` (also `pcm16`, `pcm24`, `f32`, `32f`).
-    pub fn parse(name: &str) -> Result<Self> {
-        match name.trim().to_ascii_lowercase().as_str() {
-            "16" | "pcm16" | "s16" => Ok(SampleFormat::Pcm16),
-            "24" | "pcm24" | "s24" => Ok(SampleFormat::Pcm24),
-            "float" | "f32" | "32f" | "float32" => Ok(SampleFormat::Float32),
-            other => Err(Error::Invalid(format!(
-                "sample format {other:?}: expected 16, 24 or float"
-            ))),
-        }
-    }
-
     /// Bytes per sample.
     pub fn bytes(self) -> usize {
         match self {
@@ -45,42 +37,46 @@ impl SampleFormat {
     }
 }
 
-/// A file format saex writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Container {
-    /// RIFF/WAVE (`.wav`, `.wave`, and standard output by default). On a pipe the header
-    /// carries 0xFFFFFFFF sizes, as ffmpeg and sox write it.
-    Wav,
-    /// FLAC (`.flac`), 16 or 24 bit.
-    Flac,
-    /// Headerless little-endian interleaved samples (`.raw`, `.pcm`, or `--raw`).
-    Raw,
-    /// MP3 (`.mp3`, LAME): constant bit rate, 320 kbit/s unless asked; 1 or 2 channels at 8 to
-    /// 48 kHz (MPEG's nine rates).
-    Mp3,
-    /// Ogg Vorbis (`.ogg`, `.oga`, libvorbis): variable bit rate, quality 8 unless a bit rate is
-    /// asked.
-    Ogg,
+named_choice!(
+    /// A file format saex writes, named by its usual extension (`--type`).
+    Container, "output type" {
+        /// RIFF/WAVE (`.wav`, `.wave`, and standard output by default). On a pipe the header
+        /// carries 0xFFFFFFFF sizes, as ffmpeg and sox write it.
+        Wav = "wav" | "wave",
+        /// FLAC (`.flac`), 16 or 24 bit.
+        Flac = "flac",
+        /// Headerless little-endian interleaved samples (`.raw`, `.pcm`, or `--raw`).
+        Raw = "raw" | "pcm",
+        /// MP3 (`.mp3`, LAME): constant bit rate, 320 kbit/s unless asked; 1 or 2 channels at
+        /// 8 to 48 kHz (MPEG's nine rates).
+        Mp3 = "mp3",
+        /// Ogg Vorbis (`.ogg`, `.oga`, libvorbis): variable bit rate, quality 8 unless a bit
+        /// rate is asked.
+        Ogg = "ogg" | "oga" | "vorbis",
+    }
+);
+
+/// The extensions of the formats saex reads (compared case-insensitively): what `saex batch`
+/// and a dataset folder take for audio and what `saex serve` accepts as an upload. The reader
+/// probes the content; the extension is its hint.
+pub const READ_EXTENSIONS: [&str; 15] = [
+    "wav", "wave", "rf64", "flac", "mp3", "ogg", "oga", "opus", "m4a", "mp4", "aac", "alac", "aif",
+    "aiff", "aifc",
+];
+
+/// The extension of `path` as one of [`READ_EXTENSIONS`], if it is one.
+pub fn read_extension(path: &Path) -> Option<&'static str> {
+    let ext = path.extension()?.to_str()?;
+    READ_EXTENSIONS
+        .iter()
+        .find(|known| known.eq_ignore_ascii_case(ext))
+        .copied()
 }
 
 /// Extensions of formats saex reads but cannot write.
 const NOT_WRITTEN: [&str; 6] = ["opus", "m4a", "mp4", "aac", "aif", "aiff"];
 
 impl Container {
-    /// Parses `wav`, `flac`, `raw`, `mp3` or `ogg`.
-    pub fn parse(name: &str) -> Result<Self> {
-        match name.trim().to_ascii_lowercase().as_str() {
-            "wav" | "wave" => Ok(Container::Wav),
-            "flac" => Ok(Container::Flac),
-            "raw" | "pcm" => Ok(Container::Raw),
-            "mp3" => Ok(Container::Mp3),
-            "ogg" | "oga" | "vorbis" => Ok(Container::Ogg),
-            other => Err(Error::Invalid(format!(
-                "output type {other:?}: expected wav, flac, raw, mp3 or ogg"
-            ))),
-        }
-    }
-
     /// The format a path's extension names: `.wav`/`.wave`, `.flac`, `.raw`/`.pcm`, `.mp3`,
     /// `.ogg`/`.oga`; `-` (standard output), and a FIFO or device without an extension, are
     /// WAV. Anything else is refused, naming the path: a path without an extension, or one
@@ -125,13 +121,7 @@ impl Container {
 
     /// The usual extension.
     pub fn extension(self) -> &'static str {
-        match self {
-            Container::Wav => "wav",
-            Container::Flac => "flac",
-            Container::Raw => "raw",
-            Container::Mp3 => "mp3",
-            Container::Ogg => "ogg",
-        }
+        self.name()
     }
 
     /// Whether the format is lossy (MP3, Ogg Vorbis): it encodes float samples at a bit rate,
@@ -141,35 +131,24 @@ impl Container {
     }
 }
 
-/// What to do with samples beyond full scale ([-1, 1]). Samples never wrap around.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ClipMode {
-    /// Integer outputs (16/24-bit WAV, FLAC) and lossy ones (MP3, Ogg Vorbis, whose encoders
-    /// take samples within full scale) clamp each sample to full scale; 32-bit float
-    /// keeps it. Either way they are counted and saex warns with the count (the default).
-    #[default]
-    Clamp,
-    /// Scale the whole output down so that its peak is at full scale: nothing clips. Needs the
-    /// whole output's peak, so the samples are held in a temporary file (32-bit float beside
-    /// the output, or in the temporary folder for a stream) until the end.
-    Rescale,
-    /// As `clamp`, without the warning.
-    None,
-}
-
-impl ClipMode {
-    /// Parses `clamp`, `rescale` or `none`.
-    pub fn parse(name: &str) -> Result<Self> {
-        match name.trim().to_ascii_lowercase().as_str() {
-            "clamp" => Ok(ClipMode::Clamp),
-            "rescale" => Ok(ClipMode::Rescale),
-            "none" => Ok(ClipMode::None),
-            other => Err(Error::Invalid(format!(
-                "clip mode {other:?}: expected clamp, rescale or none"
-            ))),
-        }
+named_choice!(
+    /// What to do with samples beyond full scale ([-1, 1]). Samples never wrap around.
+    #[derive(Default)]
+    ClipMode, "clip mode" {
+        /// Integer outputs (16/24-bit WAV, FLAC) and lossy ones (MP3, Ogg Vorbis, whose
+        /// encoders take samples within full scale) clamp each sample to full scale; 32-bit
+        /// float keeps it. Either way they are counted and saex warns with the count (the
+        /// default).
+        #[default]
+        Clamp = "clamp",
+        /// Scale the whole output down so that its peak is at full scale: nothing clips. Needs
+        /// the whole output's peak, so the samples are held in a temporary file (32-bit float
+        /// beside the output, or in the temporary folder for a stream) until the end.
+        Rescale = "rescale",
+        /// As `clamp`, without the warning.
+        None = "none",
     }
-}
+);
 
 /// Everything that decides how an output is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -18,7 +18,9 @@ mod streams;
 mod wav_header;
 mod write;
 
-pub use format::{ClipMode, Container, OutputFormat, SampleFormat};
+pub use format::{
+    read_extension, ClipMode, Container, OutputFormat, SampleFormat, READ_EXTENSIONS,
+};
 pub use lossy::{MP3_DEFAULT_KBPS, MP3_KBPS, MP3_RATES, VORBIS_DEFAULT_QUALITY};
 pub use opus::OPUS_RATE;
 pub use read::{read_audio, AudioInfo, AudioReader};

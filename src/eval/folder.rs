@@ -2,12 +2,12 @@
 //! config.json ([`ModelScores`]).
 
 use super::estimates::EstimateSource;
-use super::report::{museval_json, Aggregate, Failure, Summary};
+use super::report::{museval_json, Failure, Summary};
 use super::track::TrackScores;
 use super::{evaluate_track, Oracle};
 use crate::dataset::{find_track, residual_name, track_name, track_paths};
 use crate::error::{Error, Result};
-use serde::{Deserialize, Serialize};
+pub use crate::record::{split_name, MethodScores, ModelScores, SplitScores, SCORES_METRIC};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -105,18 +105,6 @@ pub fn evaluate_folder(
     Ok(FolderScores { summary, tracks })
 }
 
-/// One method's scores of one target: the median over tracks of the target and of its
-/// residual (keyed by their names), the tracks scored, and the tracks skipped because the
-/// target is silent in them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MethodScores {
-    pub nb_tracks: usize,
-    #[serde(default)]
-    pub skipped: usize,
-    #[serde(flatten)]
-    pub sources: BTreeMap<String, Aggregate>,
-}
-
 impl MethodScores {
     /// `target`'s and its residual's medians in `summary`; `None` when `target` was not scored.
     pub fn from_summary(summary: &Summary, target: &str) -> Option<Self> {
@@ -136,105 +124,11 @@ impl MethodScores {
             sources,
         })
     }
-
-    /// The target's median SDR.
-    pub fn sdr(&self, target: &str) -> Option<f64> {
-        self.sources.get(target).and_then(|m| m.SDR)
-    }
 }
 
 /// The methods a model is scored with, in the order they are reported: the model with each
 /// mask, then the oracle ceiling and the mixture floor.
 pub const SCORED_METHODS: [&str; 4] = ["wiener", "ratio", "irm_oracle", "mixture"];
-
-/// How a model scores on a data folder (`scores` in config.json), written by
-/// `saex eval --data DIR --model MODEL --save-scores`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelScores {
-    /// The data folder (see [`crate::locate::portable_path`]).
-    pub data: String,
-    /// What the numbers are.
-    #[serde(default)]
-    pub metric: String,
-    /// The day the scores were computed, `YYYY-MM-DD` (UTC).
-    #[serde(default)]
-    pub date: String,
-    /// One entry per method of [`SCORED_METHODS`].
-    #[serde(flatten)]
-    pub methods: BTreeMap<String, MethodScores>,
-    /// The command that computed them.
-    #[serde(default)]
-    pub command: String,
-}
-
-/// A model's scores per data split, keyed by the data folder's last two components
-/// (`corpus-v2/test`, `corpus-v2/ood`, ...): `scores` in config.json. Models scored before
-/// splits were keyed hold one [`ModelScores`] object there; it reads as the entry of its
-/// folder.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(transparent)]
-pub struct SplitScores(pub BTreeMap<String, ModelScores>);
-
-impl SplitScores {
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// The scores on `split`, if recorded.
-    pub fn get(&self, split: &str) -> Option<&ModelScores> {
-        self.0.get(split)
-    }
-
-    /// Records (or replaces) the scores of the split `data` names (see [`split_name`]).
-    pub fn insert(&mut self, data: &Path, scores: ModelScores) {
-        self.0.insert(split_name(data), scores);
-    }
-
-    /// `(split, scores)` in name order.
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &ModelScores)> {
-        self.0.iter()
-    }
-}
-
-/// The split a data folder holds, with the corpus it belongs to: its last two components
-/// (`$SAEX_CACHE/corpus-v2/test` -> `corpus-v2/test`; `test` alone stays `test`).
-pub fn split_name(data: &Path) -> String {
-    let mut names = data
-        .components()
-        .rev()
-        .filter_map(|c| match c {
-            std::path::Component::Normal(name) => Some(name.to_string_lossy().into_owned()),
-            _ => None,
-        })
-        .take(2)
-        .collect::<Vec<_>>();
-    names.reverse();
-    names.join("/")
-}
-
-impl<'de> Deserialize<'de> for SplitScores {
-    fn deserialize<D: serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> std::result::Result<Self, D::Error> {
-        use serde::de::Error as _;
-        let value = serde_json::Value::deserialize(deserializer)?;
-        if value.get("data").is_some_and(|d| d.is_string()) {
-            // The single-split form: `data` names the folder, maybe followed by how it was made
-            // ("$SAEX_CACHE/corpus-v1/test (make-corpus.sh ...)" -> "corpus-v1/test").
-            let scores: ModelScores = serde_json::from_value(value).map_err(D::Error::custom)?;
-            let folder = scores.data.split(" (").next().unwrap_or_default();
-            let mut map = BTreeMap::new();
-            map.insert(split_name(Path::new(folder)), scores);
-            return Ok(SplitScores(map));
-        }
-        serde_json::from_value(value)
-            .map(SplitScores)
-            .map_err(D::Error::custom)
-    }
-}
-
-/// The metric description recorded with [`ModelScores`].
-pub const SCORES_METRIC: &str = "BSS Eval v4 as museval 0.4.1 computes it: median over 1 s windows per track, median over tracks, dB; tracks whose target is silent are skipped";
 
 /// Every method of [`SCORED_METHODS`] for the target of a model: its separation with each mask
 /// (`separations`: `(mask name, source)`) and the two oracles.

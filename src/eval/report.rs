@@ -2,7 +2,8 @@
 //! windows per track, then median over tracks, as museval's `EvalStore`) as JSON and markdown.
 
 use super::track::TrackScores;
-use serde::{Deserialize, Serialize};
+pub use crate::record::Aggregate;
+use serde::Serialize;
 use std::fmt::Write;
 
 /// The museval version whose metrics and JSON layout saex reproduces.
@@ -87,32 +88,6 @@ pub fn nan_median(values: &[f64]) -> f64 {
         v[n / 2]
     } else {
         0.5 * (v[n / 2 - 1] + v[n / 2])
-    }
-}
-
-/// Aggregated metrics in dB (NaN where nothing was finite), serialised with `null` for NaN.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[allow(non_snake_case)]
-pub struct Aggregate {
-    pub SDR: Option<f64>,
-    pub SIR: Option<f64>,
-    pub ISR: Option<f64>,
-    pub SAR: Option<f64>,
-}
-
-impl Aggregate {
-    fn new(sdr: f64, sir: f64, isr: f64, sar: f64) -> Self {
-        let finite = |v: f64| v.is_finite().then_some(v);
-        Aggregate {
-            SDR: finite(sdr),
-            SIR: finite(sir),
-            ISR: finite(isr),
-            SAR: finite(sar),
-        }
-    }
-
-    fn values(&self) -> [Option<f64>; 4] {
-        [self.SDR, self.SIR, self.ISR, self.SAR]
     }
 }
 

@@ -1,10 +1,10 @@
 //! `config.json`: every shape and setting needed to rebuild a network, plus what it was trained
 //! on and how.
 
+use crate::choice::named_choice;
 use crate::error::{Error, Result};
-use crate::eval::SplitScores;
+use crate::record::{SplitScores, TrainSettings};
 use crate::stft::StftConfig;
-use crate::train::TrainSettings;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -13,55 +13,6 @@ pub const MODEL_FORMAT_VERSION: u32 = 1;
 
 /// Added to the per-frame norm before dividing (and multiplying back), so silent frames stay 0.
 pub const SCALING_EPS: f64 = 1e-6;
-
-/// Declares a setting that is one of a few names: serialised as its name, parsed from it with
-/// an error listing the choices, shown as it.
-macro_rules! named_choice {
-    ($(#[$doc:meta])* $name:ident, $what:literal { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        pub enum $name {
-            $($(#[$vdoc])* #[serde(rename = $text)] $variant,)+
-        }
-
-        impl $name {
-            /// Every choice, in order.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// The name as written in config.json and on the command line.
-            pub fn name(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text,)+
-                }
-            }
-
-            /// The choice called `name`; an error lists the choices.
-            pub fn parse(name: &str) -> Result<Self> {
-                $name::ALL
-                    .iter()
-                    .copied()
-                    .find(|c| c.name() == name.trim())
-                    .ok_or_else(|| {
-                        let names: Vec<&str> = $name::ALL.iter().map(|c| c.name()).collect();
-                        Error::mismatch($what, names.join(", "), name)
-                    })
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.name())
-            }
-        }
-
-        impl std::str::FromStr for $name {
-            type Err = Error;
-            fn from_str(s: &str) -> Result<Self> {
-                $name::parse(s)
-            }
-        }
-    };
-}
 
 named_choice!(
     /// How a new layer is initialised when training adds it (see [`crate::train::init`]).

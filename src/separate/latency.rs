@@ -11,35 +11,24 @@
 //! `n` is written once input sample `n + D - 1` has been read, where `D` is
 //! [`algorithmic_latency`].
 
-use crate::error::{Error, Result};
+use crate::choice::named_choice;
 use crate::stft::StftConfig;
 
-/// When frames go through the network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Latency {
-    /// Batches of many frames, read in large blocks: the fastest, latency of seconds.
-    #[default]
-    Batch,
-    /// One frame as soon as its future context exists, one hop read at a time: the algorithmic
-    /// latency of [`algorithmic_latency`] (about 58 ms for n_fft 2048, hop 512, C = 1 at
-    /// 44.1 kHz, the shipped vocals and bass models; 81 ms for C = 3, drums). The multichannel
-    /// Wiener filter (`niter > 0`), which estimates covariances over a batch of future frames,
-    /// is refused in this mode.
-    Low,
-}
-
-impl Latency {
-    /// `batch` or `low`.
-    pub fn parse(s: &str) -> Result<Self> {
-        match s {
-            "batch" => Ok(Latency::Batch),
-            "low" => Ok(Latency::Low),
-            other => Err(Error::Invalid(format!(
-                "unknown latency {other:?}: expected batch or low"
-            ))),
-        }
+named_choice!(
+    /// When frames go through the network.
+    #[derive(Default)]
+    Latency, "latency" {
+        /// Batches of many frames, read in large blocks: the fastest, latency of seconds.
+        #[default]
+        Batch = "batch",
+        /// One frame as soon as its future context exists, one hop read at a time: the
+        /// algorithmic latency of [`algorithmic_latency`] (about 58 ms for n_fft 2048, hop 512,
+        /// C = 1 at 44.1 kHz, the shipped vocals and bass models; 81 ms for C = 3, drums). The
+        /// multichannel Wiener filter (`niter > 0`), which estimates covariances over a batch
+        /// of future frames, is refused in this mode.
+        Low = "low",
     }
-}
+);
 
 /// The latency of the low-latency mode, in samples at the model's rate: output sample `n` is
 /// final once input samples `0 .. n + D` have been read, for every `n` (the worst case over
@@ -66,6 +55,7 @@ mod tests {
     use super::super::pipeline::{BlockSink, BlockSource};
     use super::super::{Estimator, EstimatorSpec, SeparateOptions, Separator};
     use super::*;
+    use crate::error::Result;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
     use std::time::{Duration, Instant};

@@ -1,16 +1,18 @@
 //! From magnitude estimates to masks on the mixture's STFT, one frame at a time.
 
-use crate::error::{Error, Result};
+use crate::choice::named_choice;
+use crate::error::Result;
 
-/// How estimates become masks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MaskKind {
-    /// `min(S / |X|, 1)` per target.
-    Ratio,
-    /// `S_j^2 / (sum_k S_k^2 + R^2)` with the residual `R = max(|X| - sum_k S_k, 0)`: the
-    /// targets and the residual share the mixture exactly.
-    Wiener,
-}
+named_choice!(
+    /// How estimates become masks.
+    MaskKind, "mask" {
+        /// `min(S / |X|, 1)` per target.
+        Ratio = "ratio",
+        /// `S_j^2 / (sum_k S_k^2 + R^2)` with the residual `R = max(|X| - sum_k S_k, 0)`: the
+        /// targets and the residual share the mixture exactly.
+        Wiener = "wiener",
+    }
+);
 
 impl MaskKind {
     /// The command line's `--mask auto`: the ratio mask for one target, the joint Wiener mask
@@ -32,16 +34,6 @@ impl MaskKind {
             return Ok(None);
         }
         Self::parse(name).map(Some)
-    }
-
-    pub fn parse(name: &str) -> Result<Self> {
-        match name.trim().to_ascii_lowercase().as_str() {
-            "ratio" => Ok(MaskKind::Ratio),
-            "wiener" => Ok(MaskKind::Wiener),
-            other => Err(Error::Invalid(format!(
-                "mask {other:?}: expected ratio or wiener"
-            ))),
-        }
     }
 }
 

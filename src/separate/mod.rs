@@ -3,6 +3,7 @@
 
 mod analysis;
 mod batched;
+mod builder;
 mod cpu_front;
 mod estimator;
 mod hop;
@@ -20,6 +21,7 @@ pub mod tensor_ops;
 mod tensor_overlap_add;
 pub mod wiener;
 
+pub use builder::SeparatorSettings;
 pub use estimator::{Estimator, EstimatorSpec};
 pub use hop::{HopOutput, HopProcessor};
 pub(crate) use hop_times::thread_cpu_time;

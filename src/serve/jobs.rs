@@ -5,7 +5,7 @@
 //! their files.
 
 use super::models::ModelEntry;
-use crate::separate::{MaskKind, OutputFiles, SeparateOptions, Separator};
+use crate::separate::{MaskKind, OutputFiles, SeparatorSettings};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -319,15 +319,14 @@ pub fn run_worker(rx: Receiver<Arc<Job>>, device: tch::Device, stop: Arc<AtomicB
 /// Separates one job's upload into `stem1.wav ...` (targets, then the residual), writes the
 /// mix as `stem0.wav` and draws `spectrogram.png`. Progress: the separation is 90 %.
 fn run_one(job: &Job, device: tch::Device) -> crate::Result<()> {
-    let options = SeparateOptions {
-        mask: job.mask,
+    let settings = SeparatorSettings {
+        models: job.models.iter().map(|m| m.dir.clone()).collect(),
+        device,
+        mask: Some(job.mask),
         niter: job.niter,
-        precision: crate::model::Precision::Auto,
-        ..SeparateOptions::default()
+        ..SeparatorSettings::default()
     };
-    let dirs: Vec<&Path> = job.models.iter().map(|m| m.dir.as_path()).collect();
-    let separator =
-        Separator::from_model_dirs(&dirs, device, options)?.with_stop(Arc::clone(&job.cancel));
+    let separator = settings.build()?.with_stop(Arc::clone(&job.cancel));
     let stems = job.stems();
     let file = |name: &str| job.stem_file(name).expect("a stem of this job");
     let outputs = OutputFiles {

@@ -34,13 +34,6 @@ use std::io::{Seek, Write};
 use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex};
 
-/// The extensions of the formats saex reads; an upload keeps its extension only if it is one
-/// of these (the decoder goes by it), else it is refused.
-pub const EXTENSIONS: &[&str] = &[
-    "wav", "wave", "rf64", "flac", "mp3", "ogg", "oga", "m4a", "mp4", "aac", "alac", "aif", "aiff",
-    "aifc",
-];
-
 /// The most Wiener iterations a request may ask for (each costs about one separation).
 pub const MAX_NITER: usize = 10;
 
@@ -121,7 +114,7 @@ async fn models(State(state): State<Arc<AppState>>) -> Response {
         "masks": ["auto", "ratio", "wiener"],
         "max_niter": MAX_NITER,
         "max_upload_bytes": state.max_upload,
-        "extensions": EXTENSIONS,
+        "extensions": crate::audio::READ_EXTENSIONS,
     }))
     .into_response()
 }
@@ -468,16 +461,15 @@ async fn read_form(
                     .filter(|c| !c.is_control())
                     .take(200)
                     .collect();
-                let extension = std::path::Path::new(&name)
-                    .extension()
-                    .map(|e| e.to_string_lossy().to_ascii_lowercase())
-                    .and_then(|e| EXTENSIONS.iter().find(|k| **k == e).copied())
+                // An upload keeps its extension only if it is one saex reads (the decoder takes
+                // it as a hint), else it is refused.
+                let extension = crate::audio::read_extension(std::path::Path::new(&name))
                     .ok_or_else(|| {
                         error(
                             StatusCode::UNSUPPORTED_MEDIA_TYPE,
                             format!(
                                 "{name}: not a format saex reads (expected a file ending in .{})",
-                                EXTENSIONS.join(", .")
+                                crate::audio::READ_EXTENSIONS.join(", .")
                             ),
                         )
                     })?;

@@ -6,6 +6,7 @@
 //! [`MAX_SPEED_CHANGE`] more input than it writes: read [`StemEffects::read_len`] samples and
 //! [`StemEffects::apply`] leaves exactly the excerpt's length.
 
+use crate::record::Augment;
 use rand::Rng;
 use std::f64::consts::PI;
 
@@ -29,6 +30,17 @@ pub struct StemEffects {
     pub reverb: bool,
     /// Resampling by a random ratio within 1 +- [`MAX_SPEED_CHANGE`].
     pub speed: bool,
+}
+
+impl StemEffects {
+    /// The per-stem effects that `augment` turns on.
+    pub fn of(augment: &Augment) -> Self {
+        StemEffects {
+            eq: augment.eq,
+            reverb: augment.reverb,
+            speed: augment.speed,
+        }
+    }
 }
 
 impl StemEffects {

@@ -7,8 +7,9 @@
 //! passes over unaugmented training frames. The decoder is then dropped and the supervised stage
 //! trains the stack as usual. The encoder starts from the `random` init.
 
-use super::optim::{Optimizer, OptimizerKind};
+use super::optim::Optimizer;
 use crate::error::{Error, Result};
+use crate::record::OptimizerKind;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

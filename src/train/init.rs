@@ -2,7 +2,7 @@
 //!
 //! `ls` solves the weighted ridge regression
 //! `argmin_{W,b} sum_n w_n ||s_n - W z_n - b||^2 + lambda ||W||^2` with
-//! `lambda = ridge * trace(Czz) / dim` (default ridge [`DEFAULT_RIDGE`]; Czz the weighted, centred covariance of z). The sums are
+//! `lambda = ridge * trace(Czz) / dim` (default ridge [`crate::record::DEFAULT_RIDGE`]; Czz the weighted, centred covariance of z). The sums are
 //! accumulated in f64 in streaming batches, shifted by the first batch's means so that centring
 //! after the fact loses no precision; the system is solved with LibTorch's Cholesky
 //! factorisation (falling back to a general solve). The weights `w_n` make the regression
@@ -12,11 +12,6 @@
 use crate::error::{Error, Result};
 use crate::model::ModelConfig;
 use tch::{Device, Kind, Tensor};
-
-/// The default relative ridge: `lambda = 1e-2 * trace(Czz) / dim`. Stronger than a numerical
-/// safeguard on purpose: layer 1 has `(2C+1) * nb_bins_in` strongly correlated inputs, and on
-/// held-out tracks a 1e-2 ridge gave a third of the validation loss of 1e-5 (docs/training.md).
-pub const DEFAULT_RIDGE: f64 = 1e-2;
 
 /// The ridge of the recovery tests: small enough that its shrinkage stays far below 1e-4.
 #[cfg(test)]

@@ -7,39 +7,10 @@
 //! costs nothing (it is clipped anyway) and the network spends its capacity where the mask is
 //! below 1.
 
-use crate::error::{Error, Result};
+use crate::record::Loss;
 use tch::{Kind, Tensor};
 
-/// The training loss.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Loss {
-    /// Squared error of the estimated magnitudes.
-    #[default]
-    Magnitude,
-    /// Squared error of the estimate clipped to the mixture's magnitude (the ratio mask's
-    /// output).
-    Masked,
-}
-
 impl Loss {
-    pub fn parse(name: &str) -> Result<Self> {
-        match name.trim().to_ascii_lowercase().as_str() {
-            "magnitude" => Ok(Loss::Magnitude),
-            "masked" => Ok(Loss::Masked),
-            other => Err(Error::Invalid(format!(
-                "loss {other:?}: expected magnitude or masked"
-            ))),
-        }
-    }
-
-    pub fn name(&self) -> &'static str {
-        match self {
-            Loss::Magnitude => "magnitude",
-            Loss::Masked => "masked",
-        }
-    }
-
     /// Squared errors `(batch, nb_bins)` of `estimate (batch, nb_bins)` against `target`
     /// `(batch, nb_bins)`; `mix (batch, nb_bins_in)` holds the mixture's magnitudes of the same
     /// centre frames. With `masked`, bins the input lacks (above `nb_bins_in`) are not clipped.

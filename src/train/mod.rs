@@ -36,9 +36,8 @@ pub mod settings;
 pub mod synth;
 mod trainer;
 
+pub use crate::record::{Augment, Loss, OptimizerKind, TrainSettings};
 pub use checkpoint::{stored_run, StoredRun, CHECKPOINT_DIR};
 pub use history::{HistoryRow, HISTORY_CSV};
-pub use loss::Loss;
-pub use optim::OptimizerKind;
-pub use settings::{Augment, Fingerprint, TrainSettings, RAISABLE_ON_RESUME};
+pub use settings::{Fingerprint, RAISABLE_ON_RESUME};
 pub use trainer::{train, TrainOptions, TrainReport, HISTORY_PNG};

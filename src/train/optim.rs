@@ -2,37 +2,9 @@
 //! tensors so that checkpoints can hold it (tch's optimizers keep theirs inside LibTorch).
 
 use crate::error::{Error, Result};
+use crate::record::OptimizerKind;
 use std::collections::BTreeMap;
 use tch::Tensor;
-
-/// Which update rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OptimizerKind {
-    /// Adam (beta1 0.9, beta2 0.999, eps 1e-8).
-    Adam,
-    /// SGD with momentum 0.9.
-    Sgd,
-}
-
-impl OptimizerKind {
-    pub fn parse(name: &str) -> Result<Self> {
-        match name.trim().to_ascii_lowercase().as_str() {
-            "adam" => Ok(OptimizerKind::Adam),
-            "sgd" => Ok(OptimizerKind::Sgd),
-            other => Err(Error::Invalid(format!(
-                "optimizer {other:?}: expected adam or sgd"
-            ))),
-        }
-    }
-
-    pub fn name(&self) -> &'static str {
-        match self {
-            OptimizerKind::Adam => "adam",
-            OptimizerKind::Sgd => "sgd",
-        }
-    }
-}
 
 const BETA1: f64 = 0.9;
 const BETA2: f64 = 0.999;

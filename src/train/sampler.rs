@@ -1,12 +1,13 @@
 //! The data sampler: excerpts of the tracks of a [`Dataset`](crate::dataset::Dataset), augmented,
 //! cut into the magnitude frames the network trains on, within a frame budget.
 
-use super::settings::Augment;
+use super::augment::StemEffects;
 use crate::audio::{resample, AudioBuffer};
 use crate::dataset::{read_excerpt, sum_stems, StemFile, Track};
 use crate::error::{Error, Result};
 use crate::features;
 use crate::model::ModelConfig;
+use crate::record::{Augment, TrainSettings};
 use crate::stft::Stft;
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -58,6 +59,17 @@ pub struct ExcerptPlan {
     /// With `augment.mix`, the chance that an excerpt's other stems come from random tracks
     /// (see [`TrainSettings::mix_probability`](super::settings::TrainSettings)).
     pub mix_probability: f64,
+}
+
+impl ExcerptPlan {
+    /// How training excerpts are drawn under `settings`.
+    pub fn of(settings: &TrainSettings) -> Self {
+        ExcerptPlan {
+            seconds: settings.excerpt_seconds,
+            augment: settings.augment,
+            mix_probability: settings.mix_probability,
+        }
+    }
 }
 
 /// Cuts excerpts into magnitude frames for one model configuration.
@@ -345,7 +357,7 @@ impl FrameMaker {
         let file = track
             .stem(stem)
             .expect("the caller picked a track with this stem");
-        let effects = augment.stem_effects();
+        let effects = StemEffects::of(&augment);
         let mut audio = self.read(track, file, start, effects.read_len(len))?;
         effects.apply(&mut audio, len, self.config.sample_rate, rng);
         if augment.gain {

@@ -6,13 +6,14 @@
 //! The state lives in the checkpoint, so a resumed run decays and stops exactly where an
 //! uninterrupted one would.
 
+use crate::record::TrainSettings;
 use serde::{Deserialize, Serialize};
 
 /// A loss counts as an improvement when it is below the stage's best by more than this fraction
 /// of it (PyTorch's default relative threshold), so float noise on a flat curve is no progress.
 pub const REL_THRESHOLD: f64 = 1e-4;
 
-/// The plateau settings of a run (part of [`TrainSettings`](super::settings::TrainSettings)).
+/// The plateau settings of a run (part of [`TrainSettings`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PlateauSettings {
     /// Epochs without improvement before the learning rate is multiplied by `lr_decay`; 0: never.
@@ -21,6 +22,17 @@ pub struct PlateauSettings {
     pub lr_decay: f64,
     /// Epochs without improvement that end the stage; 0: never.
     pub early_stop: usize,
+}
+
+impl PlateauSettings {
+    /// The plateau part of `settings`.
+    pub fn of(settings: &TrainSettings) -> Self {
+        PlateauSettings {
+            lr_patience: settings.lr_patience,
+            lr_decay: settings.lr_decay,
+            early_stop: settings.early_stop,
+        }
+    }
 }
 
 /// Where one stage stands.

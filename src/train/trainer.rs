@@ -5,15 +5,15 @@ use super::autoencoder;
 use super::checkpoint::{self, RunState};
 use super::history::{self, HistoryRow, HISTORY_CSV};
 use super::init::{identity_layer, LsAccumulator};
-use super::loss::Loss;
 use super::optim::Optimizer;
 use super::plot;
 use super::sampler::{ExcerptPlan, FrameMaker, FrameSet};
-use super::schedule::{Plateau, Verdict};
-use super::settings::{Augment, Fingerprint, TrainSettings};
+use super::schedule::{Plateau, PlateauSettings, Verdict};
+use super::settings::Fingerprint;
 use crate::dataset::{self, Dataset};
 use crate::error::{Error, Result};
 use crate::model::{self, Init, Model, ModelConfig, TrainingSummary, CONFIG_FILE};
+use crate::record::{Augment, Loss, TrainSettings};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -42,7 +42,7 @@ fn sample_epoch(
         &data.train,
         &data.target,
         options.settings.frames_per_epoch,
-        options.settings.excerpt_plan(),
+        ExcerptPlan::of(&options.settings),
         &mut rng,
     )?;
     Ok((frames, rng))
@@ -316,7 +316,7 @@ pub fn train(options: &TrainOptions, stop: &AtomicBool) -> Result<TrainReport> {
                 "{bar_label}: train loss {train_loss:.6}, valid loss {valid_loss:.6} ({:.0} frames/s, {seconds:.1} s)",
                 frames.nb_centres() as f64 / train_secs.max(1e-9)
             ));
-            match state.plateau.observe(valid_loss, &options.settings.plateau()) {
+            match state.plateau.observe(valid_loss, &PlateauSettings::of(&options.settings)) {
                 Verdict::Decayed(_) => log(
                     options,
                     format_args!(
@@ -555,7 +555,7 @@ fn for_each_init_set(
             chunk,
             ExcerptPlan {
                 augment: Augment::NONE,
-                ..settings.excerpt_plan()
+                ..ExcerptPlan::of(settings)
             },
             &mut rng,
         )?;

@@ -43,7 +43,7 @@ pub struct BatchArgs {
     #[arg(long, value_name = "NAME")]
     residual: Option<String>,
     /// This worker's slice: I/N (0-based).
-    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    #[arg(long, value_name = "I/N")]
     shard: Option<Shard>,
     /// The number of shards when the index comes from JOB_COMPLETION_INDEX.
     #[arg(long, value_name = "N")]
@@ -67,10 +67,6 @@ pub struct BatchArgs {
     /// separated, beside its first output with the extension .png (separated/song/vocals.png).
     #[arg(long)]
     plot: bool,
-}
-
-fn parse_shard(s: &str) -> Result<Shard, String> {
-    Shard::parse(s).map_err(|e| e.to_string())
 }
 
 pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {

@@ -2,9 +2,8 @@
 
 use anyhow::Context;
 use clap::Args;
-use saex::locate::{find_model, DEFAULT_MODEL};
 use saex::model::Precision;
-use saex::separate::{MaskKind, SeparateOptions, Separator};
+use saex::separate::{MaskKind, Separator, SeparatorSettings};
 use saex::ThreadPlan;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,7 +20,7 @@ pub struct ModelArgs {
     /// How estimates become masks: `ratio` (min(S/|X|, 1)), `wiener` (joint S^2 / sum S^2,
     /// targets and residual sum to the mix), or `auto`: ratio for one target, wiener for
     /// several.
-    #[arg(long, default_value = "auto", value_name = "auto|ratio|wiener", value_parser = parse_mask)]
+    #[arg(long, default_value = "auto", value_name = "auto|ratio|wiener")]
     pub mask: MaskChoice,
     /// Iterations of the multichannel Wiener filter after the masks (expectation-maximisation
     /// of each source's spectrum and spatial covariance, as Open-Unmix's --niter); 0: the masks
@@ -47,15 +46,11 @@ pub struct ModelArgs {
     /// faster than bf16 on CPUs with VNNI, but measurably worse: vocals SDR 0.4 to 0.8 dB lower
     /// in median, for quick previews), or auto: bf16 on a CPU that multiplies bf16 natively,
     /// else f32 (GPUs included).
-    #[arg(long, default_value = "auto", value_parser = parse_precision, value_name = "auto|f32|bf16|int8")]
+    #[arg(long, default_value = "auto", value_name = "auto|f32|bf16|int8")]
     pub network_precision: Precision,
     /// STFT frames per network batch and channel.
     #[arg(long, default_value_t = saex::separate::SeparateOptions::default().batch_frames, hide = true)]
     pub batch_frames: usize,
-}
-
-fn parse_precision(s: &str) -> Result<Precision, String> {
-    Precision::parse(s).map_err(|e| e.to_string())
 }
 
 /// `--mask`: a kind, or `auto` (`None`), resolved once the number of targets is known.
@@ -68,10 +63,11 @@ impl MaskChoice {
     }
 }
 
-pub fn parse_mask(s: &str) -> Result<MaskChoice, String> {
-    MaskKind::parse_or_auto(s)
-        .map(MaskChoice)
-        .map_err(|e| e.to_string())
+impl std::str::FromStr for MaskChoice {
+    type Err = saex::Error;
+    fn from_str(s: &str) -> saex::Result<Self> {
+        MaskKind::parse_or_auto(s).map(MaskChoice)
+    }
 }
 
 impl ModelArgs {
@@ -89,25 +85,21 @@ impl ModelArgs {
         Ok(plan)
     }
 
+    /// What the separator is built from.
+    pub fn settings(&self) -> anyhow::Result<SeparatorSettings> {
+        Ok(SeparatorSettings {
+            models: self.models.clone(),
+            device: saex::parse_device(&self.device)?,
+            mask: self.mask.0,
+            niter: self.niter,
+            precision: self.network_precision,
+            batch_frames: self.batch_frames,
+        })
+    }
+
     /// Loads every model (or the shipped default) and builds the separator.
     pub fn separator(&self) -> anyhow::Result<Separator> {
-        let device = saex::parse_device(&self.device)?;
-        let dirs = if self.models.is_empty() {
-            vec![find_model(DEFAULT_MODEL)?]
-        } else {
-            self.models
-                .iter()
-                .map(|m| saex::locate::resolve_model(m))
-                .collect::<saex::Result<Vec<_>>>()?
-        };
-        let options = SeparateOptions {
-            mask: self.mask.for_targets(dirs.len()),
-            niter: self.niter,
-            batch_frames: self.batch_frames,
-            precision: self.network_precision,
-            ..SeparateOptions::default()
-        };
-        Ok(Separator::from_model_dirs(&dirs, device, options)?)
+        Ok(self.settings()?.build()?)
     }
 }
 

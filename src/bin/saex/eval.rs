@@ -2,14 +2,16 @@
 //! oracle baselines computed from the stems; with `--save-scores`, a model's scores recorded in
 //! its config.json.
 
+use crate::common::MaskChoice;
 use anyhow::bail;
 use clap::Args as ClapArgs;
 use saex::eval::{
     evaluate_folder, score_model, separator_source, today, EstimateSource, FolderEstimates,
     FolderScores, MethodScores, ModelScores, Oracle, SCORES_METRIC,
 };
+use saex::model::Precision;
 use saex::model::{ModelConfig, CONFIG_FILE};
-use saex::separate::{MaskKind, SeparateOptions, Separator};
+use saex::separate::{MaskKind, SeparateOptions, Separator, SeparatorSettings};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,10 +61,21 @@ pub struct Args {
     /// How estimates become masks (with --model): auto (ratio for one target, wiener for
     /// several), ratio or wiener.
     #[arg(long, value_name = "MASK", default_value = "auto", requires = "models")]
-    mask: String,
+    mask: MaskChoice,
     /// Multichannel Wiener iterations after the masks (with --model), as in `saex extract`.
     #[arg(long, default_value_t = SeparateOptions::default().niter, value_name = "N")]
     niter: usize,
+    /// The precision of the network's matrix products (with --model): f32 by default, unlike
+    /// `saex extract`'s auto, so that a model scores the same on every machine (bf16 products
+    /// round differently from one CPU to another); auto, bf16 or int8 score what extraction
+    /// runs on this one.
+    #[arg(
+        long,
+        default_value = "f32",
+        value_name = "auto|f32|bf16|int8",
+        requires = "models"
+    )]
+    network_precision: Precision,
     /// Where the network runs (with --model): auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     device: String,
@@ -93,9 +106,7 @@ pub fn run(mut args: Args) -> anyhow::Result<ExitCode> {
             (Some(r), Some(e), None, None) => (r.clone(), Box::new(FolderEstimates::new(e))),
             (None, None, Some(d), Some(o)) => (d.clone(), Box::new(Oracle::parse(o)?)),
             (None, None, Some(d), None) if !args.models.is_empty() => {
-                let mask = crate::common::parse_mask(&args.mask)
-                    .map_err(anyhow::Error::msg)?
-                    .for_targets(args.models.len());
+                let mask = args.mask.for_targets(args.models.len());
                 let name = format!("{mask:?}").to_lowercase();
                 (
                     d.clone(),
@@ -135,13 +146,15 @@ fn finish(scores: &FolderScores) -> anyhow::Result<ExitCode> {
 /// The separator of every --model with `mask`.
 fn separator(args: &Args, mask: MaskKind) -> anyhow::Result<Separator> {
     crate::common::set_threads();
-    let options = SeparateOptions {
-        mask,
+    let settings = SeparatorSettings {
+        models: args.models.clone(),
+        device: saex::parse_device(&args.device)?,
+        mask: Some(mask),
         niter: args.niter,
-        ..SeparateOptions::default()
+        precision: args.network_precision,
+        ..SeparatorSettings::default()
     };
-    let device = saex::parse_device(&args.device)?;
-    Ok(Separator::from_model_dirs(&args.models, device, options)?)
+    Ok(settings.build()?)
 }
 
 /// `--save-scores`: every method of the model's target, recorded in its config.json.

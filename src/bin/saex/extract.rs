@@ -80,12 +80,8 @@ pub struct ExtractArgs {
     /// for the shipped vocals and bass models, 81 ms for drums); the output's samples are the
     /// same as batch's (within float rounding), not delayed. Not with --niter > 0 or --clip
     /// rescale, which need the future.
-    #[arg(long, value_name = "batch|low", default_value = "batch", value_parser = parse_latency)]
+    #[arg(long, value_name = "batch|low", default_value = "batch")]
     latency: Latency,
-}
-
-fn parse_latency(s: &str) -> Result<Latency, String> {
-    Latency::parse(s).map_err(|e| e.to_string())
 }
 
 pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {

@@ -8,18 +8,18 @@ use saex::{ClipMode, Container, OutputFormat, SampleFormat};
 pub struct OutputArgs {
     /// Sample encoding: 16 (PCM, default), 24 (PCM) or float (32-bit; WAV only). FLAC takes 16
     /// or 24; MP3 and Ogg Vorbis have no bit depth (see --bitrate).
-    #[arg(long, value_name = "16|24|float", default_value = "16", value_parser = parse_sample)]
+    #[arg(long, value_name = "16|24|float", default_value = "16")]
     pub format: SampleFormat,
     /// Samples beyond full scale: clamp (integer formats clamp them; float keeps them; either
     /// way saex warns with the count), rescale (scale each output down so that its peak is at
     /// full scale: the samples wait in a temporary file until the end), none (as clamp, no
     /// warning). Samples never wrap around.
-    #[arg(long, value_name = "MODE", default_value = "clamp", value_parser = parse_clip)]
+    #[arg(long, value_name = "MODE", default_value = "clamp")]
     pub clip: ClipMode,
     /// Output file type, whatever the names say: wav, flac, raw (headerless little-endian
     /// interleaved samples), mp3 or ogg (Vorbis). Default: from each output's extension (.wav,
     /// .flac, .raw, .mp3, .ogg); WAV on standard output.
-    #[arg(long = "type", value_name = "TYPE", value_parser = parse_container)]
+    #[arg(long = "type", value_name = "TYPE")]
     pub container: Option<Container>,
     /// Bit rate of MP3 and Ogg Vorbis outputs in kbit/s. MP3: constant, one of 8, 16, 24, 32,
     /// 40, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320; default 320 (MPEG-1's highest:
@@ -45,16 +45,4 @@ impl OutputArgs {
             bitrate: self.bitrate,
         }
     }
-}
-
-fn parse_sample(s: &str) -> Result<SampleFormat, String> {
-    SampleFormat::parse(s).map_err(|e| e.to_string())
-}
-
-fn parse_clip(s: &str) -> Result<ClipMode, String> {
-    ClipMode::parse(s).map_err(|e| e.to_string())
-}
-
-fn parse_container(s: &str) -> Result<Container, String> {
-    Container::parse(s).map_err(|e| e.to_string())
 }

@@ -35,7 +35,7 @@ pub struct Args {
     #[arg(long, value_name = "K", default_value_t = model().nb_layers)]
     layers: usize,
     /// Initialisation of each new layer: ls, identity, random or autoencoder
-    #[arg(long, value_name = "ls|identity|random|autoencoder", default_value_t = model().init, value_parser = parse_init)]
+    #[arg(long, value_name = "ls|identity|random|autoencoder", default_value_t = model().init)]
     init: Init,
     /// Context C: the input is the 2C+1 frames centred on each frame
     #[arg(long, value_name = "C", default_value_t = model().context)]
@@ -90,12 +90,12 @@ pub struct Args {
     #[arg(long, value_name = "RATE")]
     finetune_lr: Option<f64>,
     /// adam or sgd (with momentum 0.9)
-    #[arg(long, value_name = "adam|sgd", default_value = settings().optimizer.name(), value_parser = parse_optimizer)]
+    #[arg(long, value_name = "adam|sgd", default_value = settings().optimizer.name())]
     optimizer: OptimizerKind,
     /// What training minimises: magnitude (squared error of the estimated magnitudes, the
     /// paper's) or masked (of the estimate clipped to the mixture's magnitude, which is what the
     /// ratio mask outputs)
-    #[arg(long, value_name = "magnitude|masked", default_value = settings().loss.name(), value_parser = parse_loss)]
+    #[arg(long, value_name = "magnitude|masked", default_value = settings().loss.name())]
     loss: Loss,
     /// Epochs of a stage without a better validation loss before the learning rate is
     /// multiplied by --lr-decay (0: never)
@@ -146,7 +146,7 @@ pub struct Args {
     #[arg(long)]
     no_speed: bool,
     /// Storage precision of the saved weights: f16 or f32
-    #[arg(long, value_name = "f16|f32", default_value_t = model().dtype, value_parser = parse_dtype)]
+    #[arg(long, value_name = "f16|f32", default_value_t = model().dtype)]
     dtype: Dtype,
     /// Continue the unfinished run in OUT/checkpoint with the settings it was started with (no
     /// need to repeat them); --epochs-per-stage and --finetune-epochs may be raised to train
@@ -174,22 +174,6 @@ fn model() -> ModelConfig {
 /// The defaults of the settings.
 fn settings() -> TrainSettings {
     TrainSettings::default()
-}
-
-fn parse_init(s: &str) -> Result<Init, String> {
-    Init::parse(s).map_err(|e| e.to_string())
-}
-
-fn parse_dtype(s: &str) -> Result<Dtype, String> {
-    Dtype::parse(s).map_err(|e| e.to_string())
-}
-
-fn parse_optimizer(s: &str) -> Result<OptimizerKind, String> {
-    OptimizerKind::parse(s).map_err(|e| e.to_string())
-}
-
-fn parse_loss(s: &str) -> Result<Loss, String> {
-    Loss::parse(s).map_err(|e| e.to_string())
 }
 
 pub fn run(args: Args, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
