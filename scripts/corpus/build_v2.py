@@ -7,8 +7,8 @@ FLAC stems.
 
 --version v3 (corpus-v3) differs in its singing only: phrases sung through the WORLD vocoder
 (sing_world.py: speech turned into singing, drawn singers) instead of one speech utterance
-per syllable (sing.py, voice_fx.sing), and its own voice pools (VOICES_V3). Everything else
-is v2's machinery; v2 builds as before, byte for byte.
+per syllable (sing.py, voice_fx.sing), and its own voices (FLITE_V3, ENGINE_WEIGHTS_V3,
+CROSS_RANGE_V3). Everything else is v2's machinery; v2 builds as before, byte for byte.
 
 Layout written under --out:
     train/ valid/ test/ ood/ <track>/{drums,bass,piano,guitar,vocals,other}.flac
