@@ -16,7 +16,7 @@ use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{Decoder, DecoderOptions, CODEC_TYPE_NULL};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::Track;
-use symphonia::core::formats::{FormatOptions, FormatReader, SeekMode, SeekTo};
+use symphonia::core::formats::{FormatOptions, FormatReader, Packet, SeekMode, SeekTo};
 use symphonia::core::io::{MediaSource, MediaSourceStream, ReadOnlySource};
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
@@ -572,6 +572,47 @@ fn open_codec(
     Ok((info, Source::Codec(Box::new(source))))
 }
 
+/// The next packet of `format` (of any track), `None` at the end of the stream; errors name
+/// `path`. The one place symphonia's packet errors get their meaning, for [`AudioReader`] and
+/// [`super::read_streams`].
+pub(super) fn next_packet(path: &Path, format: &mut dyn FormatReader) -> Result<Option<Packet>> {
+    match format.next_packet() {
+        Ok(packet) => Ok(Some(packet)),
+        Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
+        Err(SymError::ResetRequired) => {
+            Err(Error::file(path, "the stream changes its format midway"))
+        }
+        Err(e) => Err(Error::file(path, format!("corrupt stream: {e}"))),
+    }
+}
+
+/// `packet` decoded by `decoder` and copied interleaved into `buffer` (kept between calls, grown
+/// when a packet needs more): the samples, or `None` for a damaged frame (skipped, as players
+/// do; the length checks catch real loss) or a packet without audio.
+pub(super) fn decode_interleaved<'b>(
+    path: &Path,
+    decoder: &mut dyn Decoder,
+    packet: &Packet,
+    buffer: &'b mut Option<SampleBuffer<f32>>,
+) -> Result<Option<&'b [f32]>> {
+    let decoded = match decoder.decode(packet) {
+        Ok(decoded) => decoded,
+        Err(SymError::DecodeError(_)) => return Ok(None),
+        Err(e) => return Err(Error::file(path, format!("undecodable audio: {e}"))),
+    };
+    if decoded.frames() == 0 {
+        return Ok(None);
+    }
+    let spec = *decoded.spec();
+    let needed = decoded.frames() * spec.channels.count();
+    if buffer.as_ref().is_none_or(|b| b.capacity() < needed) {
+        *buffer = Some(SampleBuffer::new(decoded.capacity() as u64, spec));
+    }
+    let buffer = buffer.as_mut().expect("a buffer was made above");
+    buffer.copy_interleaved_ref(decoded);
+    Ok(Some(buffer.samples()))
+}
+
 /// Frames decoded before a seek target and dropped: two AAC packets.
 const SEEK_PREROLL: u64 = 2048;
 
@@ -579,38 +620,19 @@ impl CodecSource {
     /// Decodes the next packet of our track into `pending`; sets `done` at the end of stream.
     fn decode_next(&mut self, path: &Path) -> Result<()> {
         loop {
-            let packet = match self.format.next_packet() {
-                Ok(packet) => packet,
-                Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    self.done = true;
-                    return Ok(());
-                }
-                Err(SymError::ResetRequired) => {
-                    return Err(Error::file(path, "the stream changes its format midway"));
-                }
-                Err(e) => return Err(Error::file(path, format!("corrupt stream: {e}"))),
+            let Some(packet) = next_packet(path, self.format.as_mut())? else {
+                self.done = true;
+                return Ok(());
             };
             if packet.track_id() != self.track_id {
                 continue;
             }
-            let decoded = match self.decoder.decode(&packet) {
-                Ok(decoded) => decoded,
-                // A damaged frame is skipped, as players do; the length check catches real loss.
-                Err(SymError::DecodeError(_)) => continue,
-                Err(e) => return Err(Error::file(path, format!("undecodable audio: {e}"))),
-            };
-            if decoded.frames() == 0 {
-                continue;
+            let decoded =
+                decode_interleaved(path, self.decoder.as_mut(), &packet, &mut self.buffer)?;
+            if let Some(samples) = decoded {
+                self.pending.extend(samples);
+                return Ok(());
             }
-            let spec = *decoded.spec();
-            let frames = decoded.capacity() as u64;
-            let buffer = match &mut self.buffer {
-                Some(b) if b.capacity() >= decoded.frames() * spec.channels.count() => b,
-                slot => slot.insert(SampleBuffer::new(frames, spec)),
-            };
-            buffer.copy_interleaved_ref(decoded);
-            self.pending.extend(buffer.samples());
-            return Ok(());
         }
     }
 

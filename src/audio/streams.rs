@@ -5,14 +5,13 @@
 //! [`AudioReader::open_stream`](super::AudioReader::open_stream).
 
 use super::mp4_edits::{read_edits, Edit};
-use super::read::{audio_tracks, probe, trimmed};
+use super::read::{audio_tracks, decode_interleaved, next_packet, probe, trimmed};
 use super::{check_layout, AudioBuffer, AudioInfo};
 use crate::error::{Error, Result};
 use std::fs::File;
 use std::path::Path;
 use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{Decoder, DecoderOptions, CODEC_TYPE_AAC};
-use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::FormatReader;
 
 /// A container opened by symphonia, and its MP4 edit lists by track id.
@@ -120,38 +119,23 @@ pub fn read_streams(path: impl AsRef<Path>) -> Result<Vec<AudioBuffer>> {
             sample_rate: info.sample_rate,
         });
     }
-    loop {
-        let packet = match format.next_packet() {
-            Ok(packet) => packet,
-            Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(e) => return Err(Error::file(path, format!("corrupt stream: {e}"))),
-        };
+    while let Some(packet) = next_packet(path, format.as_mut())? {
         let Some(stream) = streams.iter_mut().find(|s| s.track_id == packet.track_id()) else {
             continue;
         };
-        let decoded = match stream.decoder.decode(&packet) {
-            Ok(decoded) => decoded,
-            // A damaged frame is skipped, as players do (see AudioReader).
-            Err(SymError::DecodeError(_)) => continue,
-            Err(e) => return Err(Error::file(path, format!("undecodable audio: {e}"))),
-        };
-        if decoded.frames() == 0 {
-            continue;
-        }
-        let spec = *decoded.spec();
         let nb_channels = stream.channels.len();
-        if spec.channels.count() != nb_channels {
+        let Some(samples) =
+            decode_interleaved(path, stream.decoder.as_mut(), &packet, &mut stream.buffer)?
+        else {
+            continue;
+        };
+        if stream.decoder.last_decoded().spec().channels.count() != nb_channels {
             return Err(Error::file(
                 path,
                 "a stream changes its channel count midway",
             ));
         }
-        let buffer = match &mut stream.buffer {
-            Some(b) if b.capacity() >= decoded.frames() * nb_channels => b,
-            slot => slot.insert(SampleBuffer::new(decoded.capacity() as u64, spec)),
-        };
-        buffer.copy_interleaved_ref(decoded);
-        let frames = buffer.samples().chunks_exact(nb_channels);
+        let frames = samples.chunks_exact(nb_channels);
         let dropped = stream.skip.min(frames.len() as u64);
         stream.skip -= dropped;
         for frame in frames.skip(dropped as usize) {
