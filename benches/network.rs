@@ -4,7 +4,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use saex::model::{Model, ModelConfig};
 use saex::separate::SeparateOptions;
-use saex::train::init::LsAccumulator;
+use saex::train::LsAccumulator;
 use std::hint::black_box;
 use std::time::Duration;
 use tch::{Device, Kind, Tensor};

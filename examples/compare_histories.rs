@@ -11,12 +11,11 @@
 
 use anyhow::Context;
 use plotters::style::RGBColor;
-use saex::train::history::{self, HistoryRow};
-use saex::train::plot::{render_comparison, XAxis, PALETTE};
+use saex::train::{render_comparison, HistoryRow, XAxis, HISTORY_CSV, PALETTE};
 use std::path::Path;
 
 fn read_history(dir: &Path) -> anyhow::Result<Vec<HistoryRow>> {
-    Ok(history::read(&dir.join(history::HISTORY_CSV))?)
+    Ok(saex::train::read_history(&dir.join(HISTORY_CSV))?)
 }
 
 fn main() -> anyhow::Result<()> {

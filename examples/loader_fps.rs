@@ -9,8 +9,8 @@
 use rand::SeedableRng;
 use saex::dataset::discover;
 use saex::model::ModelConfig;
-use saex::train::sampler::{ExcerptPlan, FrameMaker};
 use saex::train::Augment;
+use saex::train::{ExcerptPlan, FrameMaker};
 use std::path::Path;
 use std::time::Instant;
 

@@ -9,7 +9,7 @@
 
 use saex::model::{Model, ModelConfig};
 use saex::separate::SeparateOptions;
-use saex::train::init::LsAccumulator;
+use saex::train::LsAccumulator;
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 

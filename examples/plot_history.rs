@@ -5,7 +5,7 @@
 //! cargo run --release --example plot_history -- MODEL_DIR ...
 //! ```
 
-use saex::train::{history, plot, HISTORY_CSV, HISTORY_PNG};
+use saex::train::{read_history, write_history_png, HISTORY_CSV, HISTORY_PNG};
 use std::path::Path;
 
 fn main() -> anyhow::Result<()> {
@@ -13,8 +13,8 @@ fn main() -> anyhow::Result<()> {
     anyhow::ensure!(!dirs.is_empty(), "usage: plot_history MODEL_DIR ...");
     for dir in &dirs {
         let dir = Path::new(dir);
-        let rows = history::read(&dir.join(HISTORY_CSV))?;
-        plot::write_history_png(&dir.join(HISTORY_PNG), &rows)?;
+        let rows = read_history(&dir.join(HISTORY_CSV))?;
+        write_history_png(&dir.join(HISTORY_PNG), &rows)?;
         println!("{}", dir.join(HISTORY_PNG).display());
     }
     Ok(())

@@ -12,7 +12,7 @@
 
 use anyhow::Context;
 use saex::model::Model;
-use saex::train::plot_scaling::{render_scaling, ScalingRun};
+use saex::train::{render_scaling, ScalingRun};
 use serde_json::Value;
 use std::path::Path;
 

@@ -5,7 +5,7 @@
 //! cargo run --release --example synth_stems -- OUT_DIR [SECONDS] [NB_TRAIN] [NB_VALID] [RATE] [SEED]
 //! ```
 
-use saex::train::synth::{write_dataset, SynthSpec};
+use saex::train::{write_dataset, SynthSpec};
 use std::path::PathBuf;
 
 fn main() -> anyhow::Result<()> {

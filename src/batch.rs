@@ -302,15 +302,6 @@ pub struct BatchSummary {
 }
 
 impl BatchSummary {
-    /// Seconds of audio separated per second of work.
-    pub fn realtime_factor(&self) -> f64 {
-        if self.seconds > 0.0 {
-            self.seconds_audio / self.seconds
-        } else {
-            0.0
-        }
-    }
-
     fn add(&mut self, outcome: &FileOutcome) {
         match outcome {
             FileOutcome::Done {

@@ -12,7 +12,7 @@ pub const DEVICE_CHOICES: &str = "auto, cpu, cuda or cuda:N (gpu is cuda)";
 /// `cuda` (or `gpu`) is `cuda:0`. The name is checked first: an unknown one (`mps`, `tpu`) is
 /// refused naming the valid choices. Asking for a CUDA device that is not there is an error,
 /// not a fallback, and says which devices there are. Any name but `cpu` first loads LibTorch's
-/// CUDA backend ([`load_cuda_backend`]).
+/// CUDA backend (`load_cuda_backend`).
 pub fn parse_device(name: &str) -> Result<Device> {
     let name = name.trim().to_ascii_lowercase();
     let requested = match name.as_str() {

@@ -38,7 +38,7 @@
 //! Training a (tiny) model on a data folder in the MUSDB18-HQ layout, here generated:
 //!
 //! ```
-//! use saex::train::synth::{write_dataset, SynthSpec};
+//! use saex::train::{write_dataset, SynthSpec};
 //! use saex::{Model, TrainOptions, TrainSettings};
 //! # fn main() -> saex::Result<()> {
 //! # let dir = tempfile::tempdir().unwrap();
@@ -77,6 +77,7 @@ pub mod batch;
 mod choice;
 pub mod dataset;
 mod device;
+mod drawing;
 mod error;
 pub mod eval;
 pub mod features;

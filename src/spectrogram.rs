@@ -2,14 +2,14 @@
 //! residual), stacked, on a shared log-frequency axis and one dB colour scale, so what leaked
 //! into a stem shows as energy where the mix has it and the stem should not. Time in seconds
 //! below, frequency in Hz on the left, the colour bar on the right; text in the bundled DejaVu
-//! Sans (see [`crate::train::plot`]).
+//! Sans (see `crate::train::plot`).
 //!
 //! Each panel is drawn column by column: one Hann-windowed FFT of the channels' mean centred on
 //! each pixel column, so the cost is a few hundred FFTs whatever the length of the song.
 
 use crate::audio::AudioBuffer;
+use crate::drawing::{encode_png, register_font, FAMILY};
 use crate::error::{Error, Result};
-use crate::train::plot::{encode_png, register_font, FAMILY};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use realfft::RealFftPlanner;

@@ -436,11 +436,6 @@ impl IstftStream {
             .collect()
     }
 
-    /// Frames pushed so far.
-    pub fn nb_frames_in(&self) -> usize {
-        self.next_frame
-    }
-
     /// Adds frames (`nb_bins` values each) and appends the samples now final to `out`.
     /// Returns the number of samples appended.
     pub fn push(&mut self, frames: &[Complex32], out: &mut Vec<f32>) -> Result<usize> {

@@ -1,14 +1,14 @@
-//! Evaluation: BSS Eval v4 metrics exactly as museval computes them ([`bss`]), track folders
-//! and the scoring of a target with its residual ([`track`]), estimates from folders, oracles or
-//! a separation function ([`estimates`], [`oracle`]), and museval-format reports ([`report`]).
+//! Evaluation: BSS Eval v4 metrics exactly as museval computes them (`bss`), track folders
+//! and the scoring of a target with its residual (`track`), estimates from folders, oracles or
+//! a separation function (`estimates`, `oracle`), and museval-format reports (`report`).
 
-pub mod bss;
+mod bss;
 mod correlation;
-pub mod estimates;
+mod estimates;
 mod folder;
-pub mod oracle;
-pub mod report;
-pub mod track;
+mod oracle;
+mod report;
+mod track;
 
 pub use crate::dataset::residual_name;
 pub use bss::{bss_eval_v4, bss_eval_v4_with, windows, BssConfig, Metrics, FILTERS_LEN};

@@ -9,9 +9,6 @@ use std::fmt::Write;
 /// The museval version whose metrics and JSON layout saex reproduces.
 pub const MUSEVAL_VERSION: &str = "0.4.1";
 
-/// The metrics in museval's order of report columns.
-pub const METRICS: [&str; 4] = ["SDR", "SIR", "ISR", "SAR"];
-
 /// A track's scores as museval's `TrackStore.json`: `{"targets": [{"name", "frames": [{"time",
 /// "duration", "metrics": {"SDR", "SIR", "SAR", "ISR"}}]}], "museval_version"}`, indented by 2,
 /// values rounded to 5 decimals, infinite and NaN values written as `NaN` (as museval does).

@@ -15,7 +15,7 @@ pub const MODEL_FORMAT_VERSION: u32 = 1;
 pub const SCALING_EPS: f64 = 1e-6;
 
 named_choice!(
-    /// How a new layer is initialised when training adds it (see [`crate::train::init`]).
+    /// How a new layer is initialised when training adds it (see `crate::train::init`).
     Init, "init" {
         /// Least squares on the current stack's outputs.
         Ls = "ls",
@@ -24,7 +24,7 @@ named_choice!(
         /// Uniform in +-1/sqrt(fan_in).
         Random = "random",
         /// The encoder of an autoencoder of the current representation, pretrained from the
-        /// random init (see [`crate::train::autoencoder`]).
+        /// random init (see `crate::train::autoencoder`).
         Autoencoder = "autoencoder",
     }
 );

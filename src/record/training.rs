@@ -121,7 +121,7 @@ impl TryFrom<Vec<String>> for Augment {
     }
 }
 
-/// How a model is trained (its shape is its [`ModelConfig`]). Fields missing from an older
+/// How a model is trained (its shape is its `ModelConfig`). Fields missing from an older
 /// config.json take their defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -154,7 +154,7 @@ pub struct TrainSettings {
     /// mix as in the test data (other augmentations still apply). 1: always remix.
     pub mix_probability: f64,
     /// Epochs of a stage without a better validation loss before its learning rate is
-    /// multiplied by `lr_decay`; 0: never (see [`super::schedule`]).
+    /// multiplied by `lr_decay`; 0: never (see `super::schedule`).
     pub lr_patience: usize,
     /// The learning-rate decay factor on a plateau, in (0, 1).
     pub lr_decay: f64,

@@ -160,10 +160,10 @@ impl StemMap {
         &self.programs[usize::from(program & 0x7F)]
     }
 
-    /// Every stem a note can go to, in listing order: [`DRUMS`] (the drum channel), then the
+    /// Every stem a note can go to, in listing order: `DRUMS` (the drum channel), then the
     /// stems that own programs in the order they first claimed some ([`StemMap::general_midi`]:
     /// `bass`, `piano`, `guitar`, `vocals`; [`StemMap::from_json_file`]: name order; then each
-    /// [`StemMap::set_family`]), then [`VOCALS`] when vocal-track patterns are set, and [`OTHER`]
+    /// [`StemMap::set_family`]), then `VOCALS` when vocal-track patterns are set, and `OTHER`
     /// when some program is left to it. Each name appears once.
     pub fn stems(&self) -> Vec<&str> {
         let mut stems = vec![DRUMS];
@@ -275,11 +275,11 @@ impl StemMap {
 /// from it instead of keeping their own copy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StemTable {
-    /// The 0-based MIDI channel every note of which goes to `drum_stem` ([`DRUM_CHANNEL`]).
+    /// The 0-based MIDI channel every note of which goes to `drum_stem` (`DRUM_CHANNEL`).
     pub drum_channel: u8,
-    /// The stem of the drum channel ([`DRUMS`]).
+    /// The stem of the drum channel (`DRUMS`).
     pub drum_stem: String,
-    /// The stem of the notes of vocal tracks ([`VOCALS`]).
+    /// The stem of the notes of vocal tracks (`VOCALS`).
     pub vocal_stem: String,
     /// Lower-case substrings of track names that make a track's notes `vocal_stem`.
     pub vocal_tracks: Vec<String>,

@@ -14,14 +14,14 @@
 //! notes for it, so every track has the same stems; all files have the same length, the chosen sample rate
 //! (44.1 kHz by default), two channels and 32-bit float samples, so the mixture is the exact
 //! float sum of the stems (added in stem-name order). Which notes go to which stem is
-//! [`StemMap`]'s job (see [`families`] for the default General MIDI families); each stem is
-//! rendered by its own synthesizer that sees every non-note event of the song (see [`synth`]).
+//! [`StemMap`]'s job (see `families` for the default General MIDI families); each stem is
+//! rendered by its own synthesizer that sees every non-note event of the song (see `synth`).
 //! The same inputs give the same bytes.
 
-pub mod families;
-pub mod midi;
+mod families;
+mod midi;
 mod soundfont;
-pub mod synth;
+mod synth;
 mod track;
 
 pub use families::{NoteAssignment, StemMap, StemTable};

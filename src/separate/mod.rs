@@ -17,9 +17,9 @@ mod pipeline;
 mod stages;
 mod synthesis;
 mod tensor_front;
-pub mod tensor_ops;
+mod tensor_ops;
 mod tensor_overlap_add;
-pub mod wiener;
+mod wiener;
 
 pub use builder::SeparatorSettings;
 pub use estimator::{Estimator, EstimatorSpec};
@@ -44,7 +44,7 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct SeparateOptions {
     pub mask: MaskKind,
-    /// Iterations of the multichannel Wiener filter after the masks (see [`wiener`]); 0: the
+    /// Iterations of the multichannel Wiener filter after the masks (see `wiener`); 0: the
     /// masks alone.
     pub niter: usize,
     /// Frames per network batch and channel (larger: fuller matrix products, more memory); 16

@@ -1,12 +1,12 @@
 //! `saex serve`: a local web page to drop songs on, hear and see their stems. An axum server on
-//! a tokio runtime answers the page ([`routes`]); uploads and results live in a private
-//! temporary folder ([`jobs`]), removed after the keep time and when the server stops; one
+//! a tokio runtime answers the page (`routes`); uploads and results live in a private
+//! temporary folder (`jobs`), removed after the keep time and when the server stops; one
 //! worker thread runs the separations through the library.
 
-pub mod jobs;
-pub mod models;
+mod jobs;
+mod models;
 mod page;
-pub mod routes;
+mod routes;
 
 use crate::error::{Error, Result};
 use std::future::IntoFuture;

@@ -44,11 +44,6 @@ impl StemEffects {
 }
 
 impl StemEffects {
-    /// Whether any effect is on.
-    pub fn any(&self) -> bool {
-        self.eq || self.reverb || self.speed
-    }
-
     /// Samples per channel to read for an excerpt of `len` samples.
     pub fn read_len(&self, len: usize) -> usize {
         if self.speed {
@@ -367,7 +362,6 @@ mod tests {
         // Everything off: the excerpt as read.
         let none = StemEffects::default();
         assert_eq!(none.read_len(len), len);
-        assert!(!none.any() && all.any());
         assert_eq!(run(none, 1), vec![sine(300.0, len); 2]);
         // Each effect alone changes the audio.
         for one in [

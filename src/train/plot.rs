@@ -6,11 +6,11 @@
 //! (`assets/fonts/`), so no system font is needed.
 
 use super::history::HistoryRow;
+use crate::drawing::{encode_png, register_font, FAMILY};
 use crate::error::{Error, Result};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::path::Path;
-use std::sync::OnceLock;
 
 const WIDTH: u32 = 800;
 const HEIGHT: u32 = 480;
@@ -30,35 +30,6 @@ pub const PALETTE: [RGBColor; 10] = [
 ];
 pub const VALID_COLOR: RGBColor = RGBColor(214, 39, 40);
 const BOUNDARY_COLOR: RGBColor = RGBColor(150, 150, 150);
-/// The font family every text of the plots uses (plotters' default for labels).
-pub(crate) const FAMILY: &str = "sans-serif";
-const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
-
-/// Registers the bundled font with plotters, once per process.
-pub(crate) fn register_font() -> std::result::Result<(), String> {
-    static REGISTERED: OnceLock<std::result::Result<(), String>> = OnceLock::new();
-    REGISTERED
-        .get_or_init(|| {
-            plotters::style::register_font(FAMILY, FontStyle::Normal, FONT)
-                .map_err(|_| "the bundled font cannot be read".to_string())
-        })
-        .clone()
-}
-
-/// An RGB pixel buffer (`width * height * 3` bytes, rows top down) as PNG bytes.
-pub(crate) fn encode_png(
-    width: u32,
-    height: u32,
-    pixels: Vec<u8>,
-) -> std::result::Result<Vec<u8>, String> {
-    let image = image::RgbImage::from_raw(width, height, pixels).ok_or("pixel buffer size")?;
-    let mut png = Vec::new();
-    image
-        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .map_err(|e| e.to_string())?;
-    Ok(png)
-}
-
 /// Renders `history` to a PNG at `path` (atomically).
 pub fn write_history_png(path: &Path, history: &[HistoryRow]) -> Result<()> {
     let png =

@@ -3,7 +3,8 @@
 //! hollow ones for `test`. Runs of one shape (e.g. trained for 1, 20 and 35 minutes) are joined
 //! by a line, so the time panel shows each shape's curve.
 
-use super::plot::{encode_png, register_font, FAMILY, PALETTE};
+use super::plot::PALETTE;
+use crate::drawing::{encode_png, register_font, FAMILY};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 

@@ -11,7 +11,7 @@ use crate::record::{Augment, TrainSettings};
 use crate::stft::Stft;
 use rand::seq::SliceRandom;
 use rand::Rng;
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 /// Magnitude frames for training or validation, stored once and context-stacked per batch.
 pub struct FrameSet {
@@ -26,11 +26,6 @@ pub struct FrameSet {
 impl FrameSet {
     pub fn nb_centres(&self) -> usize {
         self.centres.size()[0] as usize
-    }
-
-    /// Bytes held by the frames.
-    pub fn nb_bytes(&self) -> usize {
-        4 * (self.mix.numel() + self.target.numel()) + 8 * self.centres.numel()
     }
 
     /// Inputs `(batch, (2C+1) * nb_bins_in)` (frames `stride` apart) and targets `(batch,
@@ -369,16 +364,6 @@ impl FrameMaker {
         }
         Ok(audio)
     }
-}
-
-/// Magnitudes of a whole signal: `(nb_frames, nb_bins_keep)` (helper for tests and tools).
-pub fn signal_magnitudes(
-    stft: &Stft,
-    signal: &[f32],
-    nb_bins_keep: usize,
-    device: Device,
-) -> Tensor {
-    features::magnitudes(&stft.forward(signal), nb_bins_keep, device).to_kind(Kind::Float)
 }
 
 #[cfg(test)]

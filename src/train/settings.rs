@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::{Init, ModelConfig};
-pub use crate::record::{Augment, TrainSettings};
+pub use crate::record::TrainSettings;
 use serde::{Deserialize, Serialize};
 
 impl TrainSettings {
@@ -149,6 +149,7 @@ pub fn resume_conflicts(stored: &serde_json::Value, now: &serde_json::Value) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::Augment;
 
     #[test]
     fn settings_round_trip_and_old_summaries_take_defaults() {

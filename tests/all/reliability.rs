@@ -974,7 +974,7 @@ fn a_batch_of_200_short_files_all_succeed() {
 }
 
 fn small_dataset(data: &Path) {
-    use saex::train::synth::{write_dataset, SynthSpec};
+    use saex::train::{write_dataset, SynthSpec};
     let spec = SynthSpec {
         sample_rate: 8000,
         nb_channels: 2,

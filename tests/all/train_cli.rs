@@ -3,7 +3,7 @@
 use crate::common;
 use assert_cmd::Command;
 use predicates::prelude::*;
-use saex::train::synth::{write_dataset, SynthSpec};
+use saex::train::{write_dataset, SynthSpec};
 use saex::Model;
 use std::path::Path;
 use tch::{Device, Kind};
@@ -295,7 +295,7 @@ fn resume_alone_takes_the_stored_settings_and_may_train_longer() {
         std::fs::read(parts.join("config.json")).unwrap(),
         config_before
     );
-    let rows = saex::train::history::read(&parts.join("history.csv")).unwrap();
+    let rows = saex::train::read_history(&parts.join("history.csv")).unwrap();
     let finetune: Vec<usize> = rows
         .iter()
         .filter(|r| r.stage == "finetune")
