@@ -26,6 +26,9 @@ else
     echo "$caller: please install as root: apt-get install -y ${missing[*]}" >&2
     exit 1
 fi
-"${sudo[@]}" apt-get update -qq >&2
-"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-    "${missing[@]}" >&2
+# Another apt-get (a corpus set-up, unattended upgrades) may hold dpkg's lock: wait for it
+# instead of failing, up to 10 minutes.
+lock=(-o DPkg::Lock::Timeout=600)
+"${sudo[@]}" apt-get "${lock[@]}" update -qq >&2
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${lock[@]}" install -y \
+    --no-install-recommends "${missing[@]}" >&2

@@ -1,7 +1,7 @@
 //! The low-latency mode (`--latency low`): the batched engine's samples, hop by hop, through
 //! the library and the pipe path, and the refusals of what needs the future.
 
-use crate::common::{saex, tones, write_tones, Setup};
+use crate::common::{on_path, saex, skip, tones, write_tones, Setup};
 use saex::separate::{
     ComputePath, Estimator, EstimatorSpec, Latency, MaskKind, SeparateOptions, Separator,
 };
@@ -372,14 +372,6 @@ fn the_hop_processor_gives_the_batched_samples_in_any_blocks() {
     assert!(processor.push(&[vec![0.0], vec![0.0]]).is_err());
 }
 
-/// `name` (e.g. `jackd`) on the `PATH`, if any.
-#[cfg(feature = "live")]
-fn find_program(name: &str) -> Option<std::path::PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|dir| dir.join(name))
-        .find(|path| path.is_file())
-}
-
 /// A headless JACK server with its dummy driver (no sound hardware), stopped with SIGTERM when
 /// dropped.
 ///
@@ -491,18 +483,24 @@ impl Drop for DummyJack {
 #[cfg(feature = "live")]
 #[test]
 fn saex_live_runs_through_a_dummy_jack_server() {
-    let (Some(jackd), Some(jack_wait)) = (find_program("jackd"), find_program("jack_wait")) else {
-        eprintln!("live::saex_live_runs_through_a_dummy_jack_server skipped: no jackd (apt-get install jackd2)");
+    let test = "live::saex_live_runs_through_a_dummy_jack_server";
+    let (Some(jackd), Some(jack_wait)) = (on_path(&["jackd"]), on_path(&["jack_wait"])) else {
+        // scripts/setup-audio.sh installs jackd2 where it builds saex live.
+        skip(test, "no jackd (apt-get install jackd2)", true);
         return;
     };
     let setup = Setup::new();
     let jack = match DummyJack::start(&jackd, &jack_wait, setup.dir.path()) {
         JackStart::Running(jack) => jack,
         JackStart::RegistryFull(log) => {
-            eprintln!(
-                "live::saex_live_runs_through_a_dummy_jack_server skipped: JACK's registry \
-                 holds 8 servers already (entries of killed servers stay until the registry \
-                 /dev/shm/jack-shm-registry is removed while no jackd runs):\n{log}"
+            skip(
+                test,
+                &format!(
+                    "JACK's registry holds 8 servers already (entries of killed servers stay \
+                     until the registry /dev/shm/jack-shm-registry is removed while no jackd \
+                     runs):\n{log}"
+                ),
+                false,
             );
             return;
         }

@@ -5,7 +5,7 @@
 //! Special files are only ever made here, in temporary folders (a FIFO, or a private `mknod`
 //! copy of the null device): never a real /dev path.
 
-use crate::common::{listing, saex, tiny_model, tones, write_tones, Setup};
+use crate::common::{listing, on_path, saex, skip, tiny_model, tones, write_tones, Setup};
 use predicates::prelude::*;
 use saex::{read_audio, write_wav, AudioBuffer, SampleFormat};
 use std::os::unix::fs::FileTypeExt;
@@ -55,7 +55,11 @@ fn a_device_output_is_written_through() {
     // SAFETY: a valid C string; makedev(1, 3) is the null device, created only in a temp dir.
     let made = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };
     if made != 0 {
-        eprintln!("skipped: mknod needs root");
+        skip(
+            "unix::a_device_output_is_written_through",
+            "mknod needs root",
+            false,
+        );
         return;
     }
     let mix = s.path("song.wav");
@@ -494,16 +498,17 @@ fn residual_alone_is_karaoke() {
     assert_eq!(names, ["karaoke.wav", "song.wav"]);
 }
 
-/// Real pipes with sox on both ends (skipped where sox is not installed): sox's streaming
+/// Real pipes with sox on both ends (skipped, saying so, where sox is not installed): sox's streaming
 /// header (data size 0x7FFFF000) is read to the end, and sox reads what saex writes.
 #[test]
 fn sox_pipes_in_and_out() {
-    if std::process::Command::new("sox")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipped: no sox");
+    if on_path(&["sox"]).is_none() {
+        // scripts/setup-audio.sh installs sox.
+        skip(
+            "unix::sox_pipes_in_and_out",
+            "no sox (apt-get install sox)",
+            true,
+        );
         return;
     }
     let s = Setup::new();

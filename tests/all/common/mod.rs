@@ -8,6 +8,27 @@ use saex::{write_wav, AudioBuffer, SampleFormat};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+/// The first of `names` found on PATH.
+pub fn on_path(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
+        .find(|p| p.is_file())
+}
+
+/// Ends a test early for a missing prerequisite, saying so: `SKIPPED test: why` goes to the
+/// real standard error (past the harness's capture, so a normal `cargo test` run shows it;
+/// the harness itself counts the test as passed, having no skip at run time). Under `CI=true`,
+/// a prerequisite that scripts/test.sh installs (`installed_by_test_command`) is a failure
+/// instead: a CI run that lacks it did not test what it claims to.
+pub fn skip(test: &str, why: &str, installed_by_test_command: bool) {
+    use std::io::Write;
+    if installed_by_test_command && std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test}: {why}; scripts/test.sh installs it, so under CI=true this fails");
+    }
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
 /// The binary under test, blind to the environment's model folder and batch shard variables.
 pub fn saex() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_saex"));

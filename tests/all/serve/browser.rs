@@ -13,25 +13,18 @@
 //!
 //! Chromium and chromedriver are Debian's `chromium` and `chromium-driver`
 //! (`scripts/setup-browser.sh`, which the README's test command runs); where they are not
-//! installed the test says it is skipped and passes.
+//! installed the test says it is skipped (a failure under CI=true, see `common::skip`).
 
 use super::{Answer, Server};
-use crate::common::tones;
+use crate::common::{on_path, skip, tones};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The first of `names` found on `PATH`.
-fn on_path(names: &[&str]) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
-        .find(|p| p.is_file())
-}
-
 /// A free port on 127.0.0.1 (free when asked; chromedriver takes it a moment later).
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -95,17 +88,20 @@ impl Browser {
     /// Starts chromedriver on a free port and a headless Chromium session with the window
     /// `width` x `height`; None (saying why) where either is not installed.
     fn start(width: u32, height: u32) -> Option<Browser> {
+        let how = "scripts/setup-browser.sh installs Debian's chromium and chromium-driver";
         let Some(driver) = on_path(&["chromedriver"]) else {
-            eprintln!(
-                "serve::browser skipped: no chromedriver on PATH (scripts/setup-browser.sh \
-                 installs Debian's chromium and chromium-driver)"
+            skip(
+                "serve::browser",
+                &format!("no chromedriver on PATH ({how})"),
+                true,
             );
             return None;
         };
         let Some(chromium) = on_path(&["chromium", "chromium-browser", "google-chrome"]) else {
-            eprintln!(
-                "serve::browser skipped: no chromium on PATH (scripts/setup-browser.sh \
-                 installs Debian's chromium and chromium-driver)"
+            skip(
+                "serve::browser",
+                &format!("no chromium on PATH ({how})"),
+                true,
             );
             return None;
         };
