@@ -1,19 +1,12 @@
 //! Folders of mixtures: discovery, deterministic shards for job arrays, output naming,
 //! idempotent re-runs, and per-file outcomes (a bad file never stops the others).
 
-use crate::atomic::identity;
 use crate::audio::{AudioReader, OutputFormat};
 use crate::error::{Error, Result};
-use crate::separate::{OutputFiles, Separator};
-use std::collections::HashMap;
-use std::path::{Component, Path, PathBuf};
+use crate::outputs::{check_run, OutputFiles, Template};
+use crate::separate::Separator;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-/// The placeholders a filename template may use.
-pub const PLACEHOLDERS: [&str; 5] = ["track", "name", "folder", "target", "ext"];
-
-/// The default output layout: one folder per track, one file per target.
-pub const DEFAULT_TEMPLATE: &str = "{track}/{target}.wav";
 
 /// Which slice of the sorted file list this worker takes: file `k` belongs to shard `k % count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,89 +171,6 @@ fn is_audio(path: &Path) -> bool {
     crate::audio::read_extension(path).is_some()
 }
 
-/// Output path for `input` (under the input folder `root`) and `target`, from a template with
-/// `{track}` (the path below `root` without extension, e.g. `album/song`), `{name}` (the file
-/// name without extension), `{folder}` (the input's folder below `root`, e.g. `album`: a
-/// MUSDB-layout track), `{ext}` (the input's extension, e.g. `mp3`) and `{target}`.
-pub fn output_path(
-    out_dir: &Path,
-    template: &str,
-    root: &Path,
-    input: &Path,
-    target: &str,
-) -> PathBuf {
-    let relative = input.strip_prefix(root).unwrap_or(input);
-    let track = relative.with_extension("");
-    let name = input
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let ext = input
-        .extension()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let folder = relative
-        .parent()
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let filled = template
-        .replace("{track}", &track.to_string_lossy())
-        .replace("{folder}", &folder)
-        .replace("{name}", &name)
-        .replace("{ext}", &ext)
-        .replace("{target}", target);
-    out_dir.join(filled)
-}
-
-/// Checks a template: it must name the target, and the track or the name; it may use only
-/// [`PLACEHOLDERS`]; it stays below the output folder (relative, no `..`); and it ends in an
-/// extension (the output format follows it).
-pub fn check_template(template: &str) -> Result<()> {
-    let bad = |why: &str| {
-        Err(Error::Invalid(format!(
-            "filename template {template:?}: {why}"
-        )))
-    };
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        let Some(close) = rest[open..].find('}') else {
-            return bad("a { without its }");
-        };
-        let name = &rest[open + 1..open + close];
-        if !PLACEHOLDERS.contains(&name) {
-            return bad(&format!(
-                "unknown placeholder {{{name}}}: expected {{track}}, {{name}}, {{folder}}, {{ext}} \
-                 or {{target}}"
-            ));
-        }
-        rest = &rest[open + close + 1..];
-    }
-    if !template.contains("{target}")
-        || !["{track}", "{name}", "{folder}"]
-            .iter()
-            .any(|p| template.contains(p))
-    {
-        return bad("it must contain {target} and {track}, {name} or {folder}");
-    }
-    let path = Path::new(template);
-    if path.is_absolute()
-        || path.components().any(|c| {
-            matches!(
-                c,
-                Component::ParentDir | Component::RootDir | Component::Prefix(_)
-            )
-        })
-    {
-        return bad("it must stay below the output folder (a relative path without ..)");
-    }
-    let last = template.rsplit('/').next().unwrap_or(template);
-    let ext = last.rsplit_once('.').map(|(_, ext)| ext);
-    match ext {
-        Some(ext) if !ext.is_empty() && !ext.contains('{') => Ok(()),
-        _ => bad("it must end in an extension, e.g. .wav or .flac (the format follows it)"),
-    }
-}
-
 /// What a batch run is asked to do.
 #[derive(Debug, Clone)]
 pub struct BatchJob {
@@ -358,52 +268,27 @@ impl BatchJob {
     /// The output folder may not be the input folder; when it lies inside it, the files under
     /// it are not inputs.
     pub fn plan(&self, targets: &[&str]) -> Result<Vec<PlannedFile>> {
-        check_template(&self.template)?;
-        let all = self.discover()?.audio;
-        let planned: Vec<PlannedFile> = all
+        let template = Template::new(&self.template)?;
+        let planned = self
+            .discover()?
+            .audio
             .iter()
-            .map(|input| self.planned(input, targets))
-            .collect();
-        let mut seen: HashMap<PathBuf, (&PathBuf, &PathBuf)> = HashMap::new();
-        for file in &planned {
-            file.outputs.check(Some(&file.input))?;
-            for path in file.outputs.paths() {
-                if let Some((other_input, other)) = seen.insert(identity(path), (&file.input, path))
-                {
-                    return Err(Error::file(
-                        &file.input,
-                        format!(
-                            "writes the same output {} as {} ({}): use {{ext}} or {{name}} in \
-                             --filename, or other names",
-                            path.display(),
-                            other_input.display(),
-                            other.display()
-                        ),
-                    ));
-                }
-            }
-        }
+            .map(|input| self.planned(&template, input, targets))
+            .collect::<Result<Vec<_>>>()?;
+        check_run(planned.iter().map(|f| (f.input.as_path(), &f.outputs)))?;
         Ok(self.shard.select(&planned))
     }
 
-    fn planned(&self, input: &Path, targets: &[&str]) -> PlannedFile {
-        let path = |target: &str| {
-            output_path(
-                &self.output_dir,
-                &self.template,
-                &self.input_dir,
-                input,
-                target,
-            )
-        };
-        PlannedFile {
+    fn planned(&self, template: &Template, input: &Path, targets: &[&str]) -> Result<PlannedFile> {
+        let path = |target: &str| template.fill(&self.output_dir, &self.input_dir, input, target);
+        Ok(PlannedFile {
             input: input.to_path_buf(),
             outputs: OutputFiles {
-                targets: targets.iter().map(|t| path(t)).collect(),
-                residual: self.residual.as_deref().map(path),
+                targets: targets.iter().map(|t| path(t)).collect::<Result<_>>()?,
+                residual: self.residual.as_deref().map(path).transpose()?,
                 format: self.format,
             },
-        }
+        })
     }
 
     /// Whether a planned file's outputs all exist and are no older than its input (outputs are
@@ -620,51 +505,5 @@ mod tests {
         );
         assert!(Shard::from_env(k8s, None).is_err());
         assert_eq!(Shard::from_env(|_| None, None).unwrap(), None);
-    }
-
-    #[test]
-    fn output_paths_follow_the_template() {
-        let root = Path::new("in");
-        let input = Path::new("in/album/song.flac");
-        assert_eq!(
-            output_path(Path::new("out"), DEFAULT_TEMPLATE, root, input, "vocals"),
-            Path::new("out/album/song/vocals.wav")
-        );
-        assert_eq!(
-            output_path(Path::new("out"), "{name}_{target}.wav", root, input, "bass"),
-            Path::new("out/song_bass.wav")
-        );
-        assert_eq!(
-            output_path(
-                Path::new("out"),
-                "{track}.{ext}/{target}.flac",
-                root,
-                input,
-                "bass"
-            ),
-            Path::new("out/album/song.flac/bass.flac")
-        );
-        for (bad, says) in [
-            ("{track}.wav", "must contain"),
-            ("{track}/{target}", "extension"),
-            ("{track}/{target}.{ext}", "extension"),
-            ("../{track}/{target}.wav", "below the output folder"),
-            ("/tmp/{track}/{target}.wav", "below the output folder"),
-            ("{track}/{stem}.wav", "unknown placeholder {stem}"),
-        ] {
-            let err = check_template(bad).unwrap_err().to_string();
-            assert!(err.contains(says), "{bad}: {err}");
-        }
-        check_template("{track}.{ext}/{target}.flac").unwrap();
-        assert_eq!(
-            output_path(
-                Path::new("out"),
-                "{folder}/{target}.wav",
-                root,
-                input,
-                "vocals"
-            ),
-            Path::new("out/album/vocals.wav")
-        );
     }
 }

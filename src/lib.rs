@@ -84,6 +84,7 @@ pub mod features;
 pub mod live;
 pub mod locate;
 pub mod model;
+pub mod outputs;
 pub mod progress;
 pub mod record;
 pub mod render;

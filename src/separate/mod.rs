@@ -32,11 +32,12 @@ pub use mask::{extend_high_band, frame_masks, MaskKind};
 pub use model_estimator::ModelEstimator;
 pub use stages::StageTimes;
 
-use crate::atomic::identity;
-use crate::audio::{AudioBuffer, AudioReader, AudioWriter, OutputFormat, WriteReport};
+pub use crate::outputs::OutputFiles;
+
+use crate::audio::{AudioBuffer, AudioReader, AudioWriter, WriteReport};
 use crate::error::{Error, Result};
 use pipeline::{BlockSink, BlockSource, Engine, ModelFacts};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -105,54 +106,6 @@ pub struct Separation {
     pub targets: Vec<(String, AudioBuffer)>,
     /// The mixture minus the sum of the targets.
     pub residual: AudioBuffer,
-}
-
-/// Where [`Separator::separate_file`] writes.
-#[derive(Debug, Clone)]
-pub struct OutputFiles {
-    /// One path per target, in the estimators' order; or none, when only the residual is
-    /// wanted (karaoke: the targets are computed and dropped).
-    pub targets: Vec<PathBuf>,
-    pub residual: Option<PathBuf>,
-    /// Sample format, clipping, and the container (by default each path's extension).
-    pub format: OutputFormat,
-}
-
-impl OutputFiles {
-    /// Every output path: the targets, then the residual.
-    pub fn paths(&self) -> impl Iterator<Item = &PathBuf> {
-        self.targets.iter().chain(&self.residual)
-    }
-
-    /// Checks the outputs before any work: each has a format saex writes (see
-    /// [`OutputFormat::container_for`]), no two are one file (links followed), and none is
-    /// `input`.
-    pub fn check(&self, input: Option<&Path>) -> Result<()> {
-        let input = input.map(identity);
-        let mut seen: Vec<(PathBuf, &PathBuf)> = Vec::new();
-        for path in self.paths() {
-            self.format.container_for(path)?;
-            let id = identity(path);
-            if input.as_ref() == Some(&id) && !crate::atomic::is_stdio(path) {
-                return Err(Error::file(
-                    path,
-                    "is the input file: refusing to overwrite the input",
-                ));
-            }
-            if let Some((_, other)) = seen.iter().find(|(o, _)| *o == id) {
-                return Err(Error::file(
-                    path,
-                    format!(
-                        "is named for two outputs ({} and {}): give each output its own file",
-                        other.display(),
-                        path.display()
-                    ),
-                ));
-            }
-            seen.push((id, path));
-        }
-        Ok(())
-    }
 }
 
 /// What a file separation did.

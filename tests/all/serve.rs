@@ -5,7 +5,7 @@
 
 mod browser;
 
-use crate::common::{tones, Setup};
+use crate::common::{data, tones, Setup};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -777,4 +777,17 @@ fn binding_beyond_this_machine_warns() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Every format `saex extract` reads is an upload the page takes (one list, `READ_EXTENSIONS`):
+/// an Ogg Opus file was refused with 415 while the command line decoded it.
+#[test]
+fn an_opus_upload_is_separated() {
+    let server = Server::start(&[]);
+    let id = server.tiny_model_id().to_string();
+    let opus = std::fs::read(data("tone.opus")).unwrap();
+    let answer = server.submit(&[("model", id.as_str())], "tone.opus", &opus);
+    assert_eq!(answer.status, 202, "{}", answer.error());
+    let job_id = answer.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(server.wait(&job_id)["state"], "done");
 }

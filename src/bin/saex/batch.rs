@@ -3,7 +3,8 @@
 use crate::common::{stop_on_ctrl_c, ModelArgs};
 use crate::output::OutputArgs;
 use clap::Args;
-use saex::batch::{default_jobs, total_seconds, BatchJob, FileOutcome, Shard, DEFAULT_TEMPLATE};
+use saex::batch::{default_jobs, total_seconds, BatchJob, FileOutcome, Shard};
+use saex::outputs::DEFAULT_TEMPLATE;
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -5,7 +5,8 @@ use crate::output::OutputArgs;
 use anyhow::bail;
 use clap::Args;
 use saex::atomic::{is_special, is_stdio, resolve};
-use saex::separate::{Latency, OutputFiles};
+use saex::outputs::{check_run, OutputFiles, Template};
+use saex::separate::Latency;
 use saex::ClipMode;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -104,13 +105,32 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
         .with_latency(args.latency)?;
     let targets = separator.targets();
     let ext = format.container.map_or("wav", |c| c.extension());
-    let folder_outputs = |dir: &Path, residual: Option<PathBuf>| OutputFiles {
-        targets: targets
-            .iter()
-            .map(|t| dir.join(format!("{t}.{ext}")))
-            .collect(),
-        residual: Some(residual.unwrap_or_else(|| dir.join(format!("residual.{ext}")))),
-        format,
+    // extract's layouts, as filename templates over each input's own folder (where `{folder}`
+    // is empty): --out-dir DIR with --mix, --out-dir DIR with inputs, inputs alone.
+    let in_dir = Template::new(&format!("{{folder}}/{{target}}.{ext}"))?;
+    let per_input = Template::new(&format!("{{name}}/{{target}}.{ext}"))?;
+    let beside = Template::new(&format!("{{name}}.{{target}}.{ext}"))?;
+    // Every target of `input` and the residual (`residual`: a file; else `residual_name` or
+    // `residual` under `template`) below `dir`.
+    let outputs = |template: &Template,
+                   dir: &Path,
+                   input: &Path,
+                   residual: Option<&str>,
+                   residual_file: Option<PathBuf>|
+     -> saex::Result<OutputFiles> {
+        let root = input.parent().unwrap_or(Path::new(""));
+        let fill = |target: &str| template.fill(dir, root, input, target);
+        Ok(OutputFiles {
+            targets: targets
+                .iter()
+                .map(|t| fill(t))
+                .collect::<saex::Result<_>>()?,
+            residual: match residual_file {
+                Some(file) => Some(file),
+                None => residual.map(fill).transpose()?,
+            },
+            format,
+        })
     };
     // With --out-dir, or positional inputs and no --out, `--residual NAME` (a name without an
     // extension) names the residual as the targets are named; otherwise it names one file.
@@ -133,12 +153,13 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
     let jobs: Vec<(PathBuf, OutputFiles)> = match single {
         Some(mix) => {
             let outputs = match (&args.out, &args.out_dir) {
-                (_, Some(dir)) => folder_outputs(
+                (_, Some(dir)) => outputs(
+                    &in_dir,
                     dir,
-                    residual_name
-                        .map(|r| dir.join(format!("{r}.{ext}")))
-                        .or(residual_file.clone()),
-                ),
+                    &mix,
+                    Some(residual_name.unwrap_or("residual")),
+                    residual_file.clone(),
+                )?,
                 (None, None) if args.residual.is_none() => {
                     bail!("give --out FILE, --out-dir DIR or --residual FILE")
                 }
@@ -178,62 +199,30 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
             args.inputs
                 .iter()
                 .map(|input| {
-                    let name = input
-                        .file_stem()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default();
                     let outputs = match &args.out_dir {
-                        Some(dir) => {
-                            let dir = dir.join(&name);
-                            let residual = residual_name
-                                .map(|r| dir.join(format!("{r}.{ext}")))
-                                .or(residual_file.clone());
-                            folder_outputs(&dir, residual)
-                        }
-                        None => {
-                            let dir = input.parent().unwrap_or(Path::new(""));
-                            OutputFiles {
-                                targets: targets
-                                    .iter()
-                                    .map(|t| dir.join(format!("{name}.{t}.{ext}")))
-                                    .collect(),
-                                residual: residual_name
-                                    .map(|r| dir.join(format!("{name}.{r}.{ext}"))),
-                                format,
-                            }
-                        }
+                        Some(dir) => outputs(
+                            &per_input,
+                            dir,
+                            input,
+                            Some(residual_name.unwrap_or("residual")),
+                            residual_file.clone(),
+                        ),
+                        None => outputs(
+                            &beside,
+                            input.parent().unwrap_or(Path::new("")),
+                            input,
+                            residual_name,
+                            None,
+                        ),
                     };
-                    (input.clone(), outputs)
+                    Ok((input.clone(), outputs?))
                 })
-                .collect()
+                .collect::<saex::Result<_>>()?
         }
     };
     // Everything about the outputs is checked before any work: formats, collisions (within an
     // input and across inputs), the inputs themselves.
-    let mut seen = std::collections::HashMap::new();
-    for (input, outputs) in &jobs {
-        outputs.check(Some(input))?;
-        for path in outputs.paths() {
-            let id = saex::atomic::identity(path);
-            if let Some(other) = seen.insert(id, input) {
-                bail!(
-                    "{} and {} would both write {}: give them other names or --out-dir",
-                    other.display(),
-                    input.display(),
-                    path.display()
-                );
-            }
-        }
-    }
-    if jobs
-        .iter()
-        .flat_map(|(_, o)| o.paths())
-        .filter(|p| is_stdio(p))
-        .count()
-        > 1
-    {
-        bail!("only one output can go to standard output (-)");
-    }
+    check_run(jobs.iter().map(|(input, o)| (input.as_path(), o)))?;
     if let Some(plot) = &args.plot {
         check_plot(plot, &jobs)?;
     }
