@@ -26,8 +26,8 @@ mkdir -p "$out"
 
 for target in $targets; do
     for split in $splits; do
-        echo "saex eval --data $data/$split --model models/$target --save-scores" >&2
-        target/release/saex eval --data "$data/$split" --model "models/$target" --save-scores \
+        echo "saex eval --data $data/$split --model models/$target --save-scores --force" >&2
+        target/release/saex eval --data "$data/$split" --model "models/$target" --save-scores --force \
             --device cpu --out "$out/$split" >/dev/null
     done
 done

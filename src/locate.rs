@@ -13,11 +13,19 @@ use std::path::{Path, PathBuf};
 /// The name of the default model for `saex extract`.
 pub const DEFAULT_MODEL: &str = "vocals";
 
+/// `SAEX_MODELS`, when it is set and not empty (an empty value is as good as unset, as
+/// shells' `SAEX_MODELS= saex ...` means).
+fn models_root() -> Option<PathBuf> {
+    std::env::var_os("SAEX_MODELS")
+        .filter(|root| !root.is_empty())
+        .map(PathBuf::from)
+}
+
 /// The folders searched for a shipped model, in order.
 pub fn model_search_path(name: &str) -> Vec<PathBuf> {
     let mut places = Vec::new();
-    if let Some(root) = std::env::var_os("SAEX_MODELS") {
-        places.push(PathBuf::from(root).join(name));
+    if let Some(root) = models_root() {
+        places.push(root.join(name));
     }
     if let Some(dir) = std::env::current_exe()
         .ok()
@@ -39,8 +47,8 @@ pub fn model_search_path(name: &str) -> Vec<PathBuf> {
 /// The first folder of [`model_search_path`] that holds a `config.json`. A `SAEX_MODELS` that
 /// is not a folder is an error (a typo there would otherwise fall back silently).
 pub fn find_model(name: &str) -> Result<PathBuf> {
-    if let Some(root) = std::env::var_os("SAEX_MODELS") {
-        if !Path::new(&root).is_dir() {
+    if let Some(root) = models_root() {
+        if !root.is_dir() {
             return Err(Error::Invalid(format!(
                 "SAEX_MODELS={}: no such folder (it should hold model folders such as {name}/)",
                 Path::new(&root).display()
@@ -55,24 +63,48 @@ pub fn find_model(name: &str) -> Result<PathBuf> {
         .map(|p| p.canonicalize().unwrap_or_else(|_| p.clone()))
         .ok_or_else(|| {
             let list: Vec<String> = places.iter().map(|p| p.display().to_string()).collect();
+            let there = match shipped_models().as_slice() {
+                [] => "no shipped models were found".to_string(),
+                names => format!("the shipped models are {}", names.join(", ")),
+            };
             Error::Invalid(format!(
-                "the shipped model {name:?} was not found; looked in: {} (pass --model DIR or set SAEX_MODELS)",
+                "the shipped model {name:?} was not found: {there} (pass --model DIR, or set \
+                 SAEX_MODELS to a folder of model folders; looked in {})",
                 list.join(", ")
             ))
         })
 }
 
 /// The model folder a `--model` argument names: a folder holding `config.json` as given, or
-/// else, for a bare name such as `bass`, the shipped model of that name ([`find_model`]).
+/// else, for a bare name such as `bass`, the shipped model of that name ([`find_model`]), even
+/// when the current folder happens to hold something called `bass` that is not a model (write
+/// `./bass` to mean that folder).
 pub fn resolve_model(arg: &Path) -> Result<PathBuf> {
     if arg.join("config.json").is_file() {
         return Ok(arg.to_path_buf());
     }
-    let bare = arg.components().count() == 1 && !arg.exists();
+    let bare = matches!(
+        arg.components().collect::<Vec<_>>().as_slice(),
+        [std::path::Component::Normal(_)]
+    );
     match arg.to_str() {
-        Some(name) if bare => find_model(name),
+        Some(name) if bare && !arg.exists() => find_model(name),
+        Some(name) if bare => Ok(find_model(name).unwrap_or_else(|_| arg.to_path_buf())),
         _ => Ok(arg.to_path_buf()),
     }
+}
+
+/// Whether `dir` is a shipped or installed model: one of the folders that [`find_model`]
+/// searches for its name (the checkout's `models/`, `PREFIX/share/saex/models/`, ...), which
+/// commands should not rewrite as a side effect.
+pub fn is_shipped(dir: &Path) -> bool {
+    let (Ok(dir), Some(name)) = (dir.canonicalize(), dir.file_name()) else {
+        return false;
+    };
+    model_search_path(&name.to_string_lossy())
+        .iter()
+        .filter_map(|p| p.canonicalize().ok())
+        .any(|p| p == dir)
 }
 
 /// The names of the shipped models found along the search path (e.g. `bass`, `drums`,

@@ -8,6 +8,7 @@ use super::models::ModelEntry;
 use crate::separate::{MaskKind, OutputFiles, SeparatorSettings};
 use serde::Serialize;
 use std::collections::HashMap;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
@@ -169,6 +170,8 @@ impl Jobs {
     /// `queue_len` waiting jobs for [`run_worker`].
     pub fn new(queue_len: usize, keep: Duration) -> std::io::Result<(Self, Receiver<Arc<Job>>)> {
         let root = tempfile::Builder::new().prefix("saex-serve-").tempdir()?;
+        // Private whatever the umask: other local users must not read the uploads.
+        std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o700))?;
         let (queue, rx) = std::sync::mpsc::sync_channel(queue_len);
         let jobs = Jobs {
             root,
@@ -190,7 +193,7 @@ impl Jobs {
     pub fn prepare(&self, extension: &str) -> std::io::Result<(JobId, PathBuf, PathBuf)> {
         let id = new_job_id();
         let dir = self.root.path().join(&id);
-        std::fs::create_dir(&dir)?;
+        std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
         let input = dir.join(format!("input.{extension}"));
         Ok((id, dir, input))
     }
@@ -296,7 +299,7 @@ pub fn run_worker(rx: Receiver<Arc<Job>>, device: tch::Device, stop: Arc<AtomicB
             }
             *state = JobState::Running;
         }
-        let outcome = run_one(&job, device);
+        let outcome = run_one(&job, device).and_then(|()| keep_private(&job.dir));
         if job.cancel.load(Ordering::SeqCst) {
             // Cancelled (or removed) while it ran: its results are not wanted, nor the upload.
             let _ = std::fs::remove_dir_all(&job.dir);
@@ -314,6 +317,19 @@ pub fn run_worker(rx: Receiver<Arc<Job>>, device: tch::Device, stop: Arc<AtomicB
             )),
         }
     }
+}
+
+/// Makes every file of a job's folder readable by this user only (0600): the writers create
+/// them as the umask says, as files the command line writes should be.
+fn keep_private(dir: &Path) -> crate::Result<()> {
+    for entry in std::fs::read_dir(dir).map_err(|e| crate::Error::io(dir, e))? {
+        let path = entry.map_err(|e| crate::Error::io(dir, e))?.path();
+        if path.is_file() {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| crate::Error::io(&path, e))?;
+        }
+    }
+    Ok(())
 }
 
 /// Separates one job's upload into `stem1.wav ...` (targets, then the residual), writes the

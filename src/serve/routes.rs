@@ -31,6 +31,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use std::io::{Seek, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex};
 
@@ -481,12 +482,18 @@ async fn read_form(
                 })?;
                 *upload = Some((id, dir, input.clone()));
                 form.name = Some(name.clone());
-                let mut file = std::fs::File::create(&input).map_err(|e| {
-                    error(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        format!("cannot store the upload: {e}"),
-                    )
-                })?;
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600)
+                    .open(&input)
+                    .map_err(|e| {
+                        error(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            format!("cannot store the upload: {e}"),
+                        )
+                    })?;
                 let mut size = 0u64;
                 while let Some(chunk) = field.chunk().await.map_err(|e| {
                     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {

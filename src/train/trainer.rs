@@ -683,7 +683,10 @@ fn command(state: &RunState) -> Option<String> {
 /// The training summary of config.json: the settings as they are, and the run so far.
 fn summary(options: &TrainOptions, data: &Dataset, state: &RunState) -> TrainingSummary {
     TrainingSummary {
-        data: crate::locate::portable_path(&options.data),
+        // Absolute (or `$SAEX_CACHE/...`), so that `--resume` finds it from any folder.
+        data: crate::locate::portable_path(
+            &std::path::absolute(&options.data).unwrap_or_else(|_| options.data.clone()),
+        ),
         nb_tracks_train: data.train.len(),
         nb_tracks_valid: data.valid.len(),
         valid_source: data.valid_source.clone(),

@@ -1,7 +1,7 @@
 //! The edges a new-user trial found (issue 32), each reproduced in a temporary folder: paths
 //! never leave the folders they were given. Rows in docs/reliability.md.
 
-use crate::common::{listing, write_tones, Setup};
+use crate::common::{listing, saex, write_tones, Setup, TINY_TRAIN};
 use saex::audio::OutputFormat;
 use saex::batch::{BatchJob, Shard};
 
@@ -50,4 +50,124 @@ fn an_empty_folder_placeholder_stays_below_the_output_folder() {
         }
         std::fs::remove_dir_all(&out).unwrap();
     }
+}
+
+/// An empty `./bass` in the current folder hid the shipped model: `--model bass` failed on
+/// `bass/config.json`. A bare name is the shipped model; `./bass` names the folder.
+#[test]
+fn a_folder_named_like_a_shipped_model_does_not_hide_it() {
+    let s = Setup::new();
+    let cwd = s.path("work");
+    std::fs::create_dir_all(cwd.join("vocals")).unwrap();
+    saex()
+        .current_dir(&cwd)
+        .args(["info", "--model", "vocals"])
+        .assert()
+        .success();
+    saex()
+        .current_dir(&cwd)
+        .args(["info", "--model", "./vocals"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("config.json"));
+}
+
+/// `SAEX_MODELS=` (set, empty) is as good as unset; an unknown name lists the shipped ones.
+#[test]
+fn an_empty_saex_models_is_unset_and_unknown_names_list_the_shipped_ones() {
+    saex()
+        .env("SAEX_MODELS", "")
+        .args(["info", "--model", "vocals"])
+        .assert()
+        .success();
+    saex()
+        .args(["info", "--model", "other"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "the shipped models are bass, drums, vocals",
+        ));
+}
+
+/// `eval --save-scores --model vocals` rewrote the shipped model's config.json (and an
+/// installed one's under PREFIX/share): now refused before any work unless `--force`.
+#[test]
+fn save_scores_leaves_a_shipped_model_alone() {
+    let shipped = saex::locate::find_model("vocals")
+        .unwrap()
+        .join("config.json");
+    let before = std::fs::read(&shipped).unwrap();
+    let s = Setup::new();
+    std::fs::create_dir_all(s.path("data/test/song")).unwrap();
+    saex()
+        .args([
+            "eval",
+            "--device",
+            "cpu",
+            "--save-scores",
+            "--model",
+            "vocals",
+            "--data",
+        ])
+        .arg(s.path("data/test"))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("a shipped or installed model"));
+    assert_eq!(std::fs::read(&shipped).unwrap(), before);
+}
+
+/// A run never interrupted stored `"data": "data"` (relative), so `train --resume --out
+/// /abs/model` from another folder could not find its data; it is absolute now.
+#[test]
+fn a_training_run_records_its_data_absolute_and_resumes_from_elsewhere() {
+    use saex::train::{write_dataset, SynthSpec};
+    let s = Setup::new();
+    let work = s.path("work");
+    let spec = SynthSpec {
+        sample_rate: 8000,
+        nb_channels: 1,
+        seconds: 2.0,
+        nb_train: 2,
+        nb_valid: 1,
+        seed: 1,
+    };
+    write_dataset(&work.join("data"), &spec).unwrap();
+    let schedule = [
+        "--layers",
+        "1",
+        "--epochs-per-stage",
+        "1",
+        "--frames-per-epoch",
+        "500",
+    ];
+    saex()
+        .current_dir(&work)
+        .args(["train", "--quiet", "--data", "data", "--out", "model"])
+        .args(TINY_TRAIN)
+        .args(schedule)
+        .args(["--finetune-epochs", "0"])
+        .assert()
+        .success();
+    let config = saex::ModelConfig::read(&work.join("model/config.json")).unwrap();
+    let data = std::path::PathBuf::from(config.training.unwrap().data);
+    assert!(data.is_absolute(), "{}", data.display());
+    assert_eq!(
+        data.canonicalize().unwrap(),
+        work.join("data").canonicalize().unwrap()
+    );
+    let elsewhere = s.path("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    saex()
+        .current_dir(&elsewhere)
+        .args([
+            "train",
+            "--quiet",
+            "--resume",
+            "--finetune-epochs",
+            "1",
+            "--out",
+        ])
+        .arg(work.join("model"))
+        .assert()
+        .success();
 }

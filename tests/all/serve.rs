@@ -46,6 +46,14 @@ impl Server {
         if let Some(setup) = &setup {
             command.arg("--models").arg(setup.dir.path());
         }
+        // The most permissive umask, so that the tests see what saex sets itself.
+        // SAFETY: umask is async-signal-safe and touches nothing else of the child.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+                libc::umask(0);
+                Ok(())
+            });
+        }
         let mut child = command
             .args(extra)
             .stdout(Stdio::piped())
@@ -790,4 +798,33 @@ fn an_opus_upload_is_separated() {
     assert_eq!(answer.status, 202, "{}", answer.error());
     let job_id = answer.json()["id"].as_str().unwrap().to_string();
     assert_eq!(server.wait(&job_id)["state"], "done");
+}
+
+/// The working folder and every job folder are 0700 and every file 0600, whatever the umask
+/// (the server runs under umask 0 here): other local users must not read uploads and stems.
+#[test]
+fn uploads_and_stems_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = Server::start(&[]);
+    let id = server.tiny_model_id().to_string();
+    let answer = server.submit(
+        &[("model", id.as_str())],
+        "song.wav",
+        &wav_bytes(22050, 2, 6000),
+    );
+    assert_eq!(answer.status, 202, "{}", answer.error());
+    let job_id = answer.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(server.wait(&job_id)["state"], "done");
+    let root = temp_folder(&server.stderr.lock().unwrap());
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&root), 0o700, "{}", root.display());
+    assert_eq!(mode(&root.join(&job_id)), 0o700);
+    let files: Vec<_> = std::fs::read_dir(root.join(&job_id))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(files.len() >= 4, "{files:?}");
+    for file in files {
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+    }
 }

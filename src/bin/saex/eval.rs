@@ -13,7 +13,7 @@ use saex::model::Precision;
 use saex::model::{ModelConfig, CONFIG_FILE};
 use saex::separate::{MaskKind, SeparateOptions, Separator, SeparatorSettings};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(ClapArgs)]
@@ -90,6 +90,10 @@ pub struct Args {
     /// record the medians under "scores" in the model's config.json.
     #[arg(long, requires = "models", conflicts_with_all = ["mask", "targets"])]
     save_scores: bool,
+    /// With --save-scores: write into a shipped or installed model's config.json too (the
+    /// maintainers' scripts/score-default-models.sh does); without it such a model is refused.
+    #[arg(long, requires = "save_scores")]
+    force: bool,
 }
 
 pub fn run(mut args: Args) -> anyhow::Result<ExitCode> {
@@ -162,8 +166,21 @@ fn save_scores(args: &Args) -> anyhow::Result<ExitCode> {
     let (Some(data), [model_dir]) = (&args.data, args.models.as_slice()) else {
         bail!("--save-scores scores one model: give --data DIR and one --model DIR");
     };
+    if saex::locate::is_shipped(model_dir) && !args.force {
+        bail!(
+            "{}: a shipped or installed model; --save-scores would rewrite its config.json. Copy \
+             the folder and score the copy, or add --force to update the shipped scores",
+            model_dir.display()
+        );
+    }
     let config_path = model_dir.join(CONFIG_FILE);
     let mut config = ModelConfig::read(&config_path)?;
+    // Recorded absolute (or `$SAEX_CACHE/...`): a relative path means nothing elsewhere.
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let (data_text, model_text) = (
+        saex::locate::portable_path(&absolute(data)),
+        saex::locate::portable_path(&absolute(model_dir)),
+    );
     let target = config.target.clone();
     let mut separations: Vec<(&str, Box<dyn EstimateSource>)> = Vec::new();
     for (name, mask) in [("wiener", MaskKind::Wiener), ("ratio", MaskKind::Ratio)] {
@@ -190,15 +207,11 @@ fn save_scores(args: &Args) -> anyhow::Result<ExitCode> {
     config.scores.insert(
         data,
         ModelScores {
-            data: saex::locate::portable_path(data),
+            data: data_text.clone(),
             metric: SCORES_METRIC.to_string(),
             date: today(),
             methods,
-            command: format!(
-                "saex eval --data {} --model {} --save-scores",
-                saex::locate::portable_path(data),
-                saex::locate::portable_path(model_dir)
-            ),
+            command: format!("saex eval --data {data_text} --model {model_text} --save-scores"),
         },
     );
     config.write(&config_path)?;
