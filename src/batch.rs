@@ -108,19 +108,30 @@ pub struct Found {
     pub audio: Vec<PathBuf>,
     /// Other files (not hidden), sorted: skipped as unsupported.
     pub unsupported: Vec<PathBuf>,
+    /// Folders reached a second time through a symbolic link (a loop such as `x/up -> ..`, or
+    /// two links to one folder), sorted: each folder is read once.
+    pub repeated: Vec<PathBuf>,
 }
 
 /// Every audio file under `dir` (recursively), sorted by path, hidden files and folders
 /// skipped; with `include` globs (matched against the path below `dir`, `*` within one folder,
-/// `**` across folders), only the files that match one of them.
+/// `**` across folders), only the files that match one of them. Linked folders are followed,
+/// each folder (by device and inode) once: a link back up is listed in [`Found::repeated`].
 pub fn discover(dir: &Path, include: &[String]) -> Result<Found> {
+    use std::os::unix::fs::MetadataExt;
     if !dir.is_dir() {
         return Err(Error::file(dir, "is not a folder"));
     }
     let globs = include_set(include)?;
     let mut found = Found::default();
+    let mut visited = std::collections::HashSet::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(folder) = stack.pop() {
+        let meta = std::fs::metadata(&folder).map_err(|e| Error::io(&folder, e))?;
+        if !visited.insert((meta.dev(), meta.ino())) {
+            found.repeated.push(folder);
+            continue;
+        }
         let entries = std::fs::read_dir(&folder).map_err(|e| Error::io(&folder, e))?;
         for entry in entries {
             let entry = entry.map_err(|e| Error::io(&folder, e))?;
@@ -147,6 +158,7 @@ pub fn discover(dir: &Path, include: &[String]) -> Result<Found> {
     }
     found.audio.sort();
     found.unsupported.sort();
+    found.repeated.sort();
     Ok(found)
 }
 

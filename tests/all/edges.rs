@@ -171,3 +171,25 @@ fn a_training_run_records_its_data_absolute_and_resumes_from_elsewhere() {
         .assert()
         .success();
 }
+
+/// `ln -s .. in/x/up` gave the same file 41 times in a 40-level `x/up/x/up/...` output tree,
+/// then "Too many levels of symbolic links", exit 1. Each folder is read once now, and the link
+/// is named as skipped.
+#[test]
+fn batch_reads_a_linked_folder_once() {
+    let s = Setup::new();
+    let (input, out) = (s.path("in"), s.path("out"));
+    std::fs::create_dir_all(input.join("x")).unwrap();
+    write_tones(&input.join("x/song.wav"), 22050, 1, 4000);
+    std::os::unix::fs::symlink("..", input.join("x/up")).unwrap();
+    s.batch(&input, &out)
+        .arg("--quiet")
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("1 processed"));
+    assert_eq!(listing(&out), ["x"]);
+    assert_eq!(listing(&out.join("x")), ["song"]);
+    let found = saex::batch::discover(&input, &[]).unwrap();
+    assert_eq!(found.audio, [input.join("x/song.wav")]);
+    assert_eq!(found.repeated, [input.join("x/up")]);
+}

@@ -97,6 +97,14 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    for path in &found.repeated {
+        if !args.quiet {
+            eprintln!(
+                "saex: skipped {} (a link to a folder already read: each folder is read once)",
+                path.display()
+            );
+        }
+    }
     if found.audio.is_empty() {
         eprintln!(
             "saex: no audio files under {}{} ({} other file(s) skipped)",
