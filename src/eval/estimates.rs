@@ -23,17 +23,10 @@ pub trait EstimateSource: Sync {
     fn estimates(&self, track: &ReferenceTrack, targets: &[String]) -> Vec<Result<Estimate>>;
 }
 
-/// The `.wav` files of `dir` as `(file stem, path)`, sorted by name (estimates are WAV files).
-fn wav_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
-    Ok(audio_files(dir)?
-        .into_iter()
-        .filter(|(_, p)| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav")))
-        .collect())
-}
-
-/// Estimates stored as `<root>/<track>/<target>.wav`, with the residual optionally stored as
-/// `<root>/<track>/<residual name>.wav` (see [`residual_name`]), or as saex's own
-/// `residual.wav` (what `saex extract --out-dir` writes) beside a single target.
+/// Estimates stored as `<root>/<track>/<target>.<ext>` in any format saex reads (what
+/// `saex batch` writes: WAV, FLAC, MP3, ...), with the residual optionally stored as
+/// `<root>/<track>/<residual name>.<ext>` (see [`residual_name`]), or as saex's own
+/// `residual.<ext>` (what `saex extract --out-dir` writes) beside a single target.
 pub struct FolderEstimates {
     root: PathBuf,
 }
@@ -61,7 +54,7 @@ impl EstimateSource for FolderEstimates {
         if !dir.is_dir() {
             return Err(Error::file(dir, "missing estimates folder for this track"));
         }
-        let targets: Vec<String> = wav_files(&dir)?
+        let targets: Vec<String> = audio_files(&dir)?
             .into_iter()
             .map(|(name, _)| name)
             .filter(|name| !is_residual_name(name) && name != MIXTURE && name != SAEX_RESIDUAL)
@@ -69,7 +62,7 @@ impl EstimateSource for FolderEstimates {
         if targets.is_empty() {
             return Err(Error::file(
                 dir,
-                "no estimates: expected <target>.wav files",
+                "no estimates: expected <target>.wav (or .flac, .mp3, ...) files",
             ));
         }
         Ok(targets)
@@ -78,20 +71,33 @@ impl EstimateSource for FolderEstimates {
     fn estimates(&self, track: &ReferenceTrack, targets: &[String]) -> Vec<Result<Estimate>> {
         let dir = self.track_dir(track);
         let like = track.stems.first().map(|s| (s.path.as_path(), &s.audio));
+        let files = match audio_files(&dir) {
+            Ok(files) => files,
+            Err(e) => {
+                return targets
+                    .iter()
+                    .map(|_| Err(Error::Invalid(e.to_string())))
+                    .collect()
+            }
+        };
+        let file = |name: &str| {
+            files
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, p)| p.clone())
+        };
         targets
             .iter()
             .map(|target| {
-                let path = dir.join(format!("{target}.wav"));
+                let path = file(target)
+                    .ok_or_else(|| Error::file(dir.join(target), "no estimate file"))?;
                 let audio = read_matching(&path, like)?;
-                let mut residual_path = dir.join(format!("{}.wav", residual_name(target)));
-                if !residual_path.is_file() && targets.len() == 1 {
-                    // The mix minus the only target is that target's residual.
-                    residual_path = dir.join(format!("{SAEX_RESIDUAL}.wav"));
-                }
-                let residual = if residual_path.is_file() {
-                    Some((residual_path.clone(), read_matching(&residual_path, like)?))
-                } else {
-                    None
+                // The mix minus the only target is that target's residual.
+                let residual_path = file(&residual_name(target))
+                    .or_else(|| (targets.len() == 1).then(|| file(SAEX_RESIDUAL)).flatten());
+                let residual = match residual_path {
+                    Some(p) => Some((p.clone(), read_matching(&p, like)?)),
+                    None => None,
                 };
                 Ok(Estimate {
                     label: path,

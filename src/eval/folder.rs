@@ -96,6 +96,22 @@ pub fn evaluate_folder(
             }
         }
     }
+    if tracks_from != reference_root {
+        // A reference track the estimates folder lacks is said, not silently left out.
+        let scored: std::collections::HashSet<String> =
+            dirs.iter().map(|d| track_name(d)).collect();
+        for reference in track_paths(reference_root)? {
+            let name = track_name(&reference);
+            if !scored.contains(&name) {
+                let reason = format!("no estimates for this track in {}", tracks_from.display());
+                log(&format!("saex: {name}: {reason}"));
+                skipped.push(Failure {
+                    track: name,
+                    error: reason,
+                });
+            }
+        }
+    }
     let mut summary = Summary::new(&source.name(), &tracks, failures);
     summary.skipped = skipped;
     if let Some(out) = out {

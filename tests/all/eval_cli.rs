@@ -257,3 +257,35 @@ fn a_model_by_name_is_separated_and_scored() {
         .stdout(predicate::str::contains("| vocals |"));
     assert!(dir.path().join("out/test/song1.json").is_file());
 }
+
+/// Estimates in any format saex reads are scored (batch writes FLAC with `--type flac`): eval
+/// read only `<target>.wav` and said "no estimates". A reference track without estimates is
+/// named, not silently left out.
+#[test]
+fn flac_estimates_are_scored_and_a_missing_track_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    make_folders(dir.path());
+    let est = dir.path().join("est");
+    let wav = est.join("song0/vocals.wav");
+    let audio = saex::read_audio(&wav).unwrap();
+    let mut writer = saex::AudioWriter::create(
+        est.join("song0/vocals.flac"),
+        audio.sample_rate,
+        2,
+        saex::OutputFormat::from(SampleFormat::Pcm16),
+    )
+    .unwrap();
+    writer.write(&audio.channels).unwrap();
+    writer.finish().unwrap();
+    std::fs::remove_file(&wav).unwrap();
+    std::fs::remove_dir_all(est.join("song1")).unwrap();
+    saex()
+        .current_dir(dir.path())
+        .args(["eval", "--reference", "data/test", "--estimate", "est"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("| vocals |"))
+        .stderr(predicate::str::contains(
+            "song1: no estimates for this track",
+        ));
+}
