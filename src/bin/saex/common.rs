@@ -99,7 +99,17 @@ impl ModelArgs {
 
     /// Loads every model (or the shipped default) and builds the separator.
     pub fn separator(&self) -> anyhow::Result<Separator> {
-        Ok(self.settings()?.build()?)
+        let settings = self.settings()?;
+        warn_if_emulated(&settings);
+        Ok(settings.build()?)
+    }
+}
+
+/// Says when the precision asked for is emulated by this CPU (see
+/// [`Precision::slowness_warning`]).
+pub fn warn_if_emulated(settings: &SeparatorSettings) {
+    if let Some(warning) = settings.precision.slowness_warning(settings.device) {
+        eprintln!("saex: warning: {warning}");
     }
 }
 

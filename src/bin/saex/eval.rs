@@ -158,6 +158,7 @@ fn separator(args: &Args, mask: MaskKind) -> anyhow::Result<Separator> {
         precision: args.network_precision,
         ..SeparatorSettings::default()
     };
+    crate::common::warn_if_emulated(&settings);
     Ok(settings.build()?)
 }
 
