@@ -27,13 +27,15 @@ impl OutputFiles {
     }
 
     /// Checks the outputs before any work: each has a format saex writes (see
-    /// [`OutputFormat::container_for`]), no two are one file (links followed), and none is
-    /// `input`.
+    /// [`OutputFormat::container_for`]), no two are one file (links followed), none is
+    /// `input`, and a bit rate is asked for only where some output is lossy (it was ignored
+    /// without a word for FLAC and WAV).
     pub fn check(&self, input: Option<&Path>) -> Result<()> {
         let input = input.map(identity);
         let mut seen: Vec<(PathBuf, &PathBuf)> = Vec::new();
+        let mut lossy = false;
         for path in self.paths() {
-            self.format.container_for(path)?;
+            lossy |= self.format.container_for(path)?.is_lossy();
             let id = identity(path);
             if input.as_ref() == Some(&id) && !crate::atomic::is_stdio(path) {
                 return Err(Error::file(
@@ -52,6 +54,16 @@ impl OutputFiles {
                 ));
             }
             seen.push((id, path));
+        }
+        if let (Some(kbps), false, Some(first)) = (self.format.bitrate, lossy, self.paths().next())
+        {
+            return Err(Error::file(
+                first,
+                format!(
+                    "--bitrate {kbps} applies to MP3 and Ogg Vorbis outputs, and this one is \
+                     lossless: leave --bitrate out, or name the output .mp3 or .ogg"
+                ),
+            ));
         }
         Ok(())
     }
@@ -257,6 +269,27 @@ mod tests {
                 .contains("not a file below the output folder"),
             "{err}"
         );
+    }
+
+    /// `--bitrate` with FLAC was ignored without a word.
+    #[test]
+    fn a_bit_rate_needs_a_lossy_output() {
+        let outputs = |paths: &[&str]| OutputFiles {
+            targets: paths.iter().map(PathBuf::from).collect(),
+            residual: None,
+            format: OutputFormat {
+                bitrate: Some(128),
+                ..OutputFormat::default()
+            },
+        };
+        let err = outputs(&["v.flac"]).check(None).unwrap_err().to_string();
+        assert!(
+            err.contains("--bitrate 128 applies to MP3 and Ogg Vorbis"),
+            "{err}"
+        );
+        outputs(&["v.mp3"]).check(None).unwrap();
+        // One lossy output among lossless ones takes it.
+        outputs(&["v.mp3", "acc.wav"]).check(None).unwrap();
     }
 
     #[test]

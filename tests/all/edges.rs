@@ -193,3 +193,25 @@ fn batch_reads_a_linked_folder_once() {
     assert_eq!(found.audio, [input.join("x/song.wav")]);
     assert_eq!(found.repeated, [input.join("x/up")]);
 }
+
+/// `--jobs 0` was accepted; `--bitrate` with a lossless output was ignored without a word.
+#[test]
+fn a_zero_job_count_and_a_bit_rate_for_flac_are_refused() {
+    let s = Setup::new();
+    let input = s.path("in");
+    std::fs::create_dir(&input).unwrap();
+    write_tones(&input.join("a.wav"), 22050, 1, 4000);
+    s.batch(&input, &s.path("out"))
+        .args(["--jobs", "0"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("invalid value '0' for '--jobs"));
+    s.extract(&input.join("a.wav"), &s.path("a.flac"))
+        .args(["--bitrate", "128"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "--bitrate 128 applies to MP3 and Ogg Vorbis",
+        ));
+    assert!(!s.path("a.flac").exists());
+}

@@ -52,7 +52,7 @@ pub struct BatchArgs {
     /// Files separated at once (default: one per core of --threads on the CPU, one per 2 with
     /// --device cuda; never more than the files found); the cores are shared among them (see
     /// --threads). Each holds its own copy of the models and its own pipeline (about 200 MB).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     jobs: Option<usize>,
     /// Separate again even where the outputs exist.
     #[arg(long)]

@@ -16,6 +16,9 @@ use std::time::Duration;
 /// AAC/M4A, ALAC, AIFF).
 /// The output keeps the input's sample rate, channel count and exact length; a file appears
 /// complete or not at all; its format follows its extension (.wav, .flac, .raw, .mp3, .ogg).
+/// The shipped models estimate 0 to 11 kHz; above that a target gets the mix scaled by its
+/// share at the top of that band, so extracted vocals lose some sibilance and air (`saex info`
+/// shows a model's band).
 #[derive(Args, Debug)]
 #[command(
     override_usage = "saex extract [OPTIONS] INPUT...
