@@ -215,3 +215,35 @@ fn a_zero_job_count_and_a_bit_rate_for_flac_are_refused() {
         ));
     assert!(!s.path("a.flac").exists());
 }
+
+/// `--out -` to a terminal wrote binary audio onto it. Run under a pseudo-terminal with
+/// util-linux's `script` (its transcript goes to a file of the temporary folder).
+#[test]
+fn audio_is_not_written_to_a_terminal() {
+    let s = Setup::new();
+    let mix = s.path("song.wav");
+    write_tones(&mix, 22050, 1, 4000);
+    if crate::common::on_path(&["script"]).is_none() {
+        crate::common::skip(
+            "edges::audio_is_not_written_to_a_terminal",
+            "no script (util-linux)",
+            false,
+        );
+        return;
+    }
+    let command = format!(
+        "{} extract --quiet --device cpu --model {} --mix {} --out -",
+        env!("CARGO_BIN_EXE_saex"),
+        s.path("vocals").display(),
+        mix.display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command])
+        .arg(s.path("transcript"))
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{shown}");
+    assert!(shown.contains("which is a terminal here"), "{shown}");
+    assert!(!shown.contains("RIFF"), "{shown}");
+}

@@ -226,6 +226,16 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
     // Everything about the outputs is checked before any work: formats, collisions (within an
     // input and across inputs), the inputs themselves.
     check_run(jobs.iter().map(|(input, o)| (input.as_path(), o)))?;
+    let to_stdout = jobs
+        .iter()
+        .flat_map(|(_, o)| o.paths())
+        .any(|p| is_stdio(p));
+    if to_stdout && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        bail!(
+            "--out - writes audio to standard output, which is a terminal here: redirect it \
+             (> song.wav, | aplay) or give --out FILE"
+        );
+    }
     if let Some(plot) = &args.plot {
         check_plot(plot, &jobs)?;
     }
