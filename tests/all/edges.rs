@@ -247,3 +247,28 @@ fn audio_is_not_written_to_a_terminal() {
     assert!(shown.contains("which is a terminal here"), "{shown}");
     assert!(!shown.contains("RIFF"), "{shown}");
 }
+
+/// `--residual acc.flac` beside `--out-dir d` landed in the current folder; it goes to `d`.
+#[test]
+fn a_relative_residual_file_goes_to_the_output_folder() {
+    let s = Setup::new();
+    let work = s.path("work");
+    std::fs::create_dir(&work).unwrap();
+    write_tones(&work.join("song.wav"), 22050, 1, 4000);
+    saex()
+        .current_dir(&work)
+        .args(["extract", "--quiet", "--device", "cpu", "--model"])
+        .arg(s.path("vocals"))
+        .args([
+            "--mix",
+            "song.wav",
+            "--out-dir",
+            "d",
+            "--residual",
+            "acc.flac",
+        ])
+        .assert()
+        .success();
+    assert_eq!(listing(&work.join("d")), ["acc.flac", "vocals.wav"]);
+    assert!(!work.join("acc.flac").exists());
+}

@@ -142,7 +142,16 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
         .as_deref()
         .and_then(template_name)
         .filter(|_| args.out_dir.is_some() || (args.mix.is_none() && args.out.is_none()));
-    let residual_file = args.residual.clone().filter(|_| residual_name.is_none());
+    // A relative `--residual FILE` beside `--out-dir DIR` lies in DIR, as the targets do (it
+    // landed in the current folder).
+    let residual_file = args
+        .residual
+        .clone()
+        .filter(|_| residual_name.is_none())
+        .map(|file| match &args.out_dir {
+            Some(dir) if file.is_relative() && !is_stdio(&file) => dir.join(file),
+            _ => file,
+        });
     let single = match (&args.mix, args.inputs.as_slice()) {
         (Some(mix), _) => Some(mix.clone()),
         (None, [one])
