@@ -272,3 +272,16 @@ fn a_relative_residual_file_goes_to_the_output_folder() {
     assert_eq!(listing(&work.join("d")), ["acc.flac", "vocals.wav"]);
     assert!(!work.join("acc.flac").exists());
 }
+
+/// `render` had no `-q`, while extract, batch, live and train have one.
+#[test]
+fn every_subcommand_with_quiet_takes_q() {
+    for subcommand in ["extract", "batch", "live", "train", "render"] {
+        let help = saex().args([subcommand, "--help"]).output().unwrap();
+        let text = String::from_utf8_lossy(&help.stdout);
+        if subcommand == "live" && !help.status.success() {
+            continue; // Built without the live feature.
+        }
+        assert!(text.contains("-q, --quiet"), "{subcommand}: {text}");
+    }
+}

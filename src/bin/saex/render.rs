@@ -58,7 +58,7 @@ pub struct Args {
     #[arg(long)]
     overwrite: bool,
     /// No progress bar and no per-file lines (errors are still printed).
-    #[arg(long)]
+    #[arg(long, short)]
     quiet: bool,
     /// Print the stem map as JSON and render nothing: {"drum_channel": 9, "drum_stem",
     /// "vocal_stem", "vocal_tracks", "stems" (every stem, in listing order), "programs" (the
