@@ -37,7 +37,7 @@ impl OutputFiles {
         for path in self.paths() {
             lossy |= self.format.container_for(path)?.is_lossy();
             let id = identity(path);
-            if input.as_ref() == Some(&id) && !crate::atomic::is_stdio(path) {
+            if input.as_ref() == Some(&id) && !is_stdio(path) {
                 return Err(Error::file(
                     path,
                     "is the input file: refusing to overwrite the input",
@@ -168,15 +168,13 @@ fn below(path: &Path) -> Option<PathBuf> {
 }
 
 /// Checks every input's outputs of a run before any work: each as
-/// [`OutputFiles::check`] does, no output shared by two inputs (e.g. `song.wav` and
-/// `song.mp3` under one template), and at most one output on standard output.
+/// [`OutputFiles::check`] does, and no output shared by two inputs (e.g. `song.wav` and
+/// `song.mp3` under one template; standard output, `-`, counts as one output too).
 pub fn check_run<'a>(files: impl IntoIterator<Item = (&'a Path, &'a OutputFiles)>) -> Result<()> {
     let mut seen: HashMap<PathBuf, (&Path, &PathBuf)> = HashMap::new();
-    let mut on_stdout = 0;
     for (input, outputs) in files {
         outputs.check(Some(input))?;
         for path in outputs.paths() {
-            on_stdout += usize::from(is_stdio(path));
             if let Some((other_input, other)) = seen.insert(identity(path), (input, path)) {
                 return Err(Error::Invalid(format!(
                     "{} and {} would both write {}{}: give each input its own output names",
@@ -191,11 +189,6 @@ pub fn check_run<'a>(files: impl IntoIterator<Item = (&'a Path, &'a OutputFiles)
                 )));
             }
         }
-    }
-    if on_stdout > 1 {
-        return Err(Error::Invalid(
-            "only one output can go to standard output (-)".into(),
-        ));
     }
     Ok(())
 }
@@ -308,5 +301,9 @@ mod tests {
         );
         let c = outputs("y/vocals.wav");
         check_run([(Path::new("a.wav"), &a), (Path::new("b.mp3"), &c)]).unwrap();
+        // Standard output is one output too.
+        let (d, e) = (outputs("-"), outputs("-"));
+        let err = check_run([(Path::new("a.wav"), &d), (Path::new("b.mp3"), &e)]).unwrap_err();
+        assert!(err.to_string().contains("would both write -"), "{err}");
     }
 }
