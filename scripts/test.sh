@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The README's test command: installs what the tests need (LibTorch once per machine, the ALSA
 # and JACK packages of `saex live` with scripts/setup-audio.sh, headless Chromium for the page's
-# browser test with scripts/setup-browser.sh), checks
-# formatting and lints (warnings are errors), builds, and runs every test of the workspace
-# (unit, integration, CLI and doc tests). Arguments go to `cargo test`.
+# browser test with scripts/setup-browser.sh, the Python package's environment with
+# scripts/setup-python.sh), checks formatting and lints (warnings are errors), builds, and runs
+# every test of the workspace (unit, integration, CLI and doc tests, then the Python package's
+# pytest tests). Arguments go to `cargo test` (and then the Python tests are left out).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -20,9 +21,28 @@ fi
 if ! scripts/setup-browser.sh; then
     echo "test.sh: no headless Chromium (the real-browser test of saex serve is skipped)"
 fi
+# The Python package's environment (scripts/setup-python.sh: in saex's cache, torch from
+# LibTorch's environment, maturin, numpy and pytest from PyPI); its python also tells PyO3
+# which Python the binding (python/) is checked and built for.
+python="$(scripts/setup-python.sh)"
+export PYO3_PYTHON="$python"
 cargo fmt --all --check
-cargo clippy --release --locked "${features[@]}" --all-targets --quiet -- -D warnings
+# The workspace: the saex package and the Python binding (python/).
+cargo clippy --release --locked --workspace "${features[@]/#live/saex/live}" --all-targets \
+    --quiet -- -D warnings
 cargo test --release --locked "${features[@]}" "$@" 2>&1
+
+# The Python package (docs/python.md): its extension built in place (python/saex/) by maturin
+# in the workspace's target folder (LibTorch's bindings are not compiled again), then its tests
+# on that checkout's package, which compare it with the saex binary that cargo test built.
+if [ $# -eq 0 ]; then
+    (
+        export VIRTUAL_ENV="${python%/bin/python}"
+        export PATH="$VIRTUAL_ENV/bin:$PATH"
+        maturin develop --release --locked --skip-install -m python/Cargo.toml 2>&1
+    )
+    PYTHONPATH=python "$python" -m pytest python/tests -p no:cacheprovider -ra -s 2>&1
+fi
 
 # scripts/install.sh into a temporary prefix, the installed copy run from elsewhere on its own
 # libraries and models (a few seconds).
