@@ -4,7 +4,7 @@
 use super::estimates::EstimateSource;
 use super::report::{museval_json, Failure, Summary};
 use super::track::TrackScores;
-use super::{evaluate_track, Oracle};
+use super::{evaluate_track, Band, Oracle};
 use crate::dataset::{find_track, residual_name, track_name, track_paths};
 use crate::error::{Error, Result};
 pub use crate::record::{split_name, MethodScores, ModelScores, SplitScores, SCORES_METRIC};
@@ -20,17 +20,18 @@ pub struct FolderScores {
 }
 
 /// Scores the tracks of `reference_root` (`<track>/<stem>.wav` or `<track>.stem.mp4`, see
-/// [`crate::dataset`]) with estimates from `source`: every track of `tracks_from` (the
-/// estimates folder, or the
-/// references themselves), every target the source offers or only those in `only`. With `out`,
-/// writes `out/<subset>/<track>.json` (museval's format; the subset is the reference folder's
-/// name), `out/summary.md` and `out/summary.json`. `log` receives one line per track scored,
-/// failed or skipped. A track that fails is reported in the summary and the others go on.
+/// [`crate::dataset`]) with estimates from `source`: every track of `tracks_from` (the estimates
+/// folder, or the references themselves), every target the source offers or only those in
+/// `only`, over `band` of the signals. With `out`, writes `out/<subset>/<track>.json` (museval's
+/// format; the subset is the reference folder's name), `out/summary.md` and `out/summary.json`.
+/// `log` receives one line per track scored, failed or skipped. A track that fails is reported
+/// in the summary and the others go on.
 pub fn evaluate_folder(
     reference_root: &Path,
     tracks_from: &Path,
     source: &dyn EstimateSource,
     only: Option<&[String]>,
+    band: Band,
     out: Option<&Path>,
     log: &mut dyn FnMut(&str),
 ) -> Result<FolderScores> {
@@ -47,7 +48,7 @@ pub fn evaluate_folder(
     for dir in &dirs {
         let name = track_name(dir);
         let started = std::time::Instant::now();
-        match evaluate_track(&find_track(reference_root, &name), source, only) {
+        match evaluate_track(&find_track(reference_root, &name), source, only, band) {
             Ok(outcome) => {
                 for reason in outcome.skipped {
                     log(&format!("saex: {name}: {reason}"));
@@ -114,6 +115,7 @@ pub fn evaluate_folder(
     }
     let mut summary = Summary::new(&source.name(), &tracks, failures);
     summary.skipped = skipped;
+    summary.band = band.label();
     if let Some(out) = out {
         crate::atomic::write_bytes(&out.join("summary.md"), summary.to_markdown().as_bytes())?;
         crate::atomic::write_bytes(&out.join("summary.json"), summary.to_json().as_bytes())?;
@@ -167,6 +169,7 @@ pub fn score_model(
             data,
             source.as_ref(),
             Some(&only),
+            Band::Full,
             method_out.as_deref(),
             log,
         )?;

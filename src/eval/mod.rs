@@ -2,6 +2,7 @@
 //! and the scoring of a target with its residual (`track`), estimates from folders, oracles or
 //! a separation function (`estimates`, `oracle`), and museval-format reports (`report`).
 
+mod band;
 mod bss;
 mod correlation;
 mod estimates;
@@ -11,6 +12,7 @@ mod report;
 mod track;
 
 pub use crate::dataset::residual_name;
+pub use band::Band;
 pub use bss::{bss_eval_v4, bss_eval_v4_with, windows, BssConfig, Metrics, FILTERS_LEN};
 pub use estimates::{separator_source, EstimateSource, FolderEstimates, MixtureSeparation};
 pub use folder::{
@@ -35,11 +37,12 @@ pub struct TrackOutcome {
 }
 
 /// Scores the track folder `dir` with estimates from `source`: every target the source offers,
-/// or only those in `only`. Fails as a whole only when the reference track cannot be read.
+/// or only those in `only`, over `band` of the signals. Fails as a whole only when the reference track cannot be read.
 pub fn evaluate_track(
     dir: &Path,
     source: &dyn EstimateSource,
     only: Option<&[String]>,
+    band: Band,
 ) -> Result<TrackOutcome> {
     let track = ReferenceTrack::load(dir)?;
     let mut errors = Vec::new();
@@ -84,7 +87,7 @@ pub fn evaluate_track(
         targets: Vec::new(),
     };
     for (target, estimate) in targets.iter().zip(source.estimates(&track, &targets)) {
-        match estimate.and_then(|e| score_target(&track, target, &e)) {
+        match estimate.and_then(|e| score_target(&track, target, &e, band)) {
             Ok(pair) => scores.targets.extend(pair),
             Err(e) => errors.push(e),
         }

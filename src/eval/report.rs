@@ -115,6 +115,9 @@ pub struct Failure {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
     pub method: String,
+    /// The band scored ([`super::Band::label`]): empty for the whole signal.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub band: String,
     pub museval_version: &'static str,
     pub window_secs: f64,
     pub hop_secs: f64,
@@ -171,6 +174,7 @@ impl Summary {
         let first = tracks.first();
         Summary {
             method: method.to_string(),
+            band: String::new(),
             museval_version: MUSEVAL_VERSION,
             window_secs: first.map_or(1.0, |t| t.window_secs),
             hop_secs: first.map_or(1.0, |t| t.hop_secs),
@@ -198,9 +202,16 @@ impl Summary {
     /// A markdown table: one row per target, the four metrics in dB and the track count.
     pub fn to_markdown(&self) -> String {
         let mut out = format!(
-            "{}: BSS Eval v4 (museval {}), median over {} s windows per track, median over tracks, dB\n\n\
+            "{}{}: BSS Eval v4 (museval {}), median over {} s windows per track, median over tracks, dB\n\n\
              | target | SDR | SIR | ISR | SAR | tracks |\n|---|---:|---:|---:|---:|---:|\n",
-            self.method, self.museval_version, self.window_secs
+            self.method,
+            if self.band.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", self.band)
+            },
+            self.museval_version,
+            self.window_secs
         );
         for t in &self.targets {
             let _ = write!(out, "| {} |", t.target);

@@ -1,6 +1,7 @@
 //! Tracks on disk and the scoring of one target of one track: the target and its residual
 //! (everything else in the mix, "accompaniment") are scored together as two BSS Eval sources.
 
+use super::band::Band;
 use super::bss::{bss_eval_v4_with, BssConfig};
 use crate::audio::{read_audio, read_streams, AudioBuffer};
 use crate::dataset::{is_residual_name, is_stems_file, residual_name, StemFile, TrackFiles};
@@ -197,12 +198,13 @@ pub struct TrackScores {
 }
 
 /// Scores `estimate` of `target` in `track` with museval's settings (1 s windows and hop, 512
-/// taps): the target against its stem, and the residual against the sum of the other stems.
-/// Returns the target's and the residual's scores ([`residual_name`]).
+/// taps): the target against its stem, and the residual against the sum of the other stems,
+/// over `band` of every signal. Returns the target's and the residual's scores ([`residual_name`]).
 pub fn score_target(
     track: &ReferenceTrack,
     target: &str,
     estimate: &Estimate,
+    band: Band,
 ) -> Result<[TargetScores; 2]> {
     let reference = track.stem(target).ok_or_else(|| {
         Error::file(
@@ -289,6 +291,16 @@ pub fn score_target(
         ));
     }
 
+    let mut signals = [
+        reference_target,
+        reference_residual,
+        estimate_target,
+        estimate_residual,
+    ];
+    for s in signals.iter_mut() {
+        band.apply(track.sample_rate, s)?;
+    }
+    let [reference_target, reference_residual, estimate_target, estimate_residual] = signals;
     let config = BssConfig::museval(track.sample_rate);
     let metrics = bss_eval_v4_with(
         &[reference_target, reference_residual],

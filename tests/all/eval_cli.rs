@@ -289,3 +289,50 @@ fn flac_estimates_are_scored_and_a_missing_track_is_named() {
             "song1: no estimates for this track",
         ));
 }
+
+#[test]
+fn the_high_band_is_scored_alone_with_above() {
+    // The estimate has the vocals' 3 kHz tone right and their 440 Hz tone wrong (bass instead):
+    // poor over the whole band, near perfect above 2 kHz.
+    let dir = tempfile::tempdir().unwrap();
+    let track = dir.path().join("data/test/song");
+    let vocals = vec![add(&tone(440.0, 0.2, 0.0), &tone(3000.0, 0.1, 0.3), 1.0)];
+    let bass = vec![tone(82.0, 0.3, 0.0)];
+    write(&track.join("vocals.wav"), vocals);
+    write(&track.join("bass.wav"), bass.clone());
+    let estimate = vec![add(&tone(3000.0, 0.1, 0.3), &bass[0], 0.5)];
+    write(&dir.path().join("est/song/vocals.wav"), estimate);
+    let median_sdr = |above: Option<&str>| -> f64 {
+        let out = dir.path().join(format!("out-{}", above.unwrap_or("full")));
+        let mut command = saex();
+        command
+            .current_dir(dir.path())
+            .args(["eval", "--reference", "data/test", "--estimate", "est"])
+            .arg("--out")
+            .arg(&out);
+        if let Some(hz) = above {
+            command.args(["--above", hz]);
+        }
+        command.assert().success().stdout(predicate::str::contains(
+            above.map_or("est: BSS".to_string(), |hz| format!("(above {hz} Hz)")),
+        ));
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
+                .unwrap();
+        assert_eq!(
+            summary.get("band").and_then(|b| b.as_str()),
+            above.map(|hz| format!("above {hz} Hz")).as_deref()
+        );
+        summary["targets"][0]["metrics"]["SDR"].as_f64().unwrap()
+    };
+    let (full, high) = (median_sdr(None), median_sdr(Some("2000")));
+    assert!(full < 5.0, "full-band SDR {full}");
+    assert!(high > 30.0, "high-band SDR {high}");
+    saex()
+        .current_dir(dir.path())
+        .args(["eval", "--reference", "data/test", "--estimate", "est"])
+        .args(["--above", "4000"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("Nyquist"));
+}

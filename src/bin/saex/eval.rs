@@ -6,7 +6,7 @@ use crate::common::MaskChoice;
 use anyhow::bail;
 use clap::Args as ClapArgs;
 use saex::eval::{
-    evaluate_folder, score_model, separator_source, today, EstimateSource, FolderEstimates,
+    evaluate_folder, score_model, separator_source, today, Band, EstimateSource, FolderEstimates,
     FolderScores, MethodScores, ModelScores, Oracle, SCORES_METRIC,
 };
 use saex::model::Precision;
@@ -79,6 +79,10 @@ pub struct Args {
     /// Where the network runs (with --model): auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     device: String,
+    /// Score only the band above HZ (every reference and estimate high-passed alike): e.g.
+    /// 11025 for what the shipped models do not estimate themselves (sibilants, cymbals).
+    #[arg(long, value_name = "HZ", conflicts_with = "save_scores")]
+    above: Option<f64>,
     /// Only these targets (comma-separated); default: every target found.
     #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
     targets: Option<Vec<String>>,
@@ -128,6 +132,7 @@ pub fn run(mut args: Args) -> anyhow::Result<ExitCode> {
         tracks_from,
         source.as_ref(),
         args.targets.as_deref(),
+        Band::above(args.above)?,
         args.out.as_deref(),
         &mut |line| eprintln!("{line}"),
     )?;
