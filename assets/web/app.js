@@ -30,6 +30,15 @@ async function loadModels() {
     box.append(label);
   }
   if (!checked && box.querySelector("input")) box.querySelector("input").checked = true;
+  // Four stems: the shipped vocals, drums and bass models alone (the residual becomes "other").
+  const four = ["vocals", "drums", "bass"];
+  const shipped = info.models.filter((m) => m.source === "shipped" && four.includes(m.target));
+  const fourButton = $("#four-stems");
+  fourButton.hidden = four.some((t) => !shipped.some((m) => m.target === t));
+  fourButton.onclick = () => {
+    const chosen = four.map((t) => String(shipped.find((m) => m.target === t).id));
+    for (const input of box.querySelectorAll("input")) input.checked = chosen.includes(input.value);
+  };
   const mask = $("#mask");
   for (const k of info.masks) mask.append(new Option(k, k));
   $("#niter").max = info.max_niter;

@@ -15,6 +15,7 @@ mod network_stage;
 mod output_queue;
 mod pipeline;
 mod stages;
+mod stems;
 mod synthesis;
 mod tensor_front;
 mod tensor_ops;
@@ -31,6 +32,7 @@ pub use latency::{algorithmic_latency, Latency};
 pub use mask::{extend_high_band, frame_masks, MaskKind};
 pub use model_estimator::ModelEstimator;
 pub use stages::StageTimes;
+pub use stems::Stems;
 
 pub use crate::outputs::OutputFiles;
 

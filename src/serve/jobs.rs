@@ -5,7 +5,7 @@
 //! their files.
 
 use super::models::ModelEntry;
-use crate::separate::{MaskKind, OutputFiles, SeparatorSettings};
+use crate::separate::{MaskKind, OutputFiles, SeparatorSettings, Stems};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
@@ -80,11 +80,16 @@ pub struct JobView {
 }
 
 impl Job {
-    /// The signals a finished job serves: the mix, each target, the residual.
+    /// The signals a finished job serves: the mix, each target, the residual (`other` when
+    /// the targets are vocals, drums and bass: the fourth of four stems).
     pub fn stems(&self) -> Vec<String> {
         let mut stems = vec!["mix".to_string()];
         stems.extend(self.models.iter().map(|m| m.target.clone()));
-        stems.push("residual".to_string());
+        let residual = match Stems::of_targets(&stems[1..]) {
+            Some(Stems::Four) => Stems::Four.residual_name(),
+            _ => "residual",
+        };
+        stems.push(residual.to_string());
         stems
     }
 
@@ -345,9 +350,10 @@ fn run_one(job: &Job, device: tch::Device) -> crate::Result<()> {
     let separator = settings.build()?.with_stop(Arc::clone(&job.cancel));
     let stems = job.stems();
     let file = |name: &str| job.stem_file(name).expect("a stem of this job");
+    let (residual, targets) = stems[1..].split_last().expect("a job has targets");
     let outputs = OutputFiles {
-        targets: stems[1..stems.len() - 1].iter().map(|s| file(s)).collect(),
-        residual: Some(file("residual")),
+        targets: targets.iter().map(|s| file(s)).collect(),
+        residual: Some(file(residual)),
         format: crate::SampleFormat::Pcm16.into(),
     };
     let reader = crate::AudioReader::open(&job.input)?;
@@ -369,16 +375,13 @@ fn run_one(job: &Job, device: tch::Device) -> crate::Result<()> {
     crate::write_wav(file("mix"), &mix, crate::SampleFormat::Pcm16)?;
     drop(mix);
     job.progress.store(950, Ordering::Relaxed);
-    let targets: Vec<(String, PathBuf)> = stems[1..stems.len() - 1]
-        .iter()
-        .map(|s| (s.clone(), file(s)))
-        .collect();
+    let targets: Vec<(String, PathBuf)> = targets.iter().map(|s| (s.clone(), file(s))).collect();
     crate::spectrogram::write_separation_png(
         &job.plot_file(),
         &job.name,
         &file("mix"),
         &targets,
-        Some(&file("residual")),
+        Some(&file(residual)),
     )?;
     job.progress.store(1000, Ordering::Relaxed);
     Ok(())

@@ -381,3 +381,84 @@ fn eval_extracts_with_a_model_then_scores() {
     );
     assert_eq!(config.scores.get(&test_split), Some(scores));
 }
+
+#[test]
+fn four_stems_add_up_to_the_mix() {
+    let dir = tempfile::tempdir().unwrap();
+    let mix = dir.path().join("song.wav");
+    write_tones(&mix, 44100, 2, 30_000);
+    saex()
+        .args(["extract", "--mix"])
+        .arg(&mix)
+        .args(["--stems", "4", "--format", "f32", "--out-dir"])
+        .arg(dir.path().join("stems"))
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("(and other, the residual)"));
+    let input = read_audio(&mix).unwrap();
+    let mut sum = vec![vec![0.0f32; input.nb_frames()]; input.nb_channels()];
+    for stem in ["vocals", "drums", "bass", "other"] {
+        let out = read_audio(dir.path().join(format!("stems/{stem}.wav"))).unwrap();
+        assert_eq!(
+            (out.sample_rate, out.nb_channels(), out.nb_frames()),
+            (44100, 2, 30_000),
+            "{stem}"
+        );
+        for (acc, channel) in sum.iter_mut().zip(&out.channels) {
+            for (a, v) in acc.iter_mut().zip(channel) {
+                *a += v;
+            }
+        }
+    }
+    // The joint Wiener mask shares each bin out exactly; the rest is float rounding.
+    let worst = sum
+        .iter()
+        .flatten()
+        .zip(input.channels.iter().flatten())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(
+        worst < 1e-4,
+        "the stems differ from the mix by up to {worst}"
+    );
+    assert_eq!(
+        common::listing(&dir.path().join("stems")),
+        ["bass.wav", "drums.wav", "other.wav", "vocals.wav"]
+    );
+}
+
+#[test]
+fn two_stems_in_a_batch_and_stems_with_model_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("in")).unwrap();
+    write_tones(&dir.path().join("in/a.wav"), 22050, 1, 8000);
+    saex()
+        .args(["batch", "--in"])
+        .arg(dir.path().join("in"))
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .args(["--stems", "2", "-q"])
+        .assert()
+        .success();
+    assert_eq!(
+        common::listing(&dir.path().join("out/a")),
+        ["accompaniment.wav", "vocals.wav"]
+    );
+    saex()
+        .args(["extract", "--mix"])
+        .arg(dir.path().join("in/a.wav"))
+        .args(["--stems", "4", "--model", "bass", "--out-dir"])
+        .arg(dir.path().join("x"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("cannot be used with"));
+    saex()
+        .args(["extract", "--mix"])
+        .arg(dir.path().join("in/a.wav"))
+        .args(["--stems", "5", "--out-dir"])
+        .arg(dir.path().join("x"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("expected 2 or 4"));
+    assert!(!dir.path().join("x").exists());
+}

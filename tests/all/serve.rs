@@ -828,3 +828,39 @@ fn uploads_and_stems_are_private() {
         assert_eq!(mode(&file), 0o600, "{}", file.display());
     }
 }
+
+/// The shipped vocals, drums and bass models together are four stems: the residual is served
+/// as `other`, as `saex extract --stems 4` names it.
+#[test]
+fn the_three_shipped_models_give_four_stems() {
+    let server = Server::start(&[]);
+    let models = server.get("/api/models").json();
+    let ids: Vec<String> = ["vocals", "drums", "bass"]
+        .iter()
+        .map(|target| {
+            models["models"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["source"] == "shipped" && m["target"] == *target)
+                .unwrap_or_else(|| panic!("the shipped {target} model is offered"))["id"]
+                .to_string()
+        })
+        .collect();
+    let fields: Vec<(&str, &str)> = ids.iter().map(|id| ("model", id.as_str())).collect();
+    let answer = server.submit(&fields, "song.wav", &wav_bytes(22050, 2, 6000));
+    assert_eq!(answer.status, 202, "{}", answer.error());
+    let job_id = answer.json()["id"].as_str().unwrap().to_string();
+    let job = server.wait(&job_id);
+    assert_eq!(job["state"], "done", "{job}");
+    let stems: Vec<&str> = job["stems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert_eq!(stems.last(), Some(&"other"), "{stems:?}");
+    assert_eq!(stems.len(), 5, "{stems:?}");
+    let other = server.get(&format!("/api/jobs/{job_id}/stems/other.wav"));
+    assert_eq!(other.status, 200);
+}

@@ -40,7 +40,8 @@ pub struct BatchArgs {
     #[arg(long, value_name = "GLOB")]
     include: Vec<String>,
     /// Also write the mix minus the target(s) under this target name, e.g. accompaniment (what
-    /// saex eval scores as the accompaniment of vocals).
+    /// saex eval scores as the accompaniment of vocals). With --stems: other (4) or
+    /// accompaniment (2) unless given.
     #[arg(long, value_name = "NAME")]
     residual: Option<String>,
     /// This worker's slice: I/N (0-based).
@@ -82,7 +83,10 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
         input_dir: args.input.clone(),
         output_dir: args.output.clone(),
         template: args.filename.clone(),
-        residual: args.residual.clone(),
+        residual: args
+            .residual
+            .clone()
+            .or_else(|| args.model.stems_residual().map(String::from)),
         shard,
         overwrite: args.overwrite,
         format: args.encoding.output_format(false),

@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::Args;
 use saex::model::Precision;
-use saex::separate::{MaskKind, Separator, SeparatorSettings};
+use saex::separate::{MaskKind, Separator, SeparatorSettings, Stems};
 use saex::ThreadPlan;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,6 +17,10 @@ pub struct ModelArgs {
     /// (`saex info` shows where models are looked for).
     #[arg(long = "model", value_name = "DIR|NAME")]
     pub models: Vec<PathBuf>,
+    /// A standard split with the shipped models, instead of --model: 4 (vocals, drums, bass and
+    /// other, the residual, with the joint Wiener mask) or 2 (vocals and accompaniment).
+    #[arg(long, value_name = "2|4", conflicts_with = "models")]
+    pub stems: Option<Stems>,
     /// How estimates become masks: `ratio` (min(S/|X|, 1)), `wiener` (joint S^2 / sum S^2,
     /// targets and residual sum to the mix), or `auto`: ratio for one target, wiener for
     /// several.
@@ -88,13 +92,21 @@ impl ModelArgs {
     /// What the separator is built from.
     pub fn settings(&self) -> anyhow::Result<SeparatorSettings> {
         Ok(SeparatorSettings {
-            models: self.models.clone(),
+            models: match self.stems {
+                Some(stems) => stems.model_paths(),
+                None => self.models.clone(),
+            },
             device: saex::parse_device(&self.device)?,
             mask: self.mask.0,
             niter: self.niter,
             precision: self.network_precision,
             batch_frames: self.batch_frames,
         })
+    }
+
+    /// The residual's name that --stems implies (`other` for four stems), when no other is given.
+    pub fn stems_residual(&self) -> Option<&'static str> {
+        self.stems.map(Stems::residual_name)
     }
 
     /// Loads every model (or the shipped default) and builds the separator.

@@ -31,6 +31,7 @@ use std::time::Duration;
   saex extract *.mp3 --model bass --out-dir stems/   (stems/<name>/bass.wav + residual.wav)
   saex extract --mix song.wav --out vocals.wav --residual karaoke.wav
   saex extract --mix song.wav --out vocals.wav --plot vocals.png
+  saex extract --mix song.wav --stems 4 --out-dir stems/   (vocals, drums, bass, other)
   saex extract --mix song.wav --model vocals --model bass --out-dir stems/
   ffmpeg -i song.m4a -f wav - | saex extract --mix - --out - | ffplay -
   saex extract --mix song.wav --out - --type ogg | ffplay -
@@ -141,6 +142,10 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
         .residual
         .as_deref()
         .and_then(template_name)
+        .or(args
+            .model
+            .stems_residual()
+            .filter(|_| args.residual.is_none()))
         .filter(|_| args.out_dir.is_some() || (args.mix.is_none() && args.out.is_none()));
     // A relative `--residual FILE` beside `--out-dir DIR` lies in DIR, as the targets do (it
     // landed in the current folder).
@@ -250,9 +255,15 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<ExitCode> {
     }
     if !args.quiet {
         eprintln!(
-            "saex: extracting {} with {}",
+            "saex: extracting {}{} with {}",
             targets.join(", "),
-            describe_models(&args.model.models)
+            args.model
+                .stems_residual()
+                .map_or(String::new(), |r| format!(" (and {r}, the residual)")),
+            match args.model.stems {
+                Some(stems) => format!("the shipped models ({stems} stems)"),
+                None => describe_models(&args.model.models),
+            }
         );
         if args.latency == Latency::Low {
             eprintln!("saex: {}", describe_latency(&separator));
