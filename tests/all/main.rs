@@ -8,6 +8,7 @@ mod render_support;
 
 mod audio_io;
 mod cli_extract;
+mod docs;
 mod edges;
 mod eval_cli;
 mod eval_museval_fixtures;
