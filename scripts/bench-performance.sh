@@ -10,8 +10,11 @@
 #     per second of audio, and the fraction of the limit that extraction reaches;
 #   - training throughput (frames per second; with --device cuda on the GPU and on the CPU) and
 #     the least-squares accumulation and solve;
+#   - low latency: 20 s of the demo mix piped through `saex extract --latency low` in real time
+#     (scripts/bench-live.py; CPU only);
 #   - Open-Unmix's inference on the same 3-minute file with the same threads (and on the GPU
 #     with --device cuda).
+# It prints the CPU's lscpu model name and whether it has AVX512-BF16, AMX and VNNI first.
 #
 #   scripts/bench-performance.sh                 the CPU table
 #   scripts/bench-performance.sh --device cuda   the same table on a GPU machine
@@ -19,7 +22,7 @@
 # Environment: REPEAT=N (best of N runs for the short inputs, default 3), BATCH_FILES (20),
 # LENGTHS (input lengths in seconds), SAEX_BIN_DIR (prebuilt binaries laid out like
 # target/release, for a machine without Rust: then nothing is built or installed), PYTHON
-# (a Python with torch 2.11.0 and openunmix importable).
+# (a Python with torch 2.11.0 and openunmix importable), LIVE_SECONDS (20).
 #
 # Without SAEX_BIN_DIR it builds saex and installs openunmix (with numpy, tqdm and torchaudio
 # 2.11.0) into the LibTorch venv that scripts/setup-libtorch.sh made. Inputs are cached under
@@ -195,6 +198,13 @@ for dev in $devices; do
     init_seconds[$dev]="$("$python" -c "import json,sys; print(json.load(open(sys.argv[1]))['training']['init_seconds'])" "$config")"
 done
 
+echo "measuring: low latency (20 s of the demo, paced in real time)" >&2
+if [ "$device" = cpu ]; then
+    python3 scripts/bench-live.py --saex "$saex" --model models/vocals \
+        --input audio/demo/mixture.wav --seconds "${LIVE_SECONDS:-20}" >"$out/live" 2>&1 ||
+        echo "(the low-latency run failed; see above)" >>"$out/live"
+fi
+
 echo "measuring: Open-Unmix" >&2
 declare -A umx_wall umx_rss
 for dev in $devices; do
@@ -203,7 +213,16 @@ for dev in $devices; do
     cp "$out/best-stdout" "$out/umx-stages-$dev"
 done
 
-echo "machine: $threads cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
+# The CPU as docs/benchmarks.md names it: lscpu's model name, and which of the instructions
+# that the network's reduced precisions use it has.
+cpu_flags="$(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2)"
+has() { case " $cpu_flags " in *" $1 "*) echo yes ;; *) echo no ;; esac; }
+model_name="$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n1)"
+[ -n "$model_name" ] || model_name="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "CPU (lscpu model name): $model_name"
+echo "CPU flags: avx512_bf16 $(has avx512_bf16), amx_bf16 $(has amx_bf16), amx_int8 $(has amx_int8)," \
+    "avx512_vnni $(has avx512_vnni), avx_vnni $(has avx_vnni)"
+echo "machine: $threads cores, $model_name," \
     "$(awk '/MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo)," \
     "LibTorch $("$python" -c 'import torch; print(torch.__version__)')"
 if [ "$device" = cuda ]; then
@@ -289,6 +308,14 @@ for dev in $devices; do
         'BEGIN { printf "| %s | Open-Unmix umxhq (1 target + residual, 1 EM iteration) | %.2f s | %.1fx | %.0f MB |\n", d, w, 180 / w, r / 1024 }'
 done
 echo
+if [ -s "$out/live" ]; then
+    echo "### Low latency (\`saex extract --mix - --out - --latency low\`, models/vocals, scripts/bench-live.py)"
+    echo
+    echo '```'
+    cat "$out/live"
+    echo '```'
+    echo
+fi
 for dev in $devices; do
     echo "Open-Unmix's stages on $dev: $(cat "$out/umx-stages-$dev")"
     awk -v d="$dev" -v a="${wall[$dev-180]}" -v b="${umx_wall[$dev]}" \
