@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json as _json
 import os as _os
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 # torch first: it loads LibTorch's libraries (libtorch_cpu, libc10, ...), which the extension
 # links and then finds already loaded, so there is one copy of LibTorch in the process.
@@ -34,6 +34,7 @@ __all__ = [
     "read_audio",
     "write_audio",
     "evaluate",
+    "train",
     "__version__",
 ]
 __version__: str = _saex.__version__
@@ -278,3 +279,52 @@ def evaluate(
     refs = {name: _host_array(a, f"references[{name!r}]")[0] for name, a in references.items()}
     ests = {name: _host_array(a, f"estimates[{name!r}]")[0] for name, a in estimates.items()}
     return _json.loads(_saex.evaluate_json(refs, ests, rate, window, hop))
+
+
+def train(
+    data: PathLike,
+    target: str,
+    out: PathLike,
+    *,
+    progress: Optional[Callable[[Dict[str, Any]], Any]] = None,
+    device: str = "cpu",
+    resume: bool = False,
+    force: bool = False,
+    quiet: bool = True,
+    **settings: Any,
+) -> Dict[str, Any]:
+    """Trains a model layer by layer, as ``saex train`` does (docs/training.md).
+
+    Args:
+        data: a data folder in the MUSDB18-HQ layout (``data/train/<track>/<stem>.wav``,
+            ``data/valid/...``).
+        target: the stem to extract, e.g. "vocals".
+        out: the model folder to write (config.json, model.safetensors, history.csv,
+            history.png); the checkpoint for resuming goes to ``out/checkpoint``.
+        progress: called with each row of the history as it is recorded (a dict with
+            "stage", "nb_layers", "epoch", "train_loss", "valid_loss", "seconds"), on the
+            calling thread; an exception from it stops the training as Ctrl-C does.
+        device: "cpu", "cuda", "cuda:N" or "auto".
+        resume: continue from ``out/checkpoint`` (or train a finished model longer).
+        force: replace a model or checkpoint already in `out`.
+        quiet: no messages on standard error (the command line's log).
+        settings: the model's shape (``sample_rate``, ``n_fft``, ``hop``, ``context``,
+            ``nb_bins_in``, ``nb_bins``, ``nb_layers``, ``init``, ...) and the training's
+            settings (``epochs_per_stage``, ``finetune_epochs``, ``frames_per_epoch``,
+            ``batch_size``, ``lr``, ...) by the names config.json records; an unknown name
+            raises TypeError listing the valid ones.
+
+    Returns:
+        ``{"out", "best_valid_loss", "best_at", "epochs", "seconds", "frames_per_second",
+        "history"}``.
+
+    Raises:
+        KeyboardInterrupt: Ctrl-C: the training stopped after the last finished epoch, whose
+            checkpoint stays (train again with ``resume=True``).
+        FileNotFoundError, SaexError, ValueError: bad data, a bad setting, a model already
+            in `out` without `force`.
+    """
+    return _saex.train(
+        _os.fspath(data), target, _os.fspath(out), progress, device, resume, force, quiet,
+        settings,
+    )

@@ -1,7 +1,7 @@
 """Type stub of saex: the signatures of saex/__init__.py, whose docstrings say the rest."""
 
 import os
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -84,3 +84,18 @@ def evaluate(
     hop: Optional[int] = None,
 ) -> Dict[str, Any]:
     """BSS Eval v4 as museval computes it; museval's ``TrackStore.scores`` dict."""
+
+def train(
+    data: PathLike,
+    target: str,
+    out: PathLike,
+    *,
+    progress: Optional[Callable[[Dict[str, Any]], Any]] = None,
+    device: str = "cpu",
+    resume: bool = False,
+    force: bool = False,
+    quiet: bool = True,
+    **settings: Any,
+) -> Dict[str, Any]:
+    """Trains a model as ``saex train`` does; `progress` gets each history row; Ctrl-C keeps
+    the last epoch's checkpoint (``resume=True`` continues)."""

@@ -62,6 +62,18 @@ fn interruptible<T: Send>(
     interrupt: impl Fn(),
     work: impl FnOnce() -> T + Send,
 ) -> PyResult<T> {
+    interruptible_with(py, interrupt, work, &mut || Ok(()))
+}
+
+/// [`interruptible`] that also calls `on_wake` (with the GIL) at every wake-up and once at the
+/// end; an error from it is handled as Ctrl-C is (the work is asked to stop, then the error
+/// is raised).
+fn interruptible_with<T: Send>(
+    py: Python<'_>,
+    interrupt: impl Fn(),
+    work: impl FnOnce() -> T + Send,
+    on_wake: &mut dyn FnMut() -> PyResult<()>,
+) -> PyResult<T> {
     let done = (Mutex::new(false), Condvar::new());
     std::thread::scope(|scope| {
         let helper = scope.spawn(|| {
@@ -86,14 +98,14 @@ fn interruptible<T: Send>(
                     .unwrap_or_else(|p| p.into_inner());
                 *guard
             });
-            if finished {
-                break;
-            }
             if interrupted.is_none() {
-                if let Err(e) = py.check_signals() {
+                if let Err(e) = py.check_signals().and_then(|()| on_wake()) {
                     interrupt();
                     interrupted = Some(e);
                 }
+            }
+            if finished {
+                break;
             }
         }
         let result = py.detach(|| helper.join());
@@ -554,6 +566,136 @@ fn evaluate_json(
     Ok(museval_json(&scores))
 }
 
+/// A Python value as JSON (through Python's json module), for serde.
+fn to_json(value: &Bound<'_, PyAny>, key: &str) -> PyResult<serde_json::Value> {
+    let text: String = value
+        .py()
+        .import("json")?
+        .call_method1("dumps", (value,))
+        .map_err(|e| PyTypeError::new_err(format!("train: {key}: not a JSON value: {e}")))?
+        .extract()?;
+    serde_json::from_str(&text).map_err(|e| PyValueError::new_err(format!("train: {key}: {e}")))
+}
+
+/// Trains a model with the library's trainer (`saex train`): the keyword settings go to the
+/// training settings (`TrainSettings`) or the model's shape (`ModelConfig`) by name. Each
+/// history row goes to `progress` as a dict; Ctrl-C (or an exception from `progress`) stops
+/// after the last finished epoch, whose checkpoint stays for `resume=True`.
+#[pyfunction]
+#[pyo3(signature = (data, target, out, progress = None, device = "cpu", resume = false, force = false, quiet = true, settings = None))]
+#[allow(clippy::too_many_arguments)]
+fn train<'py>(
+    py: Python<'py>,
+    data: PathBuf,
+    target: &str,
+    out: PathBuf,
+    progress: Option<Bound<'py, PyAny>>,
+    device: &str,
+    resume: bool,
+    force: bool,
+    quiet: bool,
+    settings: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let mut options = saex::TrainOptions::new(data, out, target);
+    options.device = saex::parse_device(device).map_err(py_err)?;
+    options.resume = resume;
+    options.force = force;
+    options.quiet = quiet;
+    let json_err = |e: serde_json::Error| PyRuntimeError::new_err(e.to_string());
+    let mut train_settings = serde_json::to_value(&options.settings).map_err(json_err)?;
+    let mut model = serde_json::to_value(&options.model).map_err(json_err)?;
+    // What config.json records about the run, not a setting.
+    let not_settings = ["format_version", "target", "training", "command", "scores"];
+    if let Some(settings) = settings {
+        for (key, value) in settings.iter() {
+            let key: String = key.extract()?;
+            let value = to_json(&value, &key)?;
+            let slot = match (
+                train_settings.get_mut(&key),
+                model
+                    .get_mut(&key)
+                    .filter(|_| !not_settings.contains(&key.as_str())),
+            ) {
+                (Some(slot), _) | (None, Some(slot)) => slot,
+                (None, None) => {
+                    let mut valid: Vec<&String> = train_settings
+                        .as_object()
+                        .into_iter()
+                        .chain(model.as_object())
+                        .flat_map(|o| o.keys())
+                        .filter(|k| !not_settings.contains(&k.as_str()))
+                        .collect();
+                    valid.sort();
+                    return Err(PyTypeError::new_err(format!(
+                        "train: unknown setting {key:?}: expected one of {}",
+                        valid
+                            .iter()
+                            .map(|k| k.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+            };
+            *slot = value;
+            // Checked one at a time, so that the error names the setting.
+            let checked = serde_json::from_value::<saex::TrainSettings>(train_settings.clone())
+                .and_then(|_| serde_json::from_value::<saex::ModelConfig>(model.clone()));
+            if let Err(e) = checked {
+                return Err(PyValueError::new_err(format!("train: {key}: {e}")));
+            }
+        }
+    }
+    let invalid = |e: serde_json::Error| PyValueError::new_err(format!("train: {e}"));
+    options.settings = serde_json::from_value(train_settings).map_err(invalid)?;
+    options.model = serde_json::from_value(model).map_err(invalid)?;
+    let (sender, rows) = std::sync::mpsc::channel();
+    options.progress = Some(sender);
+    let stop = AtomicBool::new(false);
+    let report = interruptible_with(
+        py,
+        || stop.store(true, Ordering::SeqCst),
+        || saex::train(&options, &stop),
+        &mut || {
+            for row in rows.try_iter() {
+                if let Some(progress) = &progress {
+                    progress.call1((history_row(py, &row)?,))?;
+                }
+            }
+            Ok(())
+        },
+    )?
+    .map_err(py_err)?;
+    let out = PyDict::new(py);
+    out.set_item("out", &report.out)?;
+    out.set_item("best_valid_loss", report.best_valid_loss)?;
+    out.set_item("best_at", &report.best_at)?;
+    out.set_item("epochs", report.epochs)?;
+    out.set_item("seconds", report.seconds)?;
+    out.set_item("frames_per_second", report.frames_per_second)?;
+    let history = report
+        .history
+        .iter()
+        .map(|row| history_row(py, row))
+        .collect::<PyResult<Vec<_>>>()?;
+    out.set_item("history", history)?;
+    Ok(out)
+}
+
+/// A history row as a dict (the columns of history.csv).
+fn history_row<'py>(
+    py: Python<'py>,
+    row: &saex::train::HistoryRow,
+) -> PyResult<Bound<'py, PyDict>> {
+    let out = PyDict::new(py);
+    out.set_item("stage", &row.stage)?;
+    out.set_item("nb_layers", row.nb_layers)?;
+    out.set_item("epoch", row.epoch)?;
+    out.set_item("train_loss", row.train_loss)?;
+    out.set_item("valid_loss", row.valid_loss)?;
+    out.set_item("seconds", row.seconds)?;
+    Ok(out)
+}
+
 #[pymodule]
 fn _saex(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SaexError", m.py().get_type::<SaexError>())?;
@@ -562,5 +704,6 @@ fn _saex(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_audio, m)?)?;
     m.add_function(wrap_pyfunction!(write_audio, m)?)?;
     m.add_function(wrap_pyfunction!(evaluate_json, m)?)?;
+    m.add_function(wrap_pyfunction!(train, m)?)?;
     Ok(())
 }

@@ -102,6 +102,10 @@ pub struct TrainOptions {
     pub command: Option<String>,
     /// Stop (as on Ctrl-C) after this many epochs of this session (for tests of resuming).
     pub stop_after_epochs: Option<usize>,
+    /// Gets each row of the history as it is recorded (after a new layer's init and after
+    /// every epoch), for a caller's own progress display (the Python binding's callback);
+    /// `None`: nothing is sent. A receiver that has gone away is ignored.
+    pub progress: Option<std::sync::mpsc::Sender<HistoryRow>>,
 }
 
 impl TrainOptions {
@@ -118,6 +122,7 @@ impl TrainOptions {
             quiet: false,
             command: None,
             stop_after_epochs: None,
+            progress: None,
         }
     }
 
@@ -657,6 +662,9 @@ fn record(
 ) -> Result<()> {
     let valid_loss = row.valid_loss;
     let best_at = format!("{}/{}", row.stage, row.epoch);
+    if let Some(progress) = &options.progress {
+        let _ = progress.send(row.clone());
+    }
     state.history.push(row);
     let deeper = model.config.nb_layers > state.best_nb_layers;
     let better = deeper || state.best_valid_loss.is_none_or(|b| b > valid_loss);
