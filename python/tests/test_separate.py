@@ -242,3 +242,23 @@ def test_memory_flat_over_50_calls(vocals):
     print(f"\nRSS after 50 separations: {grown / 2**20:+.1f} MiB")
     # One call's output is 2 x 2 x 44100 float32 = 0.7 MB: a leak would grow by 35 MB.
     assert grown < 16 * 2**20, f"RSS grew by {grown / 2**20:.1f} MiB over 50 calls"
+
+
+def test_ctrl_c_stops_separate_file_and_leaves_nothing(vocals, tmp):
+    import signal
+
+    rate = 44100
+    path = tmp / "long.wav"
+    # 4 minutes of quiet noise (cheap to make): some seconds of work at 100x real time.
+    noise = np.random.default_rng(5).standard_normal((2, 240 * rate), dtype=np.float32)
+    saex.write_audio(path, 0.1 * noise, rate)
+    timer = threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
+    start = time.perf_counter()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            vocals.separate_file(path, tmp / "out")
+    finally:
+        timer.cancel()
+    assert time.perf_counter() - start < 5
+    assert list((tmp / "out").iterdir()) == []  # no output, no temporary file
