@@ -11,6 +11,7 @@ mod flac;
 mod format;
 mod lossy;
 mod mp4_edits;
+mod ogg_end;
 mod opus;
 mod read;
 mod resample;

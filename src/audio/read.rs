@@ -4,6 +4,7 @@
 //! may leave the length unknown (0 or 0xFFFFFFFF), and the samples then run to the end.
 
 use super::mp4_edits::{read_edits, Edit};
+use super::ogg_end::{OggEnd, OggPageWatch};
 use super::wav_header::{read_wav_header, TAG_FLOAT, TAG_PCM};
 use super::{check_layout, AudioBuffer};
 use crate::atomic::is_stdio;
@@ -40,6 +41,8 @@ pub struct AudioReader {
     frames_read: u64,
     /// A regular file, which can seek (not standard input or a FIFO).
     seekable: bool,
+    /// An Ogg stream read front to back: where it ends, once its last page has been read.
+    ogg_end: Option<OggEnd>,
 }
 
 enum Source {
@@ -114,6 +117,7 @@ impl AudioReader {
         } else {
             None
         };
+        let mut ogg_end = None;
         let (info, source) = if magic == b"RIFF" || magic == b"RF64" || magic == b"BW64" {
             if stream > 0 {
                 return Err(Error::file(
@@ -128,6 +132,10 @@ impl AudioReader {
             file.seek(SeekFrom::Start(0))
                 .map_err(|e| Error::io(name, e))?;
             open_codec(name, Box::new(file), stream, &edits)?
+        } else if magic == b"OggS" {
+            let watch = OggPageWatch::new(reader);
+            ogg_end = Some(watch.end());
+            open_codec(name, Box::new(ReadOnlySource::new(watch)), stream, &[])?
         } else {
             open_codec(name, Box::new(ReadOnlySource::new(reader)), stream, &[])?
         };
@@ -143,6 +151,7 @@ impl AudioReader {
             source,
             frames_read: 0,
             seekable: file_len.is_some(),
+            ogg_end,
         })
     }
 
@@ -165,10 +174,17 @@ impl AudioReader {
             None => max_frames,
         };
         let mut out = vec![Vec::with_capacity(max_frames.min(1 << 20)); nb_channels];
-        let got = match &mut self.source {
+        let mut got = match &mut self.source {
             Source::Wav(wav) => wav.read(&self.path, &mut out, max_frames)?,
             Source::Codec(codec) => codec.read(&self.path, &mut out, max_frames)?,
         };
+        if let Some(end) = self.stream_end(got) {
+            let keep = end.saturating_sub(self.frames_read).min(got as u64) as usize;
+            for channel in out.iter_mut() {
+                channel.truncate(keep);
+            }
+            got = keep;
+        }
         for (c, ch) in out.iter().enumerate() {
             if let Some(i) = ch.iter().position(|x| !x.is_finite()) {
                 return Err(Error::file(
@@ -196,6 +212,21 @@ impl AudioReader {
             }
         }
         Ok(out)
+    }
+
+    /// Where an Ogg stream read front to back ends, in frames, once its last page has been read:
+    /// its final granule position less the frames dropped at the start (Opus's pre-skip). Only
+    /// when that cuts within the last packets (the encoder's padding): a chained or odd stream
+    /// is read to its end as before.
+    /// `got`: frames just read and not yet counted.
+    fn stream_end(&self, got: usize) -> Option<u64> {
+        let (Some(end), Source::Codec(codec)) = (&self.ogg_end, &self.source) else {
+            return None;
+        };
+        let total = end.final_granule()?.checked_sub(codec.offset)?;
+        let decoded = self.frames_read + (got + codec.pending.len() / self.info.nb_channels) as u64;
+        // The longest Vorbis block is 8192 frames, the longest Opus packet 5760.
+        (total + 8192 >= decoded).then_some(total)
     }
 
     /// Skips up to `nb_frames` frames: a seek in WAV data; compressed streams that say their
