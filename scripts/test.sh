@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The README's test command: installs what the tests need (LibTorch once per machine, the ALSA
 # and JACK packages of `saex live` with scripts/setup-audio.sh, headless Chromium for the page's
-# browser test with scripts/setup-browser.sh, the Python package's environment with
-# scripts/setup-python.sh), checks formatting and lints (warnings are errors), builds, and runs
-# every test of the workspace (unit, integration, CLI and doc tests, then the Python package's
-# pytest tests). Arguments go to `cargo test` (and then the Python tests are left out).
+# browser test with scripts/setup-browser.sh, Slurm and munge with scripts/setup-slurm.sh, the
+# Python package's environment with scripts/setup-python.sh), checks formatting and lints
+# (warnings are errors), builds, and runs every test of the workspace (unit, integration, CLI
+# and doc tests, then the Python package's pytest tests, Slurm's included). Arguments go to
+# `cargo test` (and then the Python tests are left out).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -20,6 +21,11 @@ fi
 # (tests/all/serve/browser.rs); without them that test says it is skipped and passes.
 if ! scripts/setup-browser.sh; then
     echo "test.sh: no headless Chromium (the real-browser test of saex serve is skipped)"
+fi
+# Slurm and munge for the job-array test of `saex batch --shard` (python/tests/test_slurm.py);
+# without them that test says it is skipped.
+if ! scripts/setup-slurm.sh; then
+    echo "test.sh: no Slurm (the job-array test is skipped)"
 fi
 # The Python package's environment (scripts/setup-python.sh: in saex's cache, torch from
 # LibTorch's environment, maturin, numpy and pytest from PyPI); its python also tells PyO3
