@@ -217,10 +217,12 @@ def test_two_threads_run_at_once():
     if idle < 1.5:
         pytest.skip(f"the machine is busy ({idle:.1f} of {os.cpu_count()} cores idle): a "
                     "timing of two threads would measure the other work")
-    one = min(_timed_separations(separators[:1], mix, rate) for _ in range(3))
-    two = min(_timed_separations(separators, mix, rate) for _ in range(3))
+    one = min(_timed_separations(separators[:1], mix, rate) for _ in range(5))
+    two = min(_timed_separations(separators, mix, rate) for _ in range(5))
     print(f"\none separation {one:.3f} s, two in two threads {two:.3f} s: "
           f"ratio {two / one:.2f} ({idle:.1f} cores idle before)")
+    if two >= 1.6 * one and idle_cores() < 1.5:
+        pytest.skip(f"ratio {two / one:.2f}, but the machine became busy during the timing")
     assert two < 1.6 * one, f"two threads took {two / one:.2f}x one"
 
 
