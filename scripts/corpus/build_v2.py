@@ -41,6 +41,7 @@ import subprocess
 import sys
 import time
 
+import mido
 import numpy as np
 import soundfile as sf
 
@@ -49,6 +50,7 @@ import effects
 import gm
 import midi_tools
 import pieces
+import players
 import sing
 import sing_world
 import stems
@@ -101,6 +103,14 @@ CROSS_RANGE_V3 = 0.35
 # v3: the pitch a voice speaks at before it is made to sing (clamped to what it can speak).
 SPEAKING_HZ = {"male": (85.0, 200.0), "female": (150.0, 330.0)}
 ENGINE_WEIGHTS_V3 = {"in": {"flite": 0.75, "espeak": 0.25}, "ood": {"flite": 0.5, "espeak": 0.5}}
+# v3: drums played from a sampled kit (players.py) in this share of the tracks with drums (the
+# others keep the renderer's GM drums); bass parts get an articulation and a player's timing.
+SAMPLED_DRUMS_V3 = 0.75
+# v3: the default share of clean mixes (no effects, no master bus: the rendered stems at drawn
+# levels, one constant gain to a drawn peak), `--clean-mixes` to change it.
+CLEAN_MIXES_V3 = 0.2
+STEM_CEILING_V3 = 0.99  # v3: no stem may clip at the 16-bit conversion
+DRUM_PAN_V3 = 0.3  # v3: the drum stem's drawn balance, scaled (within +-0.15: under 2.1 dB)
 SYLLABLE_LANGUAGES = ["it", "it", "es", "fi", "la", "pt"]
 VOCAL_RANGE_PROGRAMS = ([64, 65, 66, 67, 56, 57, 68, 71, 73, 40, 41, 42, 16, 17, 18, 19, 11]
                         + list(range(80, 88)) + [26, 27, 29, 30, 0, 1, 4, 5])
@@ -116,7 +126,9 @@ LICENCES = dict(build.LICENCES, **{
     "flite": "BSD-like (Carnegie Mellon University), /usr/share/doc/flite/copyright",
 })
 LICENCES_V3 = {"pyworld": "MIT (pyworld contributors); WORLD vocoder: modified BSD (M. Morise), "
-                          "LICENSE and lib/World/LICENSE.txt in the pyworld sdist"}
+                          "LICENSE and lib/World/LICENSE.txt in the pyworld sdist",
+               "hydrogen-drumkits": "per kit: GPL-2, GPL-2+, CC-BY-3.0, CC-BY-SA-3.0, CC0 "
+                                    "(players.KITS), /usr/share/doc/hydrogen-drumkits/copyright"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -400,6 +412,8 @@ class TrackMaker:
         info = dict(track.info)
         lines = self.arrange(kind, track, info, rng, midi_path)
 
+        if self.version == "v3":
+            self.play_bass(rng, info, midi_path, kind)
         engine, bank = draw(rng, RENDERERS[domain])
         render_dir = os.path.join(stage, "render")
         if engine == "saex":
@@ -409,6 +423,8 @@ class TrackMaker:
             audio = render_timidity(midi_path, bank, render_dir)
         info["renderer"] = {"engine": engine, "bank": os.path.basename(bank),
                             "package": RENDERER_PACKAGES[os.path.basename(bank)]}
+        if self.version == "v3" and "drums" in audio:
+            self.play_drums(audio, rng, info, domain, midi_path, kind)
 
         sung = self.sing_lines(lines, rng, info, domain, stage)
         nb = max([len(a) for a in audio.values()] + [len(sung) if sung is not None else 0])
@@ -437,6 +453,54 @@ class TrackMaker:
         os.replace(folder, final)
         shutil.rmtree(stage, ignore_errors=True)
         return entry, False
+
+    def grid(self, info, kind):
+        """(seconds per beat, beats per bar) of mma-backed tracks (their bar 1 starts at 0)."""
+        if kind in ("folk", "groove") and info.get("tempo_bpm"):
+            return 60.0 / info["tempo_bpm"], beats_of(info, self.grooves)
+        return None
+
+    def play_bass(self, rng, info, midi_path, kind):
+        """v3: the bass parts' articulation, timing and dynamics, in the MIDI."""
+        midi = mido.MidiFile(midi_path)
+        channels = set()
+        for track in midi.tracks:
+            for m in track:
+                if m.type == "program_change" and m.channel != gm.DRUM_CHANNEL and \
+                        gm.family(m.program, m.channel) == "bass":
+                    channels.add(m.channel)
+        if not channels:
+            return
+        player = players.draw_bassist(rng)
+        grid = self.grid(info, kind)
+        nb = players.play_bass(midi_path, channels, player, rng,
+                               (None, grid[1]) if grid else None)
+        info["bass_player"] = dict(player, channels=sorted(c + 1 for c in channels),
+                                   nb_notes=nb)
+
+    def play_drums(self, audio, rng, info, domain, midi_path, kind):
+        """v3: the drum part played from a sampled kit (SAMPLED_DRUMS_V3 of the tracks),
+        humanised, at the level of the renderer's drums (+- the drummer's level_db)."""
+        if rng.random() >= SAMPLED_DRUMS_V3:
+            return
+        hits = players.drum_hits(midi_path)
+        if not hits:
+            return
+        kit_name = players.draw_kit(rng, domain)
+        kits = [players.Kit(players.KITS_DIR, kit_name),
+                players.Kit(players.KITS_DIR, players.PERCUSSION_KITS[domain],
+                            players.PERCUSSION)]
+        player = players.draw_drummer(rng)
+        played = players.humanise(hits, player, rng, self.grid(info, kind))
+        nb = max(len(a) for a in audio.values())
+        sampled, counts = players.render(played, kits, rng, nb, player["flip_stereo"])
+        have, want = effects.loudness_db(sampled), effects.loudness_db(audio["drums"])
+        if not (math.isfinite(have) and math.isfinite(want)):
+            return
+        audio["drums"] = sampled * np.float32(10 ** ((want + player["level_db"] - have) / 20))
+        info["drum_kit"] = {"kit": kit_name, "style": players.KITS[domain][kit_name][0],
+                            "percussion": players.PERCUSSION_KITS[domain], "player": player,
+                            **counts}
 
     def grooves_of(self, domain):
         held = groove_files_ood(self.grooves)
@@ -573,12 +637,19 @@ class TrackMaker:
         return rng.choice([v for v in pool if v[0] == engine])
 
     def mix(self, padded, rng, info):
-        """Effects per stem, the vocals' level against the accompaniment, the master bus."""
+        """Effects per stem, the vocals' level against the accompaniment, the master bus
+        (v3: or, for a share of the tracks, a clean mix)."""
+        if self.version == "v3" and rng.random() < self.args.clean_mixes:
+            return self.clean_mix(padded, rng, info)
         room = effects.Room(effects.draw_room(rng), rng)
         chains = {}
         out = {}
         for name in sorted(padded):
             chain = effects.draw_stem_chain(rng, name)
+            if self.version == "v3" and name == "drums":
+                # A drum bus sits near the centre (v2 balanced it anywhere within +-0.5, up to
+                # 7.7 dB between the channels; docs/corpus.md, "Why the v2 drums regressed").
+                chain["pan"] = round(chain["pan"] * DRUM_PAN_V3, 3)
             chain["gain_db"] = round(rng.uniform(-4, 4), 2)
             chains[name] = chain
             out[name] = effects.apply_stem_chain(padded[name], chain, room) * np.float32(
@@ -592,9 +663,46 @@ class TrackMaker:
                 out["vocals"] = out["vocals"] * np.float32(10 ** ((vocal_offset - have) / 20))
         master = effects.draw_master(rng)
         processed = effects.master(out, master)
+        if self.version == "v3":
+            # The mix peaks at -1 dBFS, but a stem alone can go past full scale (in v2, 13 of
+            # 74 drum stems had samples clipped by the 16-bit conversion): scale every stem
+            # alike so that none clips.
+            processed, scaled_db = fit_stems(processed, STEM_CEILING_V3)
+            if scaled_db:
+                master["stem_peak_scaled_db"] = scaled_db
         info["mix"] = {"room": room.params, "stems": chains, "vocals_vs_accompaniment_db":
                        vocal_offset, "master": master}
         return processed
+
+
+    def clean_mix(self, padded, rng, info):
+        """v3: an unprocessed mix: the rendered stems at drawn gains (+-4 dB), the vocals at a
+        drawn level against the accompaniment, one constant gain to a drawn peak of
+        -6..-1 dBFS. No EQ, compression, reverb, delay or master bus."""
+        gains = {n: round(rng.uniform(-4, 4), 2) for n in sorted(padded)}
+        out = {n: padded[n] * np.float32(10 ** (gains[n] / 20)) for n in sorted(padded)}
+        vocal_offset = None
+        if "vocals" in out and len(out) > 1:
+            acc = sum(out[n] for n in out if n != "vocals")
+            vocal_offset = round(rng.uniform(-6, 3), 2)
+            have = effects.loudness_db(out["vocals"]) - effects.loudness_db(acc)
+            if math.isfinite(have):
+                out["vocals"] = out["vocals"] * np.float32(10 ** ((vocal_offset - have) / 20))
+        peak_db = round(rng.uniform(-6, -1), 2)
+        peak = float(np.max(np.abs(sum(out.values()))))
+        final = np.float32(10 ** (peak_db / 20) / peak) if peak > 0 else np.float32(1)
+        info["mix"] = {"clean": True, "gain_db": gains, "vocals_vs_accompaniment_db":
+                       vocal_offset, "peak_dbfs": peak_db}
+        return {n: (a * final).astype(np.float32) for n, a in out.items()}
+
+
+def fit_stems(stems, ceiling):
+    """Every stem scaled alike so that none peaks over `ceiling`: (stems, gain in dB or 0)."""
+    peak = max(float(np.max(np.abs(a))) for a in stems.values())
+    if peak <= ceiling:
+        return stems, 0.0
+    scale = np.float32(ceiling / peak)
+    return {n: a * scale for n, a in stems.items()}, round(20 * math.log10(float(scale)), 2)
 
 
 def beats_of(info, grooves):
@@ -743,6 +851,9 @@ def tool_versions(version="v2"):
                soundfile=sf.__version__)
     if version == "v3":
         out["pyworld"] = sing_world.pyworld.__version__
+        r = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "hydrogen-drumkits"],
+                           capture_output=True, text=True)
+        out["hydrogen-drumkits"] = r.stdout.strip() or None
     return out
 
 
@@ -755,10 +866,16 @@ def main():
     parser.add_argument("--hours", type=float, default=20.0, help="hours of training audio")
     parser.add_argument("--jobs", type=int, default=2, help="tracks built at once")
     parser.add_argument("--version", choices=sorted(FORMATS), default="v2",
-                        help="v3: singing through the WORLD vocoder (sing_world.py)")
+                        help="v3: singing through the WORLD vocoder (sing_world.py), drums "
+                             "and bass played (players.py), clean mixes")
+    parser.add_argument("--clean-mixes", type=float, default=CLEAN_MIXES_V3,
+                        help="v3: the share of tracks mixed clean, without effects or master "
+                             f"bus (default {CLEAN_MIXES_V3})")
     args = parser.parse_args()
     if args.hours <= 0:
         parser.error(f"--hours must be positive, got {args.hours}")
+    if not 0 <= args.clean_mixes <= 1:
+        parser.error(f"--clean-mixes must be within 0..1, got {args.clean_mixes}")
     run(args)
 
 

@@ -5,10 +5,11 @@
 # Needs `repo` and `cache_root` set by the caller.
 
 # SoundFonts (every General MIDI one Debian ships as SF2), timidity with freepats (a second
-# engine and patch set, for the out-of-domain split), MIDI sources, and two speech synthesisers.
+# engine and patch set, for the out-of-domain split), MIDI sources, two speech synthesisers, and
+# Hydrogen's sampled drum kits (corpus-v3's played drums).
 apt_packages=(fluid-soundfont-gm timgm6mb-soundfont
     musescore-general-soundfont-lossless opl3-soundfont csound-soundfont timidity freepats
-    mma planetblupi-music-midi espeak-ng flite sox)
+    mma planetblupi-music-midi espeak-ng flite sox hydrogen-drumkits)
 missing=()
 for package in "${apt_packages[@]}"; do
     dpkg-query -W -f '${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||

@@ -22,6 +22,7 @@ import build_v2  # noqa: E402
 import effects  # noqa: E402
 import gm  # noqa: E402
 import midi_tools  # noqa: E402
+import players  # noqa: E402
 import sing  # noqa: E402
 import sing_world  # noqa: E402
 import voice_fx  # noqa: E402
@@ -330,6 +331,150 @@ def espeak_syllables_sing_too():
     assert np.all(np.isfinite(line)) and 0.05 < np.abs(line).max() <= 0.9
     cents = note_cents(line, notes)
     assert len(cents) >= 2 and float(np.median(np.abs(cents))) < 40, cents
+
+
+def drum_groove(bars=4, spb=0.5):
+    """A rock beat on GM notes: kick on 1 and 3, snare on 2 and 4, closed hats on eighths."""
+    hits = []
+    for bar in range(bars):
+        for beat in range(4):
+            t = (bar * 4 + beat) * spb
+            hits.append((t, 36 if beat % 2 == 0 else 38, 0.8))
+            hits += [(t, 42, 0.6), (t + spb / 2, 42, 0.5)]
+    return sorted(hits)
+
+
+HAVE_KITS = os.path.isdir(players.KITS_DIR)
+
+
+@check
+def drum_kits_map_the_gm_kit_and_have_layers():
+    if not HAVE_KITS:
+        print("      (hydrogen-drumkits not installed: skipped)")
+        return
+    for domain in ("in", "ood"):
+        for name in players.KITS[domain]:
+            kit = players.Kit(players.KITS_DIR, name)
+            for cls in ("kick", "snare", "hh_closed", "hh_open"):
+                assert cls in kit.classes, (name, cls)
+    assert not set(players.KITS["in"]) & set(players.KITS["ood"])
+    layered = players.Kit(players.KITS_DIR, "BJA_Pacific").classes["snare"][0]["layers"]
+    assert len(layered) >= 5, layered
+    assert players.classify("Ride (Custom, Zagrebin 22\")") == "ride"
+    assert players.classify("Sabian Hat Semi-Open") == "hh_semi"
+
+
+@check
+def drums_are_humanised_with_ghosts_fills_and_open_hats():
+    hits = drum_groove(8)
+    rng = random.Random(3)
+    player = dict(players.draw_drummer(rng), ghost_rate=0.5, fill_every_bars=4,
+                  open_hat_rate=1.0, timing_sd_ms=5.0, drift_ms=0.0)
+    played = players.humanise(hits, player, rng, (0.5, 4))
+    notes = [n for _, n, _ in played]
+    assert 46 in notes  # open hats on the last off-beat
+    assert any(n in (41, 43, 45, 47, 48, 50) for n in notes)  # tom fills
+    assert any(n == 49 for n in notes)  # a crash after a fill
+    ghosts = [v for _, n, v in played if n == 38 and v < 0.3]
+    assert ghosts, "no ghost notes"
+    # Timing: jittered by milliseconds, not more.
+    kicks = [t for t, n, _ in played if n == 36 and t < 3.5]
+    offsets = [abs(t - round(t / 0.5) * 0.5) for t in kicks]
+    assert 0 < max(offsets) < 0.03, offsets
+    velocities = {round(v, 3) for _, n, v in played if n == 42}
+    assert len(velocities) > 10  # no two hats alike
+    assert players.humanise(hits, player, random.Random(5), (0.5, 4)) == players.humanise(
+        hits, player, random.Random(5), (0.5, 4))
+
+
+@check
+def sampled_drums_render_velocity_layers_and_choke_open_hats():
+    if not HAVE_KITS:
+        print("      (hydrogen-drumkits not installed: skipped)")
+        return
+    kit = players.Kit(players.KITS_DIR, "BJA_Pacific")
+    soft, _ = players.render([(0.1, 38, 0.15)], [kit], random.Random(1), RATE)
+    loud, _ = players.render([(0.1, 38, 0.95)], [kit], random.Random(1), RATE)
+    assert np.all(np.isfinite(loud)) and np.abs(loud[:int(0.099 * RATE)]).max() == 0
+    assert db(rms(loud) / rms(soft)) > 10  # velocity changes layer and level
+    # An open hat choked by a closed hat 0.2 s later is silent 50 ms after the choke
+    # (but for the closed hat's own sound).
+    ringing, _ = players.render([(0.0, 46, 0.9)], [kit], random.Random(1), RATE)
+    closed, _ = players.render([(0.2, 42, 0.9)], [kit], random.Random(1), RATE)
+    both, _ = players.render([(0.0, 46, 0.9), (0.2, 42, 0.9)], [kit], random.Random(1), RATE)
+    late = slice(int(0.25 * RATE), RATE)
+    assert rms(ringing[late]) > 4 * rms((both - closed)[late]), (rms(ringing[late]),
+                                                                  rms((both - closed)[late]))
+    a, counts = players.render(drum_groove(2), [kit], random.Random(2), 5 * RATE)
+    b, _ = players.render(drum_groove(2), [kit], random.Random(2), 5 * RATE)
+    assert counts["dropped"] == 0 and np.array_equal(a, b)
+
+
+@check
+def bass_is_played_with_articulations_and_slides():
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "bass.mid")
+        notes = [(i, 0.9, 40 + (i % 2) * 2, 90) for i in range(8)]
+        midi_tools.write_parts(path, [{"name": "bass", "channel": 1, "program": 33,
+                                       "notes": notes}], 120)
+        player = dict(players.draw_bassist(random.Random(1)), articulation="muted",
+                      program=34, length=0.5, slide_rate=1.0)
+        assert players.play_bass(path, {1}, player, random.Random(1), (None, 4)) == 8
+        midi = mido.MidiFile(path)
+        msgs = [m for t in midi.tracks for m in t]
+        assert {m.program for m in msgs if m.type == "program_change"} == {34}
+        bends = [m.pitch for m in msgs if m.type == "pitchwheel"]
+        assert bends and min(bends) >= -8192 and bends.count(0) >= 7  # each slide ends at 0
+        now, ons, lengths = 0.0, {}, []
+        for m in midi:
+            now += m.time
+            if m.type == "note_on" and m.velocity > 0:
+                ons[m.note] = now
+            elif m.type in ("note_off", "note_on") and m.note in ons:
+                lengths.append(now - ons.pop(m.note))
+        assert len(lengths) == 8 and max(lengths) < 0.3, lengths  # 0.45 s notes, muted
+
+
+@check
+def clean_mix_keeps_stems_unprocessed_and_summing():
+    class Args:
+        clean_mixes = 1.0
+    maker = build_v2.TrackMaker.__new__(build_v2.TrackMaker)
+    maker.args, maker.version = Args(), "v3"
+    stems = {"drums": sine(100.0, 2.0, 0.3), "vocals": sine(440.0, 2.0, 0.2),
+             "bass": sine(55.0, 2.0, 0.3)}
+    info = {}
+    out = maker.mix(dict(stems), random.Random(4), info)
+    assert info["mix"]["clean"] and "master" not in info["mix"]
+    for name in stems:  # only a constant gain per stem: the waveform is unchanged
+        big = np.abs(stems[name][:, 0]) > 0.05
+        ratio = out[name][big, 0] / stems[name][big, 0]
+        assert np.ptp(ratio) < 1e-3 * abs(ratio.mean()), name
+    peak = float(np.abs(sum(out.values())).max())
+    assert abs(db(peak) - info["mix"]["peak_dbfs"]) < 0.01
+
+
+@check
+def v3_stems_are_scaled_under_full_scale_and_drums_centred():
+    loud = sine(60.0, 1.0, 0.9) * 1.3
+    stems = {"drums": loud, "bass": -loud + sine(3000.0, 1.0, 0.01)}  # they cancel in the mix
+    fitted, gain_db = build_v2.fit_stems(stems, build_v2.STEM_CEILING_V3)
+    assert max(float(np.abs(a).max()) for a in fitted.values()) <= build_v2.STEM_CEILING_V3 + 1e-6
+    assert gain_db < 0, gain_db
+    big = np.abs(stems["drums"]) > 0.5
+    assert np.allclose(fitted["drums"][big] / stems["drums"][big], 10 ** (gain_db / 20),
+                       rtol=1e-3)
+    same, zero = build_v2.fit_stems({"a": sine(100.0, 0.1, 0.5)}, 0.99)
+    assert zero == 0.0
+    class Args:
+        clean_mixes = 0.0
+    maker = build_v2.TrackMaker.__new__(build_v2.TrackMaker)
+    maker.args, maker.version = Args(), "v3"
+    info = {}
+    maker.mix({"drums": sine(100.0, 1.0, 0.3), "bass": sine(50.0, 1.0, 0.3)}, random.Random(2),
+              info)
+    pan = info["mix"]["stems"]["drums"]["pan"]
+    assert abs(pan) <= 0.5 * build_v2.DRUM_PAN_V3 + 1e-9, pan
 
 
 def main():
