@@ -113,6 +113,26 @@ pub struct Found {
     pub repeated: Vec<PathBuf>,
 }
 
+impl Found {
+    /// How many folders hold a mixture beside its stems (`mixture.wav` and `vocals.wav`, ...),
+    /// as a dataset such as MUSDB18's does: separating those stems is rarely what was meant.
+    pub fn mixture_folders(&self) -> usize {
+        let is_mixture = |p: &PathBuf| {
+            p.file_stem()
+                .is_some_and(|s| s.eq_ignore_ascii_case(crate::dataset::MIXTURE))
+        };
+        self.audio
+            .iter()
+            .filter(|p| is_mixture(p))
+            .filter(|mixture| {
+                self.audio
+                    .iter()
+                    .any(|other| other.parent() == mixture.parent() && !is_mixture(other))
+            })
+            .count()
+    }
+}
+
 /// Every audio file under `dir` (recursively), sorted by path, hidden files and folders
 /// skipped; with `include` globs (matched against the path below `dir`, `*` within one folder,
 /// `**` across folders), only the files that match one of them. Linked folders are followed,

@@ -129,6 +129,22 @@ pub fn audio_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
 /// is an error naming `dir`.
 pub fn track_paths(dir: &Path) -> Result<Vec<PathBuf>> {
     let tracks = tracks_in(dir)?;
+    let splits: Vec<String> = tracks
+        .iter()
+        .filter(|t| is_split_folder(t))
+        .map(|t| track_name(t))
+        .collect();
+    if !splits.is_empty() {
+        return Err(Error::file(
+            dir,
+            format!(
+                "a dataset root: {} hold tracks, they are not tracks themselves; give one split, \
+                 e.g. {}",
+                splits.join(", "),
+                dir.join(&splits[splits.len() - 1]).display()
+            ),
+        ));
+    }
     if tracks.is_empty() {
         return Err(Error::file(
             dir,
@@ -136,6 +152,18 @@ pub fn track_paths(dir: &Path) -> Result<Vec<PathBuf>> {
         ));
     }
     Ok(tracks)
+}
+
+/// The folder names of a dataset's splits.
+pub const SPLITS: [&str; 4] = ["train", "valid", "test", "ood"];
+
+/// `path` is a split of a dataset, not a track: a folder named like one of [`SPLITS`] that holds
+/// track folders or stems files and no audio of its own.
+fn is_split_folder(path: &Path) -> bool {
+    SPLITS.contains(&track_name(path).as_str())
+        && path.is_dir()
+        && audio_files(path).is_ok_and(|files| files.is_empty())
+        && tracks_in(path).is_ok_and(|tracks| !tracks.is_empty())
 }
 
 /// The sub-folders and stems files of `dir`, sorted by name (none when `dir` is not a folder).

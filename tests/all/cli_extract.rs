@@ -462,3 +462,26 @@ fn two_stems_in_a_batch_and_stems_with_model_refused() {
         .stderr(predicate::str::contains("expected 2 or 4"));
     assert!(!dir.path().join("x").exists());
 }
+
+/// A folder of mixtures beside their stems (MUSDB18's layout) gets a hint to separate the
+/// mixtures alone; with `--include` the stems are left alone and no hint is given.
+#[test]
+fn batch_over_a_dataset_hints_at_include() {
+    let s = Setup::new();
+    let input = s.path("musdb");
+    for name in ["mixture", "vocals", "drums"] {
+        std::fs::create_dir_all(input.join("song")).unwrap();
+        write_tones(&input.join(format!("song/{name}.wav")), 22050, 1, 3000);
+    }
+    s.batch(&input, &s.path("all"))
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("1 folder(s) under"))
+        .stderr(predicate::str::contains("--include '**/mixture.*'"));
+    s.batch(&input, &s.path("mixtures"))
+        .args(["--include", "**/mixture.*"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("hint").not());
+    assert_eq!(common::listing(&s.path("mixtures/song")), ["mixture"]);
+}

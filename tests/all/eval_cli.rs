@@ -336,3 +336,26 @@ fn the_high_band_is_scored_alone_with_above() {
         .failure()
         .stderr(predicate::str::contains("Nyquist"));
 }
+
+/// `--data` on a dataset's root (its train and test folders) is refused with the split to give,
+/// where it scored the split folders as if they were tracks.
+#[test]
+fn a_dataset_root_is_refused_with_the_split_to_give() {
+    let dir = tempfile::tempdir().unwrap();
+    make_folders(dir.path());
+    std::fs::create_dir_all(dir.path().join("data/train/song9")).unwrap();
+    std::fs::copy(
+        dir.path().join("data/test/song0/vocals.wav"),
+        dir.path().join("data/train/song9/vocals.wav"),
+    )
+    .unwrap();
+    saex()
+        .current_dir(dir.path())
+        .args(["eval", "--data", "data", "--oracle", "irm"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "a dataset root: test, train hold tracks",
+        ))
+        .stderr(predicate::str::contains("give one split, e.g. data/train"));
+}

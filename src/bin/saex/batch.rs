@@ -109,6 +109,15 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    let mixtures = found.mixture_folders();
+    if mixtures > 0 && args.include.is_empty() && !args.quiet {
+        eprintln!(
+            "saex: hint: {mixtures} folder(s) under {} hold a mixture beside its stems (a dataset \
+             such as MUSDB18): every stem is separated too; to separate the mixtures alone, add \
+             --include '**/mixture.*'",
+            args.input.display()
+        );
+    }
     if found.audio.is_empty() {
         eprintln!(
             "saex: no audio files under {}{} ({} other file(s) skipped)",
