@@ -474,7 +474,7 @@ class TrackMaker:
         player = players.draw_bassist(rng)
         grid = self.grid(info, kind)
         nb = players.play_bass(midi_path, channels, player, rng,
-                               (None, grid[1]) if grid else None)
+                               (None, grid[1]) if grid else None, set(gm.FAMILY_RANGES["bass"]))
         info["bass_player"] = dict(player, channels=sorted(c + 1 for c in channels),
                                    nb_notes=nb)
 

@@ -365,11 +365,12 @@ def draw_bassist(rng):
             "slide_rate": round(rng.choice([0.0, rng.uniform(0.05, 0.25)]), 3)}
 
 
-def play_bass(midi_path, bass_channels, player, rng, grid=None):
-    """Rewrites the notes of `bass_channels` (0-based) in the MIDI file at `midi_path`:
-    program, timing jitter and lag, velocity accents and jitter, shortened notes (muted),
-    slides into notes from one or two semitones away (pitch bend over 30..90 ms). Returns the
-    number of notes played."""
+def play_bass(midi_path, bass_channels, player, rng, grid=None, bass_programs=range(32, 40)):
+    """Rewrites the notes of `bass_channels` (0-based) in the MIDI file at `midi_path` while
+    their program is one of `bass_programs` (a channel that switches to another instrument
+    keeps it): program, timing jitter and lag, velocity accents and jitter, shortened notes
+    (muted), slides into notes from one or two semitones away (pitch bend over 30..90 ms).
+    Returns the number of notes played."""
     midi = mido.MidiFile(midi_path)
     tpq = midi.ticks_per_beat
     tempo = next((m.tempo for t in midi.tracks for m in t if m.type == "set_tempo"), 500000)
@@ -382,12 +383,14 @@ def play_bass(midi_path, bass_channels, player, rng, grid=None):
             events.append([now, m])
         if not any(getattr(m, "channel", None) in bass_channels for _, m in events):
             continue
-        out, sounding, last_pitch = [], {}, {}
+        out, sounding, last_pitch, program = [], {}, {}, {}
         for tick, m in events:
             ch = getattr(m, "channel", None)
             if m.type == "end_of_track":
                 continue
-            if ch not in bass_channels:
+            if m.type == "program_change":
+                program[ch] = m.program
+            if ch not in bass_channels or program.get(ch, 0) not in bass_programs:
                 out.append((tick, 1, m))
                 continue
             if m.type == "program_change" and player["program"] is not None:

@@ -433,6 +433,20 @@ def bass_is_played_with_articulations_and_slides():
             elif m.type in ("note_off", "note_on") and m.note in ons:
                 lengths.append(now - ons.pop(m.note))
         assert len(lengths) == 8 and max(lengths) < 0.3, lengths  # 0.45 s notes, muted
+        # A channel that switches to a guitar keeps its guitar notes and program as they were.
+        midi_tools.write_parts(path, [{"name": "bass", "channel": 1, "program": 33,
+                                       "notes": notes}], 120)
+        midi = mido.MidiFile(path)
+        midi.tracks[1].insert(-4, mido.Message("program_change", channel=1, program=26))
+        midi.save(path)
+        before = [m for m in mido.MidiFile(path).tracks[1] if m.type != "program_change"][-4:]
+        players.play_bass(path, {1}, player, random.Random(1), (None, 4))
+        after = mido.MidiFile(path).tracks[1]
+        assert {m.program for m in after if m.type == "program_change"} == {34, 26}
+        tail = [m for m in after if m.type not in ("program_change", "end_of_track")][-3:]
+        assert [(m.type, m.note) for m in tail] == [(m.type, m.note) for m in before[-4:-1]]
+        ons = [m for m in after if m.type == "note_on" and m.velocity > 0]
+        assert ons[-1].velocity == 90 and ons[0].velocity != 90  # played, then left alone
 
 
 @check
