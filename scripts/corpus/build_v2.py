@@ -5,10 +5,13 @@ FLAC stems.
     python build_v2.py --out DIR --saex BIN --work DIR [--seed N] [--hours H] [--jobs J]
                        [--version v2|v3]
 
---version v3 (corpus-v3) differs in its singing only: phrases sung through the WORLD vocoder
+--version v3 (corpus-v3) differs in its singing: phrases sung through the WORLD vocoder
 (sing_world.py: speech turned into singing, drawn singers) instead of one speech utterance
 per syllable (sing.py, voice_fx.sing), and its own voices (FLITE_V3, ENGINE_WEIGHTS_V3,
-CROSS_RANGE_V3). Everything else is v2's machinery; v2 builds as before, byte for byte.
+CROSS_RANGE_V3); in its players (players.py: drums from sampled Hydrogen kits played by a
+drawn drummer in SAMPLED_DRUMS_V3 of the drum parts, bass articulations); and in its mixes (a
+share --clean-mixes of clean mixes, the drum stem near the centre, no stem past
+STEM_CEILING_V3). Everything else is v2's machinery; v2 builds as before, byte for byte.
 
 Layout written under --out:
     train/ valid/ test/ ood/ <track>/{drums,bass,piano,guitar,vocals,other}.flac
