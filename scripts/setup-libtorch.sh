@@ -7,6 +7,10 @@
 # SAEX_CACHE overrides the cache root (default: ${XDG_CACHE_HOME:-$HOME/.cache}/saex).
 set -euo pipefail
 
+# The other build tools (cmake for the bundled libopus), first: every build path runs this
+# script before cargo. Their messages go to stderr; stdout is the LibTorch folder alone.
+"$(dirname "${BASH_SOURCE[0]}")/setup-build.sh" >&2
+
 TORCH_VERSION=2.11.0
 cache_root="${SAEX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/saex}"
 prefix="$cache_root/libtorch-$TORCH_VERSION"
