@@ -49,14 +49,17 @@ def test_interrupted_training_keeps_its_checkpoint(tmp):
         if row["epoch"] == 1:
             raise KeyboardInterrupt
 
+    # Progress rows reach Python every 50 ms: the run must outlast that after epoch 1 for the
+    # stop to land mid-run (3 tiny epochs could all be over by then, leaving a finished model).
+    epochs = 300
     with pytest.raises(KeyboardInterrupt):
         saex.train(data, "vocals", tmp / "model", progress=stop_after_first_epoch,
-                   epochs_per_stage=3, **TINY)
+                   epochs_per_stage=epochs, **TINY)
     assert (tmp / "model" / "checkpoint").is_dir()
     rows = []
     saex.train(data, "vocals", tmp / "model", progress=rows.append, resume=True,
-               epochs_per_stage=3, **TINY)
-    assert rows and rows[-1]["epoch"] == 3, rows
+               epochs_per_stage=epochs, **TINY)
+    assert rows and rows[-1]["epoch"] == epochs, rows
 
 
 def test_train_errors(tmp):
