@@ -657,13 +657,7 @@ class TrackMaker:
             chains[name] = chain
             out[name] = effects.apply_stem_chain(padded[name], chain, room) * np.float32(
                 10 ** (chain["gain_db"] / 20))
-        vocal_offset = None
-        if "vocals" in out and len(out) > 1:
-            acc = sum(out[n] for n in out if n != "vocals")
-            vocal_offset = round(rng.uniform(-6, 3), 2)
-            have = effects.loudness_db(out["vocals"]) - effects.loudness_db(acc)
-            if math.isfinite(have):
-                out["vocals"] = out["vocals"] * np.float32(10 ** ((vocal_offset - have) / 20))
+        vocal_offset = set_vocal_level(out, rng)
         master = effects.draw_master(rng)
         processed = effects.master(out, master)
         if self.version == "v3":
@@ -684,19 +678,26 @@ class TrackMaker:
         -6..-1 dBFS. No EQ, compression, reverb, delay or master bus."""
         gains = {n: round(rng.uniform(-4, 4), 2) for n in sorted(padded)}
         out = {n: padded[n] * np.float32(10 ** (gains[n] / 20)) for n in sorted(padded)}
-        vocal_offset = None
-        if "vocals" in out and len(out) > 1:
-            acc = sum(out[n] for n in out if n != "vocals")
-            vocal_offset = round(rng.uniform(-6, 3), 2)
-            have = effects.loudness_db(out["vocals"]) - effects.loudness_db(acc)
-            if math.isfinite(have):
-                out["vocals"] = out["vocals"] * np.float32(10 ** ((vocal_offset - have) / 20))
+        vocal_offset = set_vocal_level(out, rng)
         peak_db = round(rng.uniform(-6, -1), 2)
         peak = float(np.max(np.abs(sum(out.values()))))
         final = np.float32(10 ** (peak_db / 20) / peak) if peak > 0 else np.float32(1)
         info["mix"] = {"clean": True, "gain_db": gains, "vocals_vs_accompaniment_db":
                        vocal_offset, "peak_dbfs": peak_db}
         return {n: (a * final).astype(np.float32) for n, a in out.items()}
+
+
+def set_vocal_level(out, rng):
+    """Scales `out["vocals"]` (in place) to a drawn loudness against the sum of the other stems,
+    -6..+3 dB; returns that offset, or None when there are no vocals or nothing else."""
+    if "vocals" not in out or len(out) < 2:
+        return None
+    acc = sum(out[n] for n in out if n != "vocals")
+    vocal_offset = round(rng.uniform(-6, 3), 2)
+    have = effects.loudness_db(out["vocals"]) - effects.loudness_db(acc)
+    if math.isfinite(have):
+        out["vocals"] = out["vocals"] * np.float32(10 ** ((vocal_offset - have) / 20))
+    return vocal_offset
 
 
 def fit_stems(stems, ceiling):
