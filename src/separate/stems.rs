@@ -46,13 +46,6 @@ impl Stems {
             models == given
         })
     }
-
-    /// Every stem's name: the models' targets, then the residual's.
-    pub fn names(self) -> Vec<&'static str> {
-        let mut names = self.models().to_vec();
-        names.push(self.residual_name());
-        names
-    }
 }
 
 #[cfg(test)]
@@ -63,8 +56,10 @@ mod tests {
     fn four_stems_are_the_three_models_and_other() {
         assert_eq!(Stems::parse("4").unwrap(), Stems::Four);
         assert_eq!(Stems::parse("4stems").unwrap(), Stems::Four);
-        assert_eq!(Stems::Four.names(), ["vocals", "drums", "bass", "other"]);
-        assert_eq!(Stems::Two.names(), ["vocals", "accompaniment"]);
+        assert_eq!(Stems::Four.models(), ["vocals", "drums", "bass"]);
+        assert_eq!(Stems::Four.residual_name(), "other");
+        assert_eq!(Stems::Two.models(), ["vocals"]);
+        assert_eq!(Stems::Two.residual_name(), "accompaniment");
         assert_eq!(
             Stems::of_targets(&["bass", "vocals", "drums"]),
             Some(Stems::Four)

@@ -252,6 +252,16 @@ impl Answer {
     }
 }
 
+/// The stems a finished job lists.
+fn stem_names(job: &serde_json::Value) -> Vec<&str> {
+    job["stems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect()
+}
+
 /// A multipart/form-data body: its content type and bytes.
 fn multipart(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
     let boundary = "saex-test-boundary-7c1f";
@@ -358,12 +368,7 @@ fn page_models_and_a_whole_job() {
     assert_eq!(job["state"], "done", "{job}");
     assert_eq!(job["name"], "My Song (live).wav");
     assert_eq!(job["progress"], 1.0);
-    let stems: Vec<&str> = job["stems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap())
-        .collect();
+    let stems = stem_names(&job);
     assert_eq!(stems, ["mix", "vocals", "residual"]);
     let list = server.get("/api/jobs").json();
     assert_eq!(list.as_array().unwrap().len(), 1);
@@ -853,12 +858,7 @@ fn the_three_shipped_models_give_four_stems() {
     let job_id = answer.json()["id"].as_str().unwrap().to_string();
     let job = server.wait(&job_id);
     assert_eq!(job["state"], "done", "{job}");
-    let stems: Vec<&str> = job["stems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap())
-        .collect();
+    let stems = stem_names(&job);
     assert_eq!(stems.last(), Some(&"other"), "{stems:?}");
     assert_eq!(stems.len(), 5, "{stems:?}");
     let other = server.get(&format!("/api/jobs/{job_id}/stems/other.wav"));
