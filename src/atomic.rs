@@ -236,7 +236,7 @@ pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Writes `path` atomically through `fill`, which gets a buffered writer to the temporary file.
-pub fn write_with(
+fn write_with(
     path: &Path,
     fill: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
 ) -> Result<()> {

@@ -325,7 +325,7 @@ impl BatchJob {
 
     /// Whether a planned file's outputs all exist and are no older than its input (outputs are
     /// written atomically, so existing means finished; an input changed since is done again).
-    pub fn is_finished(file: &PlannedFile) -> bool {
+    fn is_finished(file: &PlannedFile) -> bool {
         let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
         let input = modified(&file.input);
         file.outputs.paths().all(|p| {

@@ -31,10 +31,10 @@ use std::path::{Path, PathBuf};
 pub const MIXTURE: &str = "mixture";
 
 /// How the file name of a stems file ends (compared case-insensitively).
-pub const STEMS_FILE_SUFFIX: &str = ".stem.mp4";
+const STEMS_FILE_SUFFIX: &str = ".stem.mp4";
 
 /// The stems of a stems file, by audio stream: MUSDB18's order.
-pub const STEMS_FILE_LAYOUT: [&str; 5] = [MIXTURE, "drums", "bass", "other", "vocals"];
+const STEMS_FILE_LAYOUT: [&str; 5] = [MIXTURE, "drums", "bass", "other", "vocals"];
 
 /// Whether `path` is named as a stems file (`<track>.stem.mp4`).
 pub fn is_stems_file(path: &Path) -> bool {
@@ -71,7 +71,7 @@ pub fn find_track(root: &Path, name: &str) -> PathBuf {
 
 /// Stems of one track may differ in length by at most this many samples (the track is cut to
 /// the shortest); more means the stems do not belong together.
-pub const MAX_LENGTH_MISMATCH: u64 = 64;
+const MAX_LENGTH_MISMATCH: u64 = 64;
 
 /// The name under which the residual of `target` is scored, looked for among estimates and
 /// kept as a stem: `accompaniment` for `vocals` (MUSDB18's name), `<target>_accompaniment`
@@ -93,7 +93,7 @@ pub fn is_residual_name(name: &str) -> bool {
 /// Whether `path` is a stem: one of the formats saex reads
 /// ([`READ_EXTENSIONS`](crate::audio::READ_EXTENSIONS)) but the MP4 of a stems file (`.mp4`
 /// beside stems would be ambiguous; a `<track>.stem.mp4` is a track of its own).
-pub fn is_audio_path(path: &Path) -> bool {
+fn is_audio_path(path: &Path) -> bool {
     crate::audio::read_extension(path).is_some_and(|ext| ext != "mp4")
 }
 
@@ -155,7 +155,7 @@ pub fn track_paths(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// The folder names of a dataset's splits.
-pub const SPLITS: [&str; 4] = ["train", "valid", "test", "ood"];
+const SPLITS: [&str; 4] = ["train", "valid", "test", "ood"];
 
 /// `path` is a split of a dataset, not a track: a folder named like one of [`SPLITS`] that holds
 /// track folders or stems files and no audio of its own.

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use tch::Device;
 
 /// The accepted device names, for messages.
-pub const DEVICE_CHOICES: &str = "auto, cpu, cuda or cuda:N (gpu is cuda)";
+const DEVICE_CHOICES: &str = "auto, cpu, cuda or cuda:N (gpu is cuda)";
 
 /// Parses a device name. `auto` is the first CUDA device when LibTorch sees one, else the CPU;
 /// `cuda` (or `gpu`) is `cuda:0`. The name is checked first: an unknown one (`mps`, `tpu`) is
@@ -68,7 +68,7 @@ pub fn parse_device(name: &str) -> Result<Device> {
 /// saex does not link it: mapping it and the CUDA libraries it needs, and running their
 /// initialisers, cost every start about 0.1 s and 350 MB of RSS, GPU or not (`saex --version`:
 /// 0.44 s and 471 MB linked, 0.35 s and 117 MB loaded on demand).
-pub fn load_cuda_backend() -> std::result::Result<(), String> {
+fn load_cuda_backend() -> std::result::Result<(), String> {
     static LOADED: OnceLock<std::result::Result<(), String>> = OnceLock::new();
     LOADED
         .get_or_init(|| {

@@ -125,7 +125,7 @@ pub fn shipped_models() -> Vec<String> {
 
 /// saex's cache folder: `$SAEX_CACHE`, else `$XDG_CACHE_HOME/saex`, else `$HOME/.cache/saex`
 /// (where the scripts put LibTorch and the corpus).
-pub fn cache_dir() -> Option<PathBuf> {
+fn cache_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("SAEX_CACHE") {
         return Some(PathBuf::from(dir));
     }

@@ -70,7 +70,7 @@ impl OutputFiles {
 }
 
 /// The placeholders a filename template may use.
-pub const PLACEHOLDERS: [&str; 5] = ["track", "name", "folder", "target", "ext"];
+const PLACEHOLDERS: [&str; 5] = ["track", "name", "folder", "target", "ext"];
 
 /// The default layout of `saex batch`: one folder per track, one file per target.
 pub const DEFAULT_TEMPLATE: &str = "{track}/{target}.wav";

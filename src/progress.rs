@@ -12,11 +12,11 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 /// Before this much time has passed, no speed or time left is shown (`--`).
-pub const WARMUP: Duration = Duration::from_secs(1);
+const WARMUP: Duration = Duration::from_secs(1);
 
 /// How a bar shows its speed.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Rate {
+enum Rate {
     /// Units per second, e.g. `1,234 frames/s`.
     PerSecond,
     /// As a multiple of real time, for units of audio (`units_per_second` of them make a second
@@ -25,7 +25,7 @@ pub enum Rate {
 }
 
 /// Whether progress bars should be drawn: stderr is a terminal and `quiet` is off.
-pub fn enabled(quiet: bool) -> bool {
+fn enabled(quiet: bool) -> bool {
     !quiet && std::io::stderr().is_terminal()
 }
 
@@ -42,7 +42,7 @@ pub fn audio_bar(len: Option<u64>, unit: &str, units_per_second: f64, quiet: boo
 }
 
 /// A bar over `len` units (`None`: unknown) with `rate`; hidden unless [`enabled`].
-pub fn bar_with_rate(len: Option<u64>, unit: &str, rate: Rate, quiet: bool) -> ProgressBar {
+fn bar_with_rate(len: Option<u64>, unit: &str, rate: Rate, quiet: bool) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(len, draw_target(quiet));
     let template = if len.is_some() {
         format!("{{msg}} [{{elapsed_precise}}] {{wide_bar}} {{human_pos}}/{{human_len}} {unit} ({{speed}}, {{left}})")
@@ -72,7 +72,7 @@ pub fn bar_with_rate(len: Option<u64>, unit: &str, rate: Rate, quiet: bool) -> P
 
 /// The average speed after `pos` units in `elapsed`: `12,345 frames/s` or `65x real time`;
 /// `--` during the [`WARMUP`] or before any progress.
-pub fn speed_text(pos: u64, elapsed: Duration, rate: Rate, unit: &str) -> String {
+fn speed_text(pos: u64, elapsed: Duration, rate: Rate, unit: &str) -> String {
     let secs = elapsed.as_secs_f64();
     if elapsed < WARMUP || pos == 0 {
         return match rate {
@@ -99,7 +99,7 @@ pub fn speed_text(pos: u64, elapsed: Duration, rate: Rate, unit: &str) -> String
 
 /// The time left at the average speed so far: `0:42 left`, `1:02:03 left`; `-- left` during
 /// the [`WARMUP`], before any progress or when the length is unknown.
-pub fn time_left_text(pos: u64, len: Option<u64>, elapsed: Duration) -> String {
+fn time_left_text(pos: u64, len: Option<u64>, elapsed: Duration) -> String {
     let Some(len) = len.filter(|_| elapsed >= WARMUP && pos > 0) else {
         return "-- left".to_string();
     };

@@ -52,7 +52,7 @@ pub fn panel_top(index: usize) -> u32 {
 }
 
 /// Renders the figure to `path` (atomically), PNG. See [`render`].
-pub fn write_png(path: &Path, title: &str, panels: &[(&str, &AudioBuffer)]) -> Result<()> {
+fn write_png(path: &Path, title: &str, panels: &[(&str, &AudioBuffer)]) -> Result<()> {
     let png = render(title, panels)
         .map_err(|e| Error::file(path, format!("cannot draw the spectrogram: {e}")))?;
     crate::atomic::write_bytes(path, &png)

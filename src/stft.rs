@@ -21,7 +21,7 @@ pub use realfft::num_complex::Complex32;
 
 /// The largest accepted `n_fft` (about 0.7 s at 96 kHz); beyond it a config is taken for corrupt
 /// rather than letting a window of billions of samples abort the process on allocation.
-pub const MAX_N_FFT: usize = 1 << 16;
+const MAX_N_FFT: usize = 1 << 16;
 
 /// Frames per parallel task: enough to amortise a task's scratch buffers.
 const FRAMES_PER_TASK: usize = 16;

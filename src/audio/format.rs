@@ -82,7 +82,7 @@ impl Container {
     /// WAV. Anything else is refused, naming the path: a path without an extension, or one
     /// saex reads but does not write (Opus, AAC/M4A, AIFF; write `.flac` or `.wav` and
     /// convert).
-    pub fn from_path(path: &Path) -> Result<Self> {
+    fn from_path(path: &Path) -> Result<Self> {
         if is_stdio(path) {
             return Ok(Container::Wav);
         }

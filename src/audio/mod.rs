@@ -32,9 +32,9 @@ pub use write::{write_wav, AudioWriter, WavWriter, WriteReport};
 use crate::error::{Error, Result};
 
 /// The most channels saex accepts; more is taken for a corrupt header.
-pub const MAX_CHANNELS: usize = 64;
+const MAX_CHANNELS: usize = 64;
 /// The accepted sample-rate range in Hz; outside it a header is taken for corrupt.
-pub const SAMPLE_RATE_RANGE: std::ops::RangeInclusive<u32> = 1_000..=768_000;
+const SAMPLE_RATE_RANGE: std::ops::RangeInclusive<u32> = 1_000..=768_000;
 
 /// Decoded audio: planar f32 samples of shape `(nb_channels, nb_frames)` at `sample_rate` Hz.
 #[derive(Debug, Clone, PartialEq)]

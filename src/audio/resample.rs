@@ -69,7 +69,7 @@ impl StreamResampler {
     }
 
     /// Output frames for `nb_frames` input frames.
-    pub fn output_len(&self, nb_frames: u64) -> u64 {
+    fn output_len(&self, nb_frames: u64) -> u64 {
         (nb_frames * self.to as u64 + self.from as u64 / 2) / self.from as u64
     }
 

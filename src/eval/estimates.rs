@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// The file stem of the residual that `saex extract --out-dir` writes: the mix minus every
 /// target (the accompaniment when there is one target).
-pub const SAEX_RESIDUAL: &str = "residual";
+const SAEX_RESIDUAL: &str = "residual";
 
 /// A provider of estimates for the targets of a track.
 pub trait EstimateSource: Sync {

@@ -9,8 +9,8 @@ use crate::stft::{Complex32, Istft, Stft, StftConfig};
 use rayon::prelude::*;
 
 /// The STFT of the IRM oracle: 4096-sample Hann windows, hop 1024 (open-unmix's defaults).
-pub const IRM_N_FFT: usize = 4096;
-pub const IRM_HOP: usize = 1024;
+const IRM_N_FFT: usize = 4096;
+const IRM_HOP: usize = 1024;
 
 /// An oracle estimate.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -88,7 +88,7 @@ impl EstimateSource for Oracle {
 }
 
 /// The IRM estimate of stem `target` of `track`: `(nb_channels, nb_frames)`.
-pub fn ideal_ratio_mask(track: &ReferenceTrack, target: usize, power: f32) -> Result<AudioBuffer> {
+fn ideal_ratio_mask(track: &ReferenceTrack, target: usize, power: f32) -> Result<AudioBuffer> {
     let config = StftConfig::new(IRM_N_FFT, IRM_HOP)?;
     let stft = Stft::new(config);
     let istft = Istft::new(config);

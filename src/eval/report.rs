@@ -7,7 +7,7 @@ use serde::Serialize;
 use std::fmt::Write;
 
 /// The museval version whose metrics and JSON layout saex reproduces.
-pub const MUSEVAL_VERSION: &str = "0.4.1";
+const MUSEVAL_VERSION: &str = "0.4.1";
 
 /// A track's scores as museval's `TrackStore.json`: `{"targets": [{"name", "frames": [{"time",
 /// "duration", "metrics": {"SDR", "SIR", "SAR", "ISR"}}]}], "museval_version"}`, indented by 2,
@@ -74,7 +74,7 @@ fn quantized(v: f64) -> String {
 }
 
 /// The median of the finite values (infinities count as missing, as in museval's JSON), or NaN.
-pub fn nan_median(values: &[f64]) -> f64 {
+fn nan_median(values: &[f64]) -> f64 {
     let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
     if v.is_empty() {
         return f64::NAN;

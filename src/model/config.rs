@@ -81,7 +81,7 @@ impl Precision {
 
     /// Whether this CPU has 8-bit dot products (VNNI: AVX512-VNNI or AVX-VNNI on x86-64, the
     /// dot-product extension on 64-bit Arm); without them int8 products are emulated.
-    pub fn cpu_has_int8_dot() -> bool {
+    fn cpu_has_int8_dot() -> bool {
         native_int8_dot()
     }
 

@@ -26,17 +26,17 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// The stem of every note on MIDI channel 10.
-pub const DRUMS: &str = "drums";
+const DRUMS: &str = "drums";
 /// The stem of every note of a vocal track.
-pub const VOCALS: &str = "vocals";
+const VOCALS: &str = "vocals";
 /// The stem of the programs no family claims.
-pub const OTHER: &str = "other";
+const OTHER: &str = "other";
 /// The name of the sum of the stems in a track folder; no stem may take it.
 pub use crate::dataset::MIXTURE;
 /// The index of the General MIDI drum channel (channel 10).
-pub const DRUM_CHANNEL: u8 = 9;
+const DRUM_CHANNEL: u8 = 9;
 /// Track-name patterns that make a track the vocal line by default.
-pub const DEFAULT_VOCAL_TRACKS: [&str; 4] = ["vocal", "voice", "melody", "singer"];
+const DEFAULT_VOCAL_TRACKS: [&str; 4] = ["vocal", "voice", "melody", "singer"];
 /// The program families of [`StemMap::general_midi`] as (stem, first program, last program),
 /// 0-based and inclusive, in listing order.
 const GENERAL_MIDI_FAMILIES: [(&str, u8, u8); 4] = [
@@ -80,9 +80,7 @@ impl StemMap {
     /// A map with the vocal-track defaults where only `families` claim programs; every program
     /// they leave out goes to `other`. Each family is a stem name and a range spec (see
     /// [`StemMap::set_family`]).
-    pub fn from_families<'a>(
-        families: impl IntoIterator<Item = (&'a str, &'a str)>,
-    ) -> Result<Self> {
+    fn from_families<'a>(families: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self> {
         let mut map = StemMap {
             programs: vec![OTHER.to_string(); 128],
             claimed: Vec::new(),
@@ -196,7 +194,7 @@ impl StemMap {
     }
 
     /// Whether a track of this name is a vocal track.
-    pub fn is_vocal_track(&self, track_name: &str) -> bool {
+    fn is_vocal_track(&self, track_name: &str) -> bool {
         let name = track_name.to_lowercase();
         self.vocal_tracks.iter().any(|p| name.contains(p.as_str()))
     }

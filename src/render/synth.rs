@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 /// rustysynth's largest voice count. Stems sum exactly to the full render only while the full
 /// render never needs more voices than this (voice stealing differs between parts otherwise).
-pub const MAX_POLYPHONY: usize = 256;
+const MAX_POLYPHONY: usize = 256;
 /// Frames rendered per block and per part.
 const BLOCK_FRAMES: usize = 4096;
 

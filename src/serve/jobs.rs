@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A job's identifier: 32 hex digits from the OS's random source, so jobs cannot be guessed.
-pub type JobId = String;
+type JobId = String;
 
 /// Whether `text` has the form of a [`JobId`] (checked before any lookup).
 pub fn is_job_id(text: &str) -> bool {

@@ -36,7 +36,7 @@ use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex};
 
 /// The most Wiener iterations a request may ask for (each costs about one separation).
-pub const MAX_NITER: usize = 10;
+const MAX_NITER: usize = 10;
 
 /// What every handler shares.
 pub struct AppState {

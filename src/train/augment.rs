@@ -11,13 +11,13 @@ use rand::Rng;
 use std::f64::consts::PI;
 
 /// Largest relative speed change (0.06: about one semitone up or down).
-pub const MAX_SPEED_CHANGE: f64 = 0.06;
+const MAX_SPEED_CHANGE: f64 = 0.06;
 /// Largest gain of one EQ band in dB (up or down).
-pub const MAX_EQ_DB: f64 = 6.0;
+const MAX_EQ_DB: f64 = 6.0;
 /// Reverberation time range in seconds (short rooms: the corpus adds the long ones).
-pub const REVERB_RT60: (f64, f64) = (0.1, 0.6);
+const REVERB_RT60: (f64, f64) = (0.1, 0.6);
 /// The chance that an effect that is on runs on a given stem excerpt.
-pub const APPLY_PROBABILITY: f64 = 0.5;
+const APPLY_PROBABILITY: f64 = 0.5;
 
 /// Which effects run on a training stem excerpt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -90,7 +90,7 @@ impl StemEffects {
 
 /// `len` samples of `x` played `ratio` times faster (linear interpolation; zeros past the end).
 /// `ratio` > 1 raises the pitch.
-pub fn speed_change(x: &[f32], ratio: f64, len: usize) -> Vec<f32> {
+fn speed_change(x: &[f32], ratio: f64, len: usize) -> Vec<f32> {
     (0..len)
         .map(|i| {
             let pos = i as f64 * ratio;
@@ -107,7 +107,7 @@ pub fn speed_change(x: &[f32], ratio: f64, len: usize) -> Vec<f32> {
 
 /// A second-order IIR section (RBJ cookbook), transposed direct form II with f64 state.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Biquad {
+struct Biquad {
     b: [f64; 3],
     a: [f64; 2],
     state: [f64; 2],
@@ -115,7 +115,7 @@ pub struct Biquad {
 
 /// The kinds of [`Biquad`] band.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BandKind {
+enum BandKind {
     Peak,
     LowShelf,
     HighShelf,
@@ -180,7 +180,7 @@ impl Biquad {
 
 /// A random three-band EQ: a low shelf (60..400 Hz), a peak (200..6000 Hz, Q 0.5..2) and a
 /// high shelf (2..10 kHz), each within +-[`MAX_EQ_DB`].
-pub fn random_eq(rng: &mut impl Rng, rate: f64) -> Vec<Biquad> {
+fn random_eq(rng: &mut impl Rng, rate: f64) -> Vec<Biquad> {
     let mut gain = || rng.gen_range(-MAX_EQ_DB..=MAX_EQ_DB);
     let (g_low, g_peak, g_high) = (gain(), gain(), gain());
     let log_uniform = |rng: &mut dyn rand::RngCore, lo: f64, hi: f64| {
@@ -200,7 +200,7 @@ pub fn random_eq(rng: &mut impl Rng, rate: f64) -> Vec<Biquad> {
 /// A Schroeder reverb: four parallel feedback combs (29.7..43.7 ms times `size`, each channel
 /// a few samples apart so that the two channels decorrelate) into two all-passes. The combs'
 /// feedback gives a decay of 60 dB in `rt60` seconds. Returns the wet signal only.
-pub struct ShortReverb {
+struct ShortReverb {
     combs: Vec<(Vec<f32>, f32)>,
     allpasses: Vec<Vec<f32>>,
 }

@@ -24,7 +24,7 @@ pub struct HistoryRow {
 }
 
 /// The CSV text of `history` (losses in `%.8e`, seconds in `%.3f`).
-pub fn to_csv(history: &[HistoryRow]) -> String {
+fn to_csv(history: &[HistoryRow]) -> String {
     let mut csv = format!("{HEADER}\n");
     for row in history {
         let train = row

@@ -14,7 +14,7 @@ use std::path::Path;
 
 const WIDTH: u32 = 800;
 const HEIGHT: u32 = 480;
-pub const TRAIN_COLOR: RGBColor = RGBColor(31, 119, 180);
+const TRAIN_COLOR: RGBColor = RGBColor(31, 119, 180);
 /// Colours for series told apart by colour alone (several runs in one figure), in order.
 pub const PALETTE: [RGBColor; 10] = [
     RGBColor(214, 39, 40),
@@ -28,7 +28,7 @@ pub const PALETTE: [RGBColor; 10] = [
     RGBColor(188, 189, 34),
     RGBColor(127, 127, 127),
 ];
-pub const VALID_COLOR: RGBColor = RGBColor(214, 39, 40);
+const VALID_COLOR: RGBColor = RGBColor(214, 39, 40);
 const BOUNDARY_COLOR: RGBColor = RGBColor(150, 150, 150);
 /// Renders `history` to a PNG at `path` (atomically).
 pub fn write_history_png(path: &Path, history: &[HistoryRow]) -> Result<()> {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// A loss counts as an improvement when it is below the stage's best by more than this fraction
 /// of it (PyTorch's default relative threshold), so float noise on a flat curve is no progress.
-pub const REL_THRESHOLD: f64 = 1e-4;
+const REL_THRESHOLD: f64 = 1e-4;
 
 /// The plateau settings of a run (part of [`TrainSettings`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
