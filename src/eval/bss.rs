@@ -21,13 +21,12 @@
 
 use super::correlation::lagged_correlations;
 use crate::error::{Error, Result};
-use faer::linalg::solvers::Solve;
-use faer::Mat;
 use rayon::prelude::*;
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use std::ops::Range;
 use std::sync::Arc;
+use tch::Tensor;
 
 /// museval's filter length: delays 0 ..= 511 samples.
 pub const FILTERS_LEN: usize = 512;
@@ -231,10 +230,30 @@ struct ProjectionFilters {
     filters_len: usize,
     /// Per estimate `j`: its projection on all references, `(nb_sources * nb_channels *
     /// filters_len, nb_channels)`: row `(q, cq, a)`, column output channel `c`.
-    all: Vec<Mat<f64>>,
+    all: Vec<RowMajor>,
     /// Per estimate `j`: its projection on reference `j` alone, `(nb_channels * filters_len,
     /// nb_channels)`: row `(cq, a)`, column `c`.
-    own: Vec<Mat<f64>>,
+    own: Vec<RowMajor>,
+}
+
+/// A solved block of filters, row-major.
+struct RowMajor {
+    values: Vec<f64>,
+    nb_cols: usize,
+}
+
+impl RowMajor {
+    /// Copies a 2-D f64 tensor.
+    fn of(t: &Tensor) -> Result<Self> {
+        let nb_cols = t.size()[1] as usize;
+        let values = Vec::<f64>::try_from(t.contiguous().view(-1))
+            .map_err(|e| Error::Invalid(format!("BSS Eval filters: {e}")))?;
+        Ok(RowMajor { values, nb_cols })
+    }
+
+    fn at(&self, row: usize, col: usize) -> f64 {
+        self.values[row * self.nb_cols + col]
+    }
 }
 
 impl ProjectionFilters {
@@ -275,31 +294,41 @@ impl ProjectionFilters {
         // Gram matrix of delayed references: G[(u, a), (v, b)] = corr(x_u, x_v)[a - b].
         let dim = nb_signals * filters_len;
         let eps = f64::EPSILON;
-        let gram = Mat::from_fn(dim, dim, |r, c| {
+        let mut gram = vec![0.0; dim * dim];
+        for (r, row) in gram.chunks_exact_mut(dim).enumerate() {
             let (u, a) = (r / filters_len, r % filters_len);
-            let (v, b) = (c / filters_len, c % filters_len);
-            ref_corr(u, v, a as isize - b as isize) + if r == c { eps } else { 0.0 }
-        });
+            for (c, g) in row.iter_mut().enumerate() {
+                let (v, b) = (c / filters_len, c % filters_len);
+                *g = ref_corr(u, v, a as isize - b as isize) + if r == c { eps } else { 0.0 };
+            }
+        }
+        let gram = Tensor::from_slice(&gram).view([dim as i64, dim as i64]);
         // D[(u, a), (j, c)] = sum_n x_u[n] e_{j,c}[n + a].
-        let cross = Mat::from_fn(dim, nb_signals, |r, col| {
+        let mut cross = vec![0.0; dim * nb_signals];
+        for (r, row) in cross.chunks_exact_mut(nb_signals).enumerate() {
             let (u, a) = (r / filters_len, r % filters_len);
-            corr[nb_ref_pairs + u * nb_signals + col][a + max_lag]
-        });
+            for (col, d) in row.iter_mut().enumerate() {
+                *d = corr[nb_ref_pairs + u * nb_signals + col][a + max_lag];
+            }
+        }
+        let cross = Tensor::from_slice(&cross).view([dim as i64, nb_signals as i64]);
         let solution = solve_regularised(&gram, &cross)?;
         let all = (0..nb_sources)
-            .map(|j| solution.subcols(j * nb_channels, nb_channels).to_owned())
-            .collect();
-
-        let block = nb_channels * filters_len;
-        let own = (0..nb_sources)
             .map(|j| {
-                let g = gram
-                    .submatrix(j * block, j * block, block, block)
-                    .to_owned();
-                let d = cross
-                    .submatrix(j * block, j * nb_channels, block, nb_channels)
-                    .to_owned();
-                solve_regularised(&g, &d)
+                RowMajor::of(&solution.narrow(1, (j * nb_channels) as i64, nb_channels as i64))
+            })
+            .collect::<Result<Vec<_>>>()?;
+
+        let block = (nb_channels * filters_len) as i64;
+        let own = (0..nb_sources as i64)
+            .map(|j| {
+                let g = gram.narrow(0, j * block, block).narrow(1, j * block, block);
+                let d = cross.narrow(0, j * block, block).narrow(
+                    1,
+                    j * nb_channels as i64,
+                    nb_channels as i64,
+                );
+                RowMajor::of(&solve_regularised(&g, &d)?)
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(ProjectionFilters {
@@ -314,14 +343,14 @@ impl ProjectionFilters {
     /// Filter `(from signal u, to channel c)` of estimate `j`'s projection on all references.
     fn all_taps(&self, j: usize, u: usize, c: usize) -> Vec<f64> {
         let l = self.filters_len;
-        (0..l).map(|a| self.all[j][(u * l + a, c)]).collect()
+        (0..l).map(|a| self.all[j].at(u * l + a, c)).collect()
     }
 
     /// Filter `(from channel cq of reference j, to channel c)` of estimate `j`'s projection on
     /// reference `j`.
     fn own_taps(&self, j: usize, cq: usize, c: usize) -> Vec<f64> {
         let l = self.filters_len;
-        (0..l).map(|a| self.own[j][(cq * l + a, c)]).collect()
+        (0..l).map(|a| self.own[j].at(cq * l + a, c)).collect()
     }
 }
 
@@ -330,29 +359,34 @@ fn pair_index(u: usize, v: usize, n: usize) -> usize {
     u * n - u * (u + 1) / 2 + v
 }
 
-/// Solves `a x = b` by LU with partial pivoting (`numpy.linalg.solve`); where that breaks
-/// down (an exactly singular matrix), the minimum-norm least-squares solution through the SVD,
-/// as museval falls back to `numpy.linalg.lstsq`.
-fn solve_regularised(a: &Mat<f64>, b: &Mat<f64>) -> Result<Mat<f64>> {
-    let x = a.partial_piv_lu().solve(b);
-    if x.col_iter().flat_map(|c| c.iter()).all(|v| v.is_finite()) {
+/// Solves `a x = b` (f64 tensors) by LU with partial pivoting (LAPACK's `getrf`/`getrs` through
+/// LibTorch, as `numpy.linalg.solve` calls them); where that breaks down (an exactly singular
+/// matrix), the minimum-norm least-squares solution through the SVD (`gelsd`, singular values
+/// under `eps * max(rows, cols)` of the largest dropped), as museval falls back to
+/// `numpy.linalg.lstsq`.
+///
+/// On one LibTorch thread: the eval's rayon work comes next, and LibTorch's threads would still
+/// be spinning beside it (on 2 cores: 1.7x the CPU time of a whole `saex eval`, 1.3x its wall
+/// time). LibTorch's thread count is per calling thread (OpenMP and MKL alike), so this sets
+/// and restores only this thread's.
+fn solve_regularised(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let threads = tch::get_num_threads();
+    tch::set_num_threads(1);
+    let solved = solve_on_this_thread(a, b);
+    tch::set_num_threads(threads);
+    solved
+}
+
+fn solve_on_this_thread(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let failed = |e: tch::TchError| Error::Invalid(format!("BSS Eval filter solve: {e}"));
+    let (x, info) = Tensor::f_linalg_solve_ex(a, b, true, false).map_err(failed)?;
+    let solved = info.int64_value(&[]) == 0 && x.isfinite().all().int64_value(&[]) == 1;
+    if solved {
         return Ok(x);
     }
-    let svd = a
-        .thin_svd()
-        .map_err(|e| Error::Invalid(format!("BSS Eval filter solve: SVD failed: {e:?}")))?;
-    let s = svd.S().column_vector();
-    let s_max = s.iter().fold(0.0f64, |m, v| m.max(*v));
-    let cutoff = f64::EPSILON * a.nrows().max(a.ncols()) as f64 * s_max;
-    let ut_b = svd.U().transpose() * b;
-    let scaled = Mat::from_fn(ut_b.nrows(), ut_b.ncols(), |i, j| {
-        if s[i] > cutoff {
-            ut_b[(i, j)] / s[i]
-        } else {
-            0.0
-        }
-    });
-    Ok(svd.V() * scaled)
+    let rcond = f64::EPSILON * a.size().iter().copied().max().unwrap_or(1) as f64;
+    let (x, _, _, _) = a.f_linalg_lstsq(b, rcond, "gelsd").map_err(failed)?;
+    Ok(x)
 }
 
 /// Projects windows of references through the fixed filters in the frequency domain.
@@ -578,6 +612,40 @@ fn fast_fft_len(min_len: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn matrix(rows: &[&[f64]]) -> Tensor {
+        let flat: Vec<f64> = rows.iter().flat_map(|r| r.iter().copied()).collect();
+        Tensor::from_slice(&flat).view([rows.len() as i64, -1])
+    }
+
+    #[test]
+    fn solves_by_lu_and_falls_back_to_the_minimum_norm_solution() {
+        let regular = solve_regularised(
+            &matrix(&[&[2.0, 1.0], &[1.0, 3.0]]),
+            &matrix(&[&[3.0], &[5.0]]),
+        )
+        .unwrap();
+        let x = Vec::<f64>::try_from(regular.view(-1)).unwrap();
+        assert!(
+            (x[0] - 0.8).abs() < 1e-12 && (x[1] - 1.4).abs() < 1e-12,
+            "{x:?}"
+        );
+        // Exactly singular: LU has a zero pivot; numpy.linalg.lstsq gives [1, 1].
+        let singular = solve_regularised(
+            &matrix(&[&[1.0, 1.0], &[1.0, 1.0]]),
+            &matrix(&[&[2.0], &[2.0]]),
+        )
+        .unwrap();
+        let x = Vec::<f64>::try_from(singular.view(-1)).unwrap();
+        assert!(
+            (x[0] - 1.0).abs() < 1e-12 && (x[1] - 1.0).abs() < 1e-12,
+            "{x:?}"
+        );
+        // The caller's LibTorch thread count is restored.
+        let threads = tch::get_num_threads();
+        let _ = solve_regularised(&matrix(&[&[1.0]]), &matrix(&[&[1.0]])).unwrap();
+        assert_eq!(tch::get_num_threads(), threads);
+    }
 
     #[test]
     fn windows_follow_museval_framing() {
