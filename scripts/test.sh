@@ -4,8 +4,8 @@
 # browser test with scripts/setup-browser.sh, Slurm and munge with scripts/setup-slurm.sh, the
 # Python package's environment with scripts/setup-python.sh), checks formatting and lints
 # (warnings are errors), builds, and runs every test of the workspace (unit, integration, CLI
-# and doc tests, then the Python package's pytest tests, Slurm's included). Arguments go to
-# `cargo test` (and then the Python tests are left out).
+# and doc tests, then the Python package's pytest tests, Slurm's and Ray's included). Arguments
+# go to `cargo test` (and then the Python tests are left out).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -28,7 +28,7 @@ if ! scripts/setup-slurm.sh; then
     echo "test.sh: no Slurm (the job-array test is skipped)"
 fi
 # The Python package's environment (scripts/setup-python.sh: in saex's cache, torch from
-# LibTorch's environment, maturin, numpy and pytest from PyPI); its python also tells PyO3
+# LibTorch's environment, maturin, numpy, pytest and Ray from PyPI); its python also tells PyO3
 # which Python the binding (python/) is checked and built for.
 python="$(scripts/setup-python.sh)"
 export PYO3_PYTHON="$python"

@@ -173,6 +173,63 @@ class Separator:
             clip,
         )
 
+    def batch(
+        self,
+        in_dir: PathLike,
+        out_dir: PathLike,
+        *,
+        shard: Tuple[int, int] = (0, 1),
+        filename: str = "{track}/{target}.wav",
+        residual: Optional[str] = None,
+        include: Sequence[str] = (),
+        overwrite: bool = False,
+        sample_format: str = "16",
+        bitrate: Optional[int] = None,
+        clip: str = "clamp",
+    ) -> Dict[str, Any]:
+        """Separates every audio file under `in_dir` (or the shard `shard` of them) as ``saex
+        batch --in IN_DIR --out OUT_DIR --shard I/N`` does, with this separator: the same
+        output paths, atomic outputs, finished files skipped, and a file that fails reported
+        while the others go on. For a cluster worker that holds one loaded separator (see
+        python/examples/ray_catalogue.py).
+
+        Args:
+            in_dir: the folder of mixes, read recursively (hidden files skipped).
+            out_dir: the output folder.
+            shard: ``(index, count)``: the files sorted by path, file k taken when ``k %
+                count == index``, as ``saex batch --shard INDEX/COUNT``.
+            filename: the output template below `out_dir` (``{track}``, ``{name}``,
+                ``{folder}``, ``{ext}``, ``{target}``); its extension chooses the format.
+            residual: also write the mix minus the targets under this target name.
+            include: only the inputs whose path below `in_dir` matches one of these globs.
+            overwrite: separate again files whose outputs exist.
+            sample_format, bitrate, clip: as :meth:`separate_file`.
+
+        Returns:
+            ``{"processed", "skipped", "failed", "seconds_audio", "seconds", "files"}``,
+            where each of "files" (in the order worked) is ``{"input", "outputs", "outcome"
+            ("done", "skipped" or "failed"), "error" (the message naming the file, or None),
+            "seconds_audio", "seconds", "warnings"}``.
+
+        Raises:
+            SaexError: `in_dir` is not a folder.
+            ValueError: a bad template, shard or format; two inputs whose outputs would be
+                one file (checked before any work).
+            KeyboardInterrupt: Ctrl-C stopped it; the file in progress left nothing.
+        """
+        return self._inner.batch(
+            _os.fspath(in_dir),
+            _os.fspath(out_dir),
+            tuple(shard),
+            filename,
+            residual,
+            list(include),
+            overwrite,
+            sample_format,
+            bitrate,
+            clip,
+        )
+
     @property
     def targets(self) -> list:
         """The targets, in the models' order (the keys of :meth:`separate`'s result)."""
@@ -302,8 +359,11 @@ def train(
         out: the model folder to write (config.json, model.safetensors, history.csv,
             history.png); the checkpoint for resuming goes to ``out/checkpoint``.
         progress: called with each row of the history as it is recorded (a dict with
-            "stage", "nb_layers", "epoch", "train_loss", "valid_loss", "seconds"), on the
-            calling thread; an exception from it stops the training as Ctrl-C does.
+            "stage", "nb_layers", "epoch", "train_loss", "valid_loss", "seconds"), once the
+            row's checkpoint is saved, synchronously: on saex's training thread, holding the
+            GIL, while the training waits for it. An exception from it (KeyboardInterrupt
+            included) stops the training at once, keeping that row's checkpoint, and is
+            raised by ``train``.
         device: "cpu", "cuda", "cuda:N" or "auto".
         resume: continue from ``out/checkpoint`` (or train a finished model longer).
         force: replace a model or checkpoint already in `out`.
@@ -321,6 +381,7 @@ def train(
     Raises:
         KeyboardInterrupt: Ctrl-C: the training stopped after the last finished epoch, whose
             checkpoint stays (train again with ``resume=True``).
+        Exception: what `progress` raised (the training stopped there, its checkpoint kept).
         FileNotFoundError, SaexError, ValueError: bad data, a bad setting, a model already
             in `out` without `force`.
     """

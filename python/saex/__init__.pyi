@@ -49,6 +49,22 @@ class Separator:
     ) -> Dict[str, str]:
         """Writes ``out_dir/<target>.<format>`` (and ``residual.<format>``); returns
         ``{name: path}``."""
+    def batch(
+        self,
+        in_dir: PathLike,
+        out_dir: PathLike,
+        *,
+        shard: Tuple[int, int] = (0, 1),
+        filename: str = "{track}/{target}.wav",
+        residual: Optional[str] = None,
+        include: Sequence[str] = (),
+        overwrite: bool = False,
+        sample_format: str = "16",
+        bitrate: Optional[int] = None,
+        clip: str = "clamp",
+    ) -> Dict[str, Any]:
+        """``saex batch --shard I/N`` over `in_dir` with this separator: counts and one dict
+        per file ("input", "outputs", "outcome", "error", ...)."""
     @property
     def targets(self) -> List[str]: ...
     @property

@@ -15,9 +15,10 @@ use pyo3::exceptions::{
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
-use saex::eval::{bss_eval_v4_with, museval_json, BssConfig, TargetScores, TrackScores};
+use saex::batch::{BatchJob, FileOutcome, PlannedFile, Shard};
+use saex::eval::{museval_json, score_sources, BssConfig};
 use saex::model::Precision;
-use saex::outputs::{OutputFiles, Template};
+use saex::outputs::{OutputFiles, Template, DEFAULT_TEMPLATE};
 use saex::separate::{Latency, MaskKind, SeparatorSettings};
 use saex::{AudioBuffer, ClipMode, Container, OutputFormat, SampleFormat};
 use std::path::{Path, PathBuf};
@@ -62,18 +63,6 @@ fn interruptible<T: Send>(
     interrupt: impl Fn(),
     work: impl FnOnce() -> T + Send,
 ) -> PyResult<T> {
-    interruptible_with(py, interrupt, work, &mut || Ok(()))
-}
-
-/// [`interruptible`] that also calls `on_wake` (with the GIL) at every wake-up and once at the
-/// end; an error from it is handled as Ctrl-C is (the work is asked to stop, then the error
-/// is raised).
-fn interruptible_with<T: Send>(
-    py: Python<'_>,
-    interrupt: impl Fn(),
-    work: impl FnOnce() -> T + Send,
-    on_wake: &mut dyn FnMut() -> PyResult<()>,
-) -> PyResult<T> {
     let done = (Mutex::new(false), Condvar::new());
     std::thread::scope(|scope| {
         let helper = scope.spawn(|| {
@@ -99,7 +88,7 @@ fn interruptible_with<T: Send>(
                 *guard
             });
             if interrupted.is_none() {
-                if let Err(e) = py.check_signals().and_then(|()| on_wake()) {
+                if let Err(e) = py.check_signals() {
                     interrupt();
                     interrupted = Some(e);
                 }
@@ -428,6 +417,74 @@ impl PySeparator {
         Ok(out)
     }
 
+    /// Runs the library's batch (`saex batch`) over one shard of the audio files under
+    /// `in_dir`: {"processed", "skipped", "failed", "seconds_audio", "seconds", "files":
+    /// [{"input", "outputs", "outcome", "error", "seconds_audio", "seconds", "warnings"}]}.
+    /// Ctrl-C abandons the file in progress (nothing written for it) and raises
+    /// KeyboardInterrupt.
+    #[pyo3(signature = (in_dir, out_dir, shard = (0, 1), filename = DEFAULT_TEMPLATE, residual = None, include = Vec::new(), overwrite = false, sample_format = "16", bitrate = None, clip = "clamp"))]
+    #[allow(clippy::too_many_arguments)]
+    fn batch<'py>(
+        &self,
+        py: Python<'py>,
+        in_dir: PathBuf,
+        out_dir: PathBuf,
+        shard: (usize, usize),
+        filename: &str,
+        residual: Option<String>,
+        include: Vec<String>,
+        overwrite: bool,
+        sample_format: &str,
+        bitrate: Option<u32>,
+        clip: &str,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let job = BatchJob {
+            input_dir: in_dir,
+            output_dir: out_dir,
+            template: filename.to_string(),
+            residual,
+            shard: Shard::new(shard.0, shard.1).map_err(py_err)?,
+            overwrite,
+            format: output_format(None, sample_format, clip, bitrate)?,
+            include,
+        };
+        let targets: Vec<&str> = self.targets.iter().map(String::as_str).collect();
+        let plan = py.detach(|| job.plan(&targets)).map_err(py_err)?;
+        let (summary, files) = self.run(py, |separator| {
+            let mut files = Vec::with_capacity(plan.len());
+            let summary = job.run(
+                separator,
+                &plan,
+                &mut |file, outcome| files.push(FileReport::new(file, outcome)),
+                &mut |_| {},
+            );
+            Ok((summary, files))
+        })?;
+        if summary.interrupted {
+            return Err(py_err(saex::Error::Interrupted));
+        }
+        let out = PyDict::new(py);
+        out.set_item("processed", summary.processed)?;
+        out.set_item("skipped", summary.skipped)?;
+        out.set_item("failed", summary.failed)?;
+        out.set_item("seconds_audio", summary.seconds_audio)?;
+        out.set_item("seconds", summary.seconds)?;
+        let mut list = Vec::with_capacity(files.len());
+        for report in files {
+            let file = PyDict::new(py);
+            file.set_item("input", report.input)?;
+            file.set_item("outputs", report.outputs)?;
+            file.set_item("outcome", report.outcome)?;
+            file.set_item("error", report.error)?;
+            file.set_item("seconds_audio", report.seconds_audio)?;
+            file.set_item("seconds", report.seconds)?;
+            file.set_item("warnings", report.warnings)?;
+            list.push(file);
+        }
+        out.set_item("files", list)?;
+        Ok(out)
+    }
+
     /// The targets, in the models' order.
     #[getter]
     fn targets(&self) -> Vec<String> {
@@ -456,6 +513,41 @@ impl PySeparator {
     #[getter]
     fn device(&self) -> &str {
         &self.device
+    }
+}
+
+/// What [`PySeparator::batch`] reports of one file.
+struct FileReport {
+    input: PathBuf,
+    outputs: Vec<PathBuf>,
+    /// "done", "skipped" or "failed".
+    outcome: &'static str,
+    error: Option<String>,
+    seconds_audio: f64,
+    seconds: f64,
+    warnings: Vec<String>,
+}
+
+impl FileReport {
+    fn new(file: &PlannedFile, outcome: &FileOutcome) -> Self {
+        let (outcome, error, seconds_audio, seconds, warnings) = match outcome {
+            FileOutcome::Done {
+                seconds_audio,
+                seconds,
+                warnings,
+            } => ("done", None, *seconds_audio, *seconds, warnings.clone()),
+            FileOutcome::Skipped => ("skipped", None, 0.0, 0.0, Vec::new()),
+            FileOutcome::Failed(e) => ("failed", Some(e.to_string()), 0.0, 0.0, Vec::new()),
+        };
+        FileReport {
+            input: file.input.clone(),
+            outputs: file.outputs.paths().cloned().collect(),
+            outcome,
+            error,
+            seconds_audio,
+            seconds,
+            warnings,
+        }
     }
 }
 
@@ -545,24 +637,12 @@ fn evaluate_json(
         hop: hop.unwrap_or(museval.hop),
         ..museval
     };
-    let metrics =
-        interruptible(py, || {}, || bss_eval_v4_with(&refs, &ests, config))?.map_err(py_err)?;
-    let scores = TrackScores {
-        name: String::new(),
-        window_secs: config.window as f64 / rate as f64,
-        hop_secs: config.hop as f64 / rate as f64,
-        targets: names
-            .into_iter()
-            .enumerate()
-            .map(|(j, name)| TargetScores {
-                name,
-                sdr: metrics.sdr[j].clone(),
-                isr: metrics.isr[j].clone(),
-                sir: metrics.sir[j].clone(),
-                sar: metrics.sar[j].clone(),
-            })
-            .collect(),
-    };
+    let scores = interruptible(
+        py,
+        || {},
+        || score_sources(&names, &refs, &ests, rate, config),
+    )?
+    .map_err(py_err)?;
     Ok(museval_json(&scores))
 }
 
@@ -648,23 +728,40 @@ fn train<'py>(
     let invalid = |e: serde_json::Error| PyValueError::new_err(format!("train: {e}"));
     options.settings = serde_json::from_value(train_settings).map_err(invalid)?;
     options.model = serde_json::from_value(model).map_err(invalid)?;
-    let (sender, rows) = std::sync::mpsc::channel();
-    options.progress = Some(sender);
+    // The callback runs on the training thread, with the GIL, as each row is recorded: an
+    // exception from it stops the training at once and is raised here.
+    let raised: Arc<Mutex<Option<PyErr>>> = Arc::default();
+    if let Some(progress) = progress {
+        let progress = progress.unbind();
+        let raised = Arc::clone(&raised);
+        options.progress = Some(saex::train::Progress::new(move |row| {
+            Python::attach(|py| {
+                let called = history_row(py, row).and_then(|row| progress.call1(py, (row,)));
+                match called {
+                    Ok(_) => Ok(()),
+                    Err(e) => {
+                        *raised.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                        Err(saex::Error::Interrupted)
+                    }
+                }
+            })
+        }));
+    }
     let stop = AtomicBool::new(false);
-    let report = interruptible_with(
+    let result = interruptible(
         py,
         || stop.store(true, Ordering::SeqCst),
         || saex::train(&options, &stop),
-        &mut || {
-            for row in rows.try_iter() {
-                if let Some(progress) = &progress {
-                    progress.call1((history_row(py, &row)?,))?;
-                }
-            }
-            Ok(())
-        },
-    )?
-    .map_err(py_err)?;
+    );
+    // The callback (and the Python object it holds) goes before the result is looked at.
+    drop(options);
+    let report = match result? {
+        Ok(report) => report,
+        Err(e) => {
+            let raised = raised.lock().unwrap_or_else(|p| p.into_inner()).take();
+            return Err(raised.unwrap_or_else(|| py_err(e)));
+        }
+    };
     let out = PyDict::new(py);
     out.set_item("out", &report.out)?;
     out.set_item("best_valid_loss", report.best_valid_loss)?;

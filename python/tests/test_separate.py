@@ -1,6 +1,7 @@
 """saex.Separator: the CLI's numbers, shapes, rates, dtypes, channels, torch, threads, memory."""
 
 import os
+import pathlib
 import subprocess
 import threading
 import time
@@ -272,3 +273,30 @@ def test_ctrl_c_stops_separate_file_and_leaves_nothing(vocals, tmp):
         signal.signal(signal.SIGINT, previous)
     assert time.perf_counter() - start < 5
     assert list((tmp / "out").iterdir()) == []  # no output, no temporary file
+
+
+def test_batch_shards_skips_and_reports_as_saex_batch(vocals, tmp):
+    mixes, out = tmp / "in", tmp / "out"
+    (mixes / "album").mkdir(parents=True)
+    names = ["a", "album/b", "c"]
+    for i, name in enumerate(names):
+        saex.write_audio(mixes / f"{name}.wav", mixture(1, 0.3, 22050, seed=i), 22050)
+    (mixes / "bad.flac").write_bytes(b"fLaC not really")
+    (mixes / "notes.txt").write_text("not audio")
+    # Sorted by path: a, album/b, bad.flac, c; shard 0/2 takes a and bad.flac.
+    first = vocals.batch(mixes, out, shard=(0, 2))
+    second = vocals.batch(mixes, out, shard=(1, 2))
+    assert [pathlib.Path(f["input"]).name for f in first["files"]] == ["a.wav", "bad.flac"]
+    assert [pathlib.Path(f["input"]).name for f in second["files"]] == ["b.wav", "c.wav"]
+    assert (first["processed"], first["failed"], second["processed"]) == (1, 1, 2)
+    bad = first["files"][1]
+    assert bad["outcome"] == "failed" and "bad.flac" in bad["error"], bad
+    for name in names:
+        assert saex.read_audio(out / name / "vocals.wav")[0].shape == (1, int(0.3 * 22050))
+    assert not (out / "bad").exists()
+    again = vocals.batch(mixes, out)
+    assert (again["processed"], again["skipped"], again["failed"]) == (0, 3, 1), again
+    with pytest.raises(ValueError, match="shard"):
+        vocals.batch(mixes, out, shard=(2, 2))
+    with pytest.raises(saex.SaexError, match="missing: is not a folder"):
+        vocals.batch(tmp / "missing", out)

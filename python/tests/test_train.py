@@ -1,5 +1,7 @@
 """saex.train: a tiny model on generated stems, progress, an interrupted run resumed."""
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -44,22 +46,43 @@ def test_train_a_tiny_model_with_progress(tmp):
 
 def test_interrupted_training_keeps_its_checkpoint(tmp):
     data = write_data(tmp / "data")
+    threads = set()
 
     def stop_after_first_epoch(row):
+        threads.add(threading.current_thread() is threading.main_thread())
         if row["epoch"] == 1:
             raise KeyboardInterrupt
 
-    # Progress rows reach Python every 50 ms: the run must outlast that after epoch 1 for the
-    # stop to land mid-run (3 tiny epochs could all be over by then, leaving a finished model).
-    epochs = 300
+    # The callback is synchronous (the training thread waits for it), so the stop lands right
+    # after epoch 1 although the whole run would take a fraction of a second.
     with pytest.raises(KeyboardInterrupt):
         saex.train(data, "vocals", tmp / "model", progress=stop_after_first_epoch,
-                   epochs_per_stage=epochs, **TINY)
+                   epochs_per_stage=3, **TINY)
+    assert threads == {False}, "progress is called on the training thread"
     assert (tmp / "model" / "checkpoint").is_dir()
     rows = []
     saex.train(data, "vocals", tmp / "model", progress=rows.append, resume=True,
-               epochs_per_stage=epochs, **TINY)
-    assert rows and rows[-1]["epoch"] == epochs, rows
+               epochs_per_stage=3, **TINY)
+    assert [(r["stage"], r["epoch"]) for r in rows] == [("1", 2), ("1", 3)], rows
+
+
+def test_an_exception_from_progress_stops_training_at_once(tmp):
+    data = write_data(tmp / "data")
+    seen = []
+
+    def fail_at_init(row):
+        seen.append(row["epoch"])
+        raise ValueError("no more")
+
+    with pytest.raises(ValueError, match="no more"):
+        saex.train(data, "vocals", tmp / "model", progress=fail_at_init,
+                   epochs_per_stage=3, **TINY)
+    assert seen == [0]
+    assert (tmp / "model" / "checkpoint").is_dir()
+    rows = []
+    saex.train(data, "vocals", tmp / "model", progress=rows.append, resume=True,
+               epochs_per_stage=3, **TINY)
+    assert [r["epoch"] for r in rows] == [1, 2, 3], rows
 
 
 def test_train_errors(tmp):

@@ -13,7 +13,7 @@ mod track;
 
 pub use crate::dataset::residual_name;
 pub use band::Band;
-pub use bss::{bss_eval_v4, bss_eval_v4_with, windows, BssConfig, Metrics, FILTERS_LEN};
+pub use bss::{bss_eval_v4, bss_eval_v4_with, windows, BssConfig, Metrics, Sources, FILTERS_LEN};
 pub use estimates::{separator_source, EstimateSource, FolderEstimates, MixtureSeparation};
 pub use folder::{
     evaluate_folder, score_model, split_name, today, FolderScores, MethodScores, ModelScores,
@@ -21,7 +21,7 @@ pub use folder::{
 };
 pub use oracle::Oracle;
 pub use report::{museval_json, Summary};
-pub use track::{score_target, Estimate, ReferenceTrack, TargetScores, TrackScores};
+pub use track::{score_sources, score_target, Estimate, ReferenceTrack, TargetScores, TrackScores};
 
 use crate::error::{Error, Result};
 use std::path::Path;

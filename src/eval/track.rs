@@ -2,7 +2,7 @@
 //! (everything else in the mix, "accompaniment") are scored together as two BSS Eval sources.
 
 use super::band::Band;
-use super::bss::{bss_eval_v4_with, BssConfig};
+use super::bss::{bss_eval_v4_with, BssConfig, Sources};
 use crate::audio::{read_audio, read_streams, AudioBuffer};
 use crate::dataset::{is_residual_name, is_stems_file, residual_name, StemFile, TrackFiles};
 use crate::error::{Error, Result};
@@ -301,22 +301,68 @@ pub fn score_target(
         band.apply(track.sample_rate, s)?;
     }
     let [reference_target, reference_residual, estimate_target, estimate_residual] = signals;
-    let config = BssConfig::museval(track.sample_rate);
-    let metrics = bss_eval_v4_with(
+    let scores = score_sources(
+        &[target.to_string(), residual_name(target)],
         &[reference_target, reference_residual],
         &[estimate_target, estimate_residual],
-        config,
+        track.sample_rate,
+        BssConfig::museval(track.sample_rate),
     )
     .map_err(|e| Error::file(&estimate.label, e.to_string()))?;
-    let scores = |j: usize, name: String| TargetScores {
-        name,
-        sdr: metrics.sdr[j].clone(),
-        isr: metrics.isr[j].clone(),
-        sir: metrics.sir[j].clone(),
-        sar: metrics.sar[j].clone(),
-    };
-    Ok([
-        scores(0, target.to_string()),
-        scores(1, residual_name(target)),
-    ])
+    let [target, residual]: [TargetScores; 2] = scores
+        .targets
+        .try_into()
+        .expect("two sources in, two scored");
+    Ok([target, residual])
+}
+
+/// Scores the sources `names` jointly with BSS Eval v4 (`references` and `estimates`:
+/// `(nb_sources, nb_channels, nb_samples)` at `sample_rate` Hz, estimate `j` against reference
+/// `j`, in the order of `names`) and packs the metrics as a track's scores (unnamed; window and
+/// hop in seconds), ready for [`super::museval_json`]. Errors as [`bss_eval_v4_with`] does, and
+/// when `names` does not name every source once.
+pub fn score_sources(
+    names: &[String],
+    references: &Sources,
+    estimates: &Sources,
+    sample_rate: u32,
+    config: BssConfig,
+) -> Result<TrackScores> {
+    if names.len() != references.len() {
+        return Err(Error::Invalid(format!(
+            "{} source names for {} references",
+            names.len(),
+            references.len()
+        )));
+    }
+    if let Some((i, name)) = names
+        .iter()
+        .enumerate()
+        .find(|(i, name)| names[..*i].contains(name))
+    {
+        return Err(Error::Invalid(format!(
+            "the source name {name:?} is given twice (sources {} and {i})",
+            names[..i].iter().position(|n| n == name).unwrap_or(0)
+        )));
+    }
+    if sample_rate == 0 {
+        return Err(Error::Invalid("a sample rate of 0 Hz".into()));
+    }
+    let metrics = bss_eval_v4_with(references, estimates, config)?;
+    Ok(TrackScores {
+        name: String::new(),
+        window_secs: config.window as f64 / sample_rate as f64,
+        hop_secs: config.hop as f64 / sample_rate as f64,
+        targets: names
+            .iter()
+            .enumerate()
+            .map(|(j, name)| TargetScores {
+                name: name.clone(),
+                sdr: metrics.sdr[j].clone(),
+                isr: metrics.isr[j].clone(),
+                sir: metrics.sir[j].clone(),
+                sar: metrics.sar[j].clone(),
+            })
+            .collect(),
+    })
 }

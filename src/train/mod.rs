@@ -45,4 +45,4 @@ pub use plot_scaling::{render_scaling, ScalingRun};
 pub use sampler::{ExcerptPlan, FrameMaker};
 pub use settings::{Fingerprint, RAISABLE_ON_RESUME};
 pub use synth::{write_dataset, SynthSpec};
-pub use trainer::{train, TrainOptions, TrainReport, HISTORY_PNG};
+pub use trainer::{train, Progress, TrainOptions, TrainReport, HISTORY_PNG};

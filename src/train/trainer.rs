@@ -19,6 +19,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
@@ -102,10 +103,38 @@ pub struct TrainOptions {
     pub command: Option<String>,
     /// Stop (as on Ctrl-C) after this many epochs of this session (for tests of resuming).
     pub stop_after_epochs: Option<usize>,
-    /// Gets each row of the history as it is recorded (after a new layer's init and after
-    /// every epoch), for a caller's own progress display (the Python binding's callback);
-    /// `None`: nothing is sent. A receiver that has gone away is ignored.
-    pub progress: Option<std::sync::mpsc::Sender<HistoryRow>>,
+    /// Called with each row of the history as it is recorded (after a new layer's init and
+    /// after every epoch, once that epoch's checkpoint is saved), on the training thread, for a
+    /// caller's own progress display (the Python binding's callback). An error from it stops
+    /// the training at once, as Ctrl-C does (the checkpoint of the row's epoch stays), and
+    /// is what [`train`] returns.
+    pub progress: Option<Progress>,
+}
+
+/// A progress callback of [`TrainOptions::progress`].
+#[derive(Clone)]
+pub struct Progress(Arc<ProgressFn>);
+
+type ProgressFn = dyn Fn(&HistoryRow) -> Result<()> + Send + Sync;
+
+impl Progress {
+    pub fn new(f: impl Fn(&HistoryRow) -> Result<()> + Send + Sync + 'static) -> Self {
+        Progress(Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress(..)")
+    }
+}
+
+/// Gives the history's last row, just recorded and saved, to the progress callback.
+fn report_progress(options: &TrainOptions, state: &RunState) -> Result<()> {
+    match (&options.progress, state.history.last()) {
+        (Some(progress), Some(row)) => (progress.0)(row),
+        _ => Ok(()),
+    }
 }
 
 impl TrainOptions {
@@ -276,6 +305,7 @@ pub fn train(options: &TrainOptions, stop: &AtomicBool) -> Result<TrainReport> {
                 &session_start,
             )?;
             checkpoint::save(&options.checkpoint_dir(), &model, None, &state)?;
+            report_progress(options, &state)?;
         }
         let mut optimizer = Optimizer::new(options.settings.optimizer, model.named_parameters());
         // A finished model taken up again has no optimizer state (`tensors_file` is empty).
@@ -357,6 +387,7 @@ pub fn train(options: &TrainOptions, stop: &AtomicBool) -> Result<TrainReport> {
                 &session_start,
             )?;
             checkpoint::save(&options.checkpoint_dir(), &model, Some(&optimizer), &state)?;
+            report_progress(options, &state)?;
             session_epochs += 1;
             if options
                 .stop_after_epochs
@@ -662,9 +693,6 @@ fn record(
 ) -> Result<()> {
     let valid_loss = row.valid_loss;
     let best_at = format!("{}/{}", row.stage, row.epoch);
-    if let Some(progress) = &options.progress {
-        let _ = progress.send(row.clone());
-    }
     state.history.push(row);
     let deeper = model.config.nb_layers > state.best_nb_layers;
     let better = deeper || state.best_valid_loss.is_none_or(|b| b > valid_loss);

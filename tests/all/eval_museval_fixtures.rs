@@ -117,3 +117,66 @@ fn every_window_matches_museval() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(nb_checked > 100, "only {nb_checked} values compared");
 }
+
+/// `score_sources` (what `saex.evaluate` in Python calls) packs exactly `bss_eval_v4`'s
+/// numbers, named in order, with the window and hop in seconds, into museval's JSON.
+#[test]
+fn score_sources_packs_bss_eval_for_museval_json() {
+    use saex::eval::{museval_json, score_sources, BssConfig, FILTERS_LEN};
+    for case in fixtures() {
+        let json: Value =
+            serde_json::from_str(&std::fs::read_to_string(case.join("metrics.json")).unwrap())
+                .unwrap();
+        let nb_sources = json["nb_sources"].as_u64().unwrap() as usize;
+        let nb_channels = json["nb_channels"].as_u64().unwrap() as usize;
+        let window = json["window"].as_u64().unwrap() as usize;
+        let hop = json["hop"].as_u64().unwrap() as usize;
+        let rate = saex::read_audio(case.join("references.wav"))
+            .unwrap()
+            .sample_rate;
+        let references = read_sources(&case.join("references.wav"), nb_sources, nb_channels);
+        let estimates = read_sources(&case.join("estimates.wav"), nb_sources, nb_channels);
+        let names: Vec<String> = (0..nb_sources).map(|j| format!("source{j}")).collect();
+        let config = BssConfig {
+            window,
+            hop,
+            filters_len: FILTERS_LEN,
+        };
+        let scores = score_sources(&names, &references, &estimates, rate, config).unwrap();
+        let want = bss_eval_v4(&references, &estimates, window, hop).unwrap();
+        assert_eq!(scores.window_secs, window as f64 / rate as f64);
+        assert_eq!(scores.hop_secs, hop as f64 / rate as f64);
+        assert_eq!(scores.targets.len(), nb_sources);
+        let same = |a: &[f64], b: &[f64]| {
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b)
+                    .all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
+        };
+        for (j, target) in scores.targets.iter().enumerate() {
+            assert_eq!(target.name, names[j]);
+            assert!(same(&target.sdr, &want.sdr[j]), "{}", case.display());
+            assert!(same(&target.isr, &want.isr[j]), "{}", case.display());
+            assert!(same(&target.sir, &want.sir[j]), "{}", case.display());
+            assert!(same(&target.sar, &want.sar[j]), "{}", case.display());
+        }
+        // museval writes NaN and infinities bare (Python's json reads them; serde_json not).
+        let text = museval_json(&scores)
+            .replace("-Infinity", "null")
+            .replace("Infinity", "null")
+            .replace("NaN", "null");
+        let packed: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            packed["targets"][0]["frames"].as_array().unwrap().len(),
+            want.sdr[0].len()
+        );
+        // Names that do not name every source once are refused.
+        let err = score_sources(&names[1..], &references, &estimates, rate, config).unwrap_err();
+        assert!(err.to_string().contains("source names"), "{err}");
+        if nb_sources > 1 {
+            let twice = vec![names[0].clone(); nb_sources];
+            let err = score_sources(&twice, &references, &estimates, rate, config).unwrap_err();
+            assert!(err.to_string().contains("given twice"), "{err}");
+        }
+    }
+}
