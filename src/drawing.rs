@@ -19,16 +19,26 @@ pub(crate) fn register_font() -> std::result::Result<(), String> {
         .clone()
 }
 
-/// An RGB pixel buffer (`width * height * 3` bytes, rows top down) as PNG bytes.
+/// An RGB pixel buffer (`width * height * 3` bytes, rows top down) as PNG bytes, with the
+/// settings the `image` crate's PNG encoder uses (fast compression, adaptive filters), so the
+/// files are byte for byte what saex wrote through `image` before.
 pub(crate) fn encode_png(
     width: u32,
     height: u32,
     pixels: Vec<u8>,
 ) -> std::result::Result<Vec<u8>, String> {
-    let image = image::RgbImage::from_raw(width, height, pixels).ok_or("pixel buffer size")?;
+    if pixels.len() != width as usize * height as usize * 3 {
+        return Err("pixel buffer size".to_string());
+    }
     let mut png = Vec::new();
-    image
-        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .map_err(|e| e.to_string())?;
+    let mut encoder = png::Encoder::new(&mut png, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_compression(png::Compression::Fast);
+    encoder.set_filter(png::FilterType::Sub);
+    encoder.set_adaptive_filter(png::AdaptiveFilterType::Adaptive);
+    let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
+    writer.write_image_data(&pixels).map_err(|e| e.to_string())?;
+    writer.finish().map_err(|e| e.to_string())?;
     Ok(png)
 }
