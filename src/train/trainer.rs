@@ -624,8 +624,10 @@ fn run_epoch(
     let mut order: Vec<i64> = (0..n as i64).collect();
     order.shuffle(rng);
     let order = Tensor::from_slice(&order).to_device(options.device);
-    let bar = crate::progress::bar(n as u64, "frames", options.quiet);
-    bar.set_message(label.to_string());
+    let bar = crate::progress::percent_bar(n as u64, "frames", options.quiet);
+    // `finetune epoch 3/10 loss 0.01234`: short enough for the bar's line.
+    let short_label = label.replace("stage finetune", "finetune");
+    bar.set_message(short_label.clone());
     let start = Instant::now();
     let mut loss_sum = 0.0;
     for picks in order.split(options.settings.batch_size as i64, 0) {
@@ -652,11 +654,9 @@ fn run_epoch(
         let batch = picks.size()[0] as u64;
         loss_sum += value * batch as f64;
         bar.inc(batch);
-        let seconds = start.elapsed().as_secs_f64().max(1e-9);
         bar.set_message(format!(
-            "{label} loss {:.5} ({:.0} frames/s)",
-            loss_sum / bar.position() as f64,
-            bar.position() as f64 / seconds
+            "{short_label} loss {:.5}",
+            loss_sum / bar.position() as f64
         ));
     }
     bar.finish_and_clear();

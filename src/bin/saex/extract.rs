@@ -317,12 +317,8 @@ fn extract_one(
             separator.sample_rate()
         );
     }
-    let bar = saex::progress::audio_bar(
-        length.nb_frames,
-        "frames",
-        f64::from(length.sample_rate),
-        args.quiet,
-    );
+    let bar =
+        saex::progress::audio_bar(length.nb_frames, f64::from(length.sample_rate), args.quiet);
     bar.set_message(format!("extracting {}", separator.targets().join(", ")));
     let result = separator.separate_reader(reader, outputs, &mut |done| bar.set_position(done));
     bar.finish_and_clear();
