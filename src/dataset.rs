@@ -420,6 +420,163 @@ pub struct Dataset {
     pub valid: Vec<Track>,
     /// `valid` (DATA/valid), `held out from train` (every 8th), or `train` (one track only).
     pub valid_source: String,
+    /// One line per track that lacks a stem other tracks have (see [`missing_stems`]).
+    pub warnings: Vec<String>,
+}
+
+impl Dataset {
+    /// What was found, for the log before training: tracks and audio time per split, sample
+    /// rates and channels, the stems:
+    ///
+    /// ```text
+    /// data/train: 7 tracks, 21:03 of audio; validation: 1 track, 3:00 (held out from train ...)
+    /// 44100 Hz, stereo; stems: bass, drums, other, vocals (target vocals)
+    /// ```
+    pub fn summary(&self, root: &Path) -> String {
+        let tracks = |n: usize| format!("{n} track{}", if n == 1 { "" } else { "s" });
+        let mut all: Vec<&Track> = self.train.iter().collect();
+        for track in &self.valid {
+            if !all.iter().any(|t| t.files.dir == track.files.dir) {
+                all.push(track);
+            }
+        }
+        let mut rates: Vec<(u32, usize)> = Vec::new();
+        let mut channels: Vec<(usize, usize)> = Vec::new();
+        let mut stems: Vec<&str> = Vec::new();
+        for track in &all {
+            match rates.iter_mut().find(|(r, _)| *r == track.sample_rate) {
+                Some((_, n)) => *n += 1,
+                None => rates.push((track.sample_rate, 1)),
+            }
+            match channels.iter_mut().find(|(c, _)| *c == track.nb_channels) {
+                Some((_, n)) => *n += 1,
+                None => channels.push((track.nb_channels, 1)),
+            }
+            for stem in track.stems() {
+                if !stems.contains(&stem.name.as_str()) {
+                    stems.push(&stem.name);
+                }
+            }
+        }
+        rates.sort();
+        channels.sort();
+        stems.sort();
+        let counted = |parts: Vec<String>, counts: Vec<usize>| {
+            if parts.len() == 1 {
+                parts[0].clone()
+            } else {
+                parts
+                    .iter()
+                    .zip(counts)
+                    .map(|(p, n)| format!("{p} ({})", tracks(n)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        };
+        let rate_text = counted(
+            rates.iter().map(|(r, _)| format!("{r} Hz")).collect(),
+            rates.iter().map(|(_, n)| *n).collect(),
+        );
+        let channel_text = counted(
+            channels
+                .iter()
+                .map(|(c, _)| match c {
+                    1 => "mono".to_string(),
+                    2 => "stereo".to_string(),
+                    c => format!("{c} channels"),
+                })
+                .collect(),
+            channels.iter().map(|(_, n)| *n).collect(),
+        );
+        let valid = if self.valid_source == "valid" {
+            format!("{}: ", root.join("valid").display())
+        } else {
+            "validation: ".to_string()
+        };
+        let valid_note = if self.valid_source == "valid" {
+            String::new()
+        } else {
+            format!(" ({})", self.valid_source)
+        };
+        format!(
+            "{}: {}, {} of audio; {valid}{}, {}{valid_note}\n{rate_text}, {channel_text}; stems: {} (target {})",
+            root.join("train").display(),
+            tracks(self.train.len()),
+            duration(&self.train),
+            tracks(self.valid.len()),
+            duration(&self.valid),
+            stems.join(", "),
+            self.target
+        )
+    }
+}
+
+/// The audio time of `tracks` as `m:ss` or `h:mm:ss`.
+fn duration(tracks: &[Track]) -> String {
+    let seconds: f64 = tracks
+        .iter()
+        .map(|t| t.nb_samples as f64 / t.sample_rate as f64)
+        .sum();
+    let s = seconds.round() as u64;
+    let (h, m, s) = (s / 3600, s / 60 % 60, s % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
+}
+
+/// One warning per track that lacks a stem which other tracks have (a MUSDB18 track without
+/// its `bass.wav`, say): such a track still trains, its training mixes being the sum of the
+/// stems it has, so the missing instrument is never in them (its `mixture` file, which may hold
+/// it, is read only for validation and for training without augmentation). A track of one
+/// source and its residual (`vocals` + `accompaniment`) lacks nothing: the residual is the rest.
+pub fn missing_stems(tracks: &[&Track], target: &str) -> Vec<String> {
+    let complete = |t: &Track| t.stems().iter().any(|s| is_residual_name(&s.name));
+    let mut names: Vec<&str> = Vec::new();
+    for track in tracks.iter().filter(|t| !complete(t)) {
+        for stem in track.stems() {
+            if !names.contains(&stem.name.as_str()) {
+                names.push(&stem.name);
+            }
+        }
+    }
+    names.sort();
+    let mut warnings = Vec::new();
+    for track in tracks.iter().filter(|t| !complete(t)) {
+        let missing: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|n| *n != target && track.stem(n).is_none())
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let holders = tracks
+            .iter()
+            .filter(|t| missing.iter().any(|n| t.stem(n).is_some()))
+            .count();
+        let own: Vec<&str> = track.stems().iter().map(|s| s.name.as_str()).collect();
+        let mixture = match track.mixture() {
+            Some(m) => format!(
+                "; its {} is read only for validation and training without augmentation",
+                m.path.file_name().unwrap_or_default().to_string_lossy()
+            ),
+            None => String::new(),
+        };
+        warnings.push(format!(
+            "{}: no {} stem, which {holders} other track{} {}: its training mixes are the sum of \
+             its own stems ({}), without {}{mixture}; add the missing file (silent if the track \
+             has no such part) or remove the track",
+            track.files.dir.display(),
+            missing.join(", "),
+            if holders == 1 { "" } else { "s" },
+            if holders == 1 { "has" } else { "have" },
+            own.join(", "),
+            missing.join(" or "),
+        ));
+    }
+    warnings
 }
 
 /// Finds and checks every track of `root/train` (and `root/valid` when present) for `target`.
@@ -464,11 +621,19 @@ pub fn discover(root: &Path, target: &str) -> Result<Dataset> {
             "train (only one track: validation is not independent)".to_string(),
         )
     };
+    let mut all: Vec<&Track> = train.iter().collect();
+    for track in &valid {
+        if !all.iter().any(|t| t.files.dir == track.files.dir) {
+            all.push(track);
+        }
+    }
+    let warnings = missing_stems(&all, target);
     Ok(Dataset {
         target: target.to_string(),
         train,
         valid,
         valid_source,
+        warnings,
     })
 }
 
@@ -667,5 +832,63 @@ mod tests {
         let data = discover(root.path(), "vocals").unwrap();
         assert_eq!((data.train.len(), data.valid.len()), (1, 1));
         assert_eq!(data.train[0].nb_samples, 4000);
+    }
+
+    /// A track without a stem the others have is named with the stem, and how its mixes are
+    /// then formed (was: accepted without a word); the summary says what was found.
+    #[test]
+    fn a_track_missing_a_stem_is_named_and_the_data_summarised() {
+        let root = tempfile::tempdir().unwrap();
+        let full = [
+            ("mixture", 8000, 2, 8000),
+            ("vocals", 8000, 2, 8000),
+            ("bass", 8000, 2, 8000),
+            ("drums", 8000, 2, 8000),
+        ];
+        for name in ["a", "b", "c"] {
+            write_track(&root.path().join("train").join(name), &full);
+        }
+        write_track(&root.path().join("valid/v"), &full);
+        let data = discover(root.path(), "vocals").unwrap();
+        assert!(data.warnings.is_empty(), "{:?}", data.warnings);
+        let summary = data.summary(root.path());
+        assert!(
+            summary.contains("train: 3 tracks, 0:03 of audio;")
+                && summary.contains("valid: 1 track, 0:01")
+                && summary.contains("8000 Hz, stereo; stems: bass, drums, vocals (target vocals)"),
+            "{summary}"
+        );
+
+        std::fs::remove_file(root.path().join("train/b/bass.wav")).unwrap();
+        let data = discover(root.path(), "vocals").unwrap();
+        assert_eq!(data.warnings.len(), 1, "{:?}", data.warnings);
+        let warning = &data.warnings[0];
+        assert!(
+            warning.contains("train/b: no bass stem, which 3 other tracks have")
+                && warning.contains("the sum of its own stems (drums, vocals), without bass")
+                && warning.contains("its mixture.wav is read only for validation"),
+            "{warning}"
+        );
+
+        // A source beside its residual lacks nothing, and its residual is no missing stem.
+        let c = root.path().join("train/c");
+        std::fs::remove_dir_all(&c).unwrap();
+        write_track(
+            &c,
+            &[("vocals", 8000, 2, 8000), ("accompaniment", 8000, 2, 8000)],
+        );
+        let data = discover(root.path(), "vocals").unwrap();
+        assert_eq!(data.warnings.len(), 1, "{:?}", data.warnings);
+        assert!(
+            data.warnings[0].contains("train/b: no bass stem"),
+            "{:?}",
+            data.warnings
+        );
+        assert!(
+            data.summary(root.path())
+                .contains("stems: accompaniment, bass, drums, vocals"),
+            "{}",
+            data.summary(root.path())
+        );
     }
 }

@@ -198,6 +198,10 @@ pub fn train(options: &TrainOptions, stop: &AtomicBool) -> Result<TrainReport> {
     options.validate()?;
     let session_start = Instant::now();
     let data = dataset::discover(&options.data, &options.model.target)?;
+    log(options, format_args!("{}", data.summary(&options.data)));
+    for warning in &data.warnings {
+        eprintln!("saex: warning: {warning}");
+    }
     prepare_out(options)?;
     let maker = FrameMaker::new(&options.model, options.device)?;
     let valid = maker.fixed(&data.valid, &data.target, options.settings.valid_frames)?;
