@@ -43,7 +43,8 @@ pub struct ExtractArgs {
     /// `<DIR>/<name>/<target>.wav` and `residual.wav` with --out-dir.
     #[arg(value_name = "INPUT", conflicts_with_all = ["mix"])]
     inputs: Vec<PathBuf>,
-    /// The mixture to separate; - reads standard input (WAV, FLAC, MP3 or Ogg, as a stream). A
+    /// The mixture to separate; - reads standard input (WAV, FLAC, MP3 or Ogg as a stream; an
+    /// MP4 is copied to a temporary file first, its index may come last). A
     /// MUSDB18 stems file (.stem.mp4) is read from its stream 0, the mixture.
     #[arg(long, value_name = "FILE", required_unless_present = "inputs")]
     mix: Option<PathBuf>,
