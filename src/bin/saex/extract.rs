@@ -52,8 +52,10 @@ pub struct ExtractArgs {
     /// streaming header, raw samples with --raw, or --type mp3|ogg). A FIFO or a device is written in place.
     #[arg(long, value_name = "FILE", conflicts_with = "out_dir")]
     out: Option<PathBuf>,
-    /// Folder for `<target>.wav` of every model plus `residual.wav` (several models); with
-    /// several inputs, one folder per input inside it.
+    /// Folder for the targets of every model plus `residual.wav`: `--mix FILE` (one mixture)
+    /// writes `<DIR>/<target>.wav`; INPUT... writes `<DIR>/<name>/<target>.wav` for each input,
+    /// however many there are (a glob's layout does not depend on how many files it matched).
+    /// A relative `--residual FILE` goes into DIR too
     #[arg(long, value_name = "DIR")]
     out_dir: Option<PathBuf>,
     /// Also write the mix minus the target(s) here (what museval scores as accompaniment); alone,
