@@ -306,6 +306,10 @@ pub struct Track {
     pub nb_channels: usize,
     /// Samples per channel (the shortest stem's length).
     pub nb_samples: u64,
+    /// Its stems do not make up its mixture file (a stem that other tracks have is missing,
+    /// or it has the target alone beside `mixture`): augmented training mixes add the rest,
+    /// the mixture minus its stems, as one more stem. Set by [`discover`].
+    pub rest_from_mixture: bool,
 }
 
 impl Track {
@@ -387,6 +391,7 @@ impl Track {
             sample_rate,
             nb_channels,
             nb_samples,
+            rest_from_mixture: false,
         })
     }
 
@@ -526,15 +531,30 @@ fn duration(tracks: &[Track]) -> String {
     }
 }
 
-/// One warning per track that lacks a stem which other tracks have (a MUSDB18 track without
-/// its `bass.wav`, say): such a track still trains, its training mixes being the sum of the
-/// stems it has, so the missing instrument is never in them (its `mixture` file, which may hold
-/// it, is read only for validation and for training without augmentation). A track of one
-/// source and its residual (`vocals` + `accompaniment`) lacks nothing: the residual is the rest.
-pub fn missing_stems(tracks: &[&Track], target: &str) -> Vec<String> {
+/// The folders of the tracks whose stems do not make up the whole mix: those that lack a stem
+/// which other tracks have, and those with the target alone (`mixture` + `vocals`). A track
+/// of one source and its residual (`vocals` + `accompaniment`) lacks nothing.
+fn incomplete_tracks(tracks: &[&Track], target: &str) -> Vec<PathBuf> {
     let complete = |t: &Track| t.stems().iter().any(|s| is_residual_name(&s.name));
+    let names = stem_union(tracks);
+    tracks
+        .iter()
+        .filter(|t| !complete(t))
+        .filter(|t| {
+            t.others(target).next().is_none()
+                || names.iter().any(|n| *n != target && t.stem(n).is_none())
+        })
+        .map(|t| t.files.dir.clone())
+        .collect()
+}
+
+/// The stem names of the tracks that do not hold a residual, sorted.
+fn stem_union<'a>(tracks: &[&'a Track]) -> Vec<&'a str> {
     let mut names: Vec<&str> = Vec::new();
-    for track in tracks.iter().filter(|t| !complete(t)) {
+    for track in tracks
+        .iter()
+        .filter(|t| !t.stems().iter().any(|s| is_residual_name(&s.name)))
+    {
         for stem in track.stems() {
             if !names.contains(&stem.name.as_str()) {
                 names.push(&stem.name);
@@ -542,6 +562,17 @@ pub fn missing_stems(tracks: &[&Track], target: &str) -> Vec<String> {
         }
     }
     names.sort();
+    names
+}
+
+/// One warning per track that lacks a stem which other tracks have (a MUSDB18 track without
+/// its `bass.wav`, say), saying how its training mixes are formed: with a `mixture` file, the
+/// missing part is taken from it (the mixture minus the stems there are); without one, the
+/// mixes are the sum of the stems it has, and the missing instrument is never in them. A track
+/// of one source and its residual (`vocals` + `accompaniment`) lacks nothing.
+pub fn missing_stems(tracks: &[&Track], target: &str) -> Vec<String> {
+    let complete = |t: &Track| t.stems().iter().any(|s| is_residual_name(&s.name));
+    let names = stem_union(tracks);
     let mut warnings = Vec::new();
     for track in tracks.iter().filter(|t| !complete(t)) {
         let missing: Vec<&str> = names
@@ -557,23 +588,26 @@ pub fn missing_stems(tracks: &[&Track], target: &str) -> Vec<String> {
             .filter(|t| missing.iter().any(|n| t.stem(n).is_some()))
             .count();
         let own: Vec<&str> = track.stems().iter().map(|s| s.name.as_str()).collect();
-        let mixture = match track.mixture() {
+        let how = match track.mixture() {
             Some(m) => format!(
-                "; its {} is read only for validation and training without augmentation",
-                m.path.file_name().unwrap_or_default().to_string_lossy()
+                "its training mixes take {} from its {}, as that file minus its own stems ({})",
+                missing.join(" and "),
+                m.path.file_name().unwrap_or_default().to_string_lossy(),
+                own.join(", ")
             ),
-            None => String::new(),
+            None => format!(
+                "its training mixes are the sum of its own stems ({}), without {}",
+                own.join(", "),
+                missing.join(" or ")
+            ),
         };
         warnings.push(format!(
-            "{}: no {} stem, which {holders} other track{} {}: its training mixes are the sum of \
-             its own stems ({}), without {}{mixture}; add the missing file (silent if the track \
-             has no such part) or remove the track",
+            "{}: no {} stem, which {holders} other track{} {}: {how}; add the missing file \
+             (silent if the track has no such part) or remove the track",
             track.files.dir.display(),
             missing.join(", "),
             if holders == 1 { "" } else { "s" },
             if holders == 1 { "has" } else { "have" },
-            own.join(", "),
-            missing.join(" or "),
         ));
     }
     warnings
@@ -598,7 +632,7 @@ pub fn discover(root: &Path, target: &str) -> Result<Dataset> {
         ));
     }
     let valid = open_split(&root.join("valid"), target)?;
-    let (valid, valid_source) = if !valid.is_empty() {
+    let (mut valid, valid_source) = if !valid.is_empty() {
         (valid, "valid".to_string())
     } else if train.len() >= 2 {
         // Every 8th track (at least one) validates; the rest train.
@@ -628,6 +662,11 @@ pub fn discover(root: &Path, target: &str) -> Result<Dataset> {
         }
     }
     let warnings = missing_stems(&all, target);
+    let incomplete = incomplete_tracks(&all, target);
+    for track in train.iter_mut().chain(valid.iter_mut()) {
+        track.rest_from_mixture =
+            track.mixture().is_some() && incomplete.contains(&track.files.dir);
+    }
     Ok(Dataset {
         target: target.to_string(),
         train,
@@ -862,13 +901,33 @@ mod tests {
         std::fs::remove_file(root.path().join("train/b/bass.wav")).unwrap();
         let data = discover(root.path(), "vocals").unwrap();
         assert_eq!(data.warnings.len(), 1, "{:?}", data.warnings);
+        let rest: Vec<bool> = data.train.iter().map(|t| t.rest_from_mixture).collect();
+        assert_eq!(rest, [false, true, false]);
         let warning = &data.warnings[0];
         assert!(
             warning.contains("train/b: no bass stem, which 3 other tracks have")
-                && warning.contains("the sum of its own stems (drums, vocals), without bass")
-                && warning.contains("its mixture.wav is read only for validation"),
+                && warning.contains(
+                    "its training mixes take bass from its mixture.wav, as that file minus its \
+                     own stems (drums, vocals)"
+                ),
             "{warning}"
         );
+
+        // The target alone beside the mixture: no stem is missing, the rest is in the mixture.
+        let only = tempfile::tempdir().unwrap();
+        for name in ["a", "b"] {
+            write_track(
+                &only.path().join("train").join(name),
+                &[("mixture", 8000, 2, 8000), ("vocals", 8000, 2, 8000)],
+            );
+        }
+        let data = discover(only.path(), "vocals").unwrap();
+        assert!(data.warnings.is_empty(), "{:?}", data.warnings);
+        assert!(data
+            .train
+            .iter()
+            .chain(&data.valid)
+            .all(|t| t.rest_from_mixture));
 
         // A source beside its residual lacks nothing, and its residual is no missing stem.
         let c = root.path().join("train/c");

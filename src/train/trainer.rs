@@ -402,6 +402,25 @@ pub fn train(options: &TrainOptions, stop: &AtomicBool) -> Result<TrainReport> {
         }
     }
 
+    // The best model is a new layer's initialisation: no gradient epoch of the deepest stack
+    // improved on it. Say so, with what usually helps.
+    if state.best_at.ends_with("/0") && state.epochs > 0 {
+        log(
+            options,
+            format_args!(
+                "saex: note: no training epoch of the {}-layer stack beat its initialisation \
+                 (valid loss {:.6} at {}): the saved model is that initialisation. With little \
+                 data ({} training track(s)), try a smaller step (--lr {:e} --finetune-lr {:e}), \
+                 --no-augment, --early-stop 2, or more tracks",
+                model.config.nb_layers,
+                state.best_valid_loss.unwrap_or(f64::NAN),
+                state.best_at,
+                data.train.len(),
+                options.settings.lr / 10.0,
+                options.settings.finetune_lr / 10.0,
+            ),
+        );
+    }
     // Final summary into the best model's config.json; the checkpoint is no longer needed.
     let best_valid_loss = state.best_valid_loss.unwrap_or(f64::NAN);
     state.seconds = seconds_before + session_start.elapsed().as_secs_f64();

@@ -529,3 +529,38 @@ fn the_data_is_summarised_and_a_missing_stem_named() {
         "{stderr}"
     );
 }
+
+/// A run whose gradient epochs never beat the new layer's initialisation says so, with
+/// settings to try (was: the initialisation saved without a word). A step far too large for
+/// this data makes it happen deterministically.
+#[test]
+fn a_run_that_never_beats_its_initialisation_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    dataset(&data, 0);
+    let mut cmd = Command::cargo_bin("saex").unwrap();
+    cmd.arg("train")
+        .arg("--data")
+        .arg(&data)
+        .arg("--out")
+        .arg(dir.path().join("m"))
+        .args(common::TINY_TRAIN)
+        .args([
+            "--layers",
+            "1",
+            "--epochs-per-stage",
+            "2",
+            "--finetune-epochs",
+            "0",
+        ])
+        .args(["--frames-per-epoch", "1500", "--seed", "3", "--lr", "0.05"]);
+    cmd.assert().success().stderr(
+        predicate::str::contains(
+            "saex: note: no training epoch of the 1-layer stack beat its initialisation",
+        )
+        .and(predicate::str::contains(
+            "the saved model is that initialisation",
+        ))
+        .and(predicate::str::contains("--lr 5e-3 --finetune-lr 5e-4")),
+    );
+}
