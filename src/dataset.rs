@@ -12,7 +12,9 @@
 //! - **Stems** are the audio files of a track folder (every format saex reads but `.mp4`, see [`is_audio_path`]),
 //!   named by their file stem; two files with one stem name are an error.
 //! - **The mixture** is `mixture.<ext>` ([`MIXTURE`]); without it, the mixture is the sum of the
-//!   stems.
+//!   stems. A track whose stems do not make it up (the target alone, or a stem that other tracks
+//!   have missing) is marked [`Track::rest_from_mixture`]: training mixes add the mixture minus
+//!   its stems as one more stem.
 //! - **The accompaniment rule**: residual files (`accompaniment`, `<target>_accompaniment`, see
 //!   [`residual_name`]) are ignored beside other stems, so they are never summed into a mix
 //!   twice; a folder of one source and its residual (`vocals` + `accompaniment`, as some
