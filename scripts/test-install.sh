@@ -58,6 +58,10 @@ run --version >/dev/null || fail "the installed saex does not start"
 run info >"$tmp/info.txt" || fail "saex info: exit $?"
 grep -qxF "model: $moved/share/saex/models/vocals" "$tmp/info.txt" ||
     fail "the default model is not the installed one: $(grep '^model:' "$tmp/info.txt")"
+# It searches its own models only, never the checkout it was built in.
+elsewhere="$(sed -n '/^search order/,/^$/p' "$tmp/info.txt" | sed '1d;/^$/d' |
+    grep -vF "$moved/share/saex/models/" || true)"
+[ -z "$elsewhere" ] || fail "the installed saex looks for models outside its tree:"$'\n'"$elsewhere"
 cp tests/data/tone.flac "$tmp/home/"
 run extract --quiet --device cpu tone.flac || fail "saex extract: exit $?"
 [ -s "$tmp/home/tone.vocals.wav" ] || fail "saex extract wrote no tone.vocals.wav"

@@ -12,7 +12,9 @@
 //! - **Stems** are the audio files of a track folder (every format saex reads but `.mp4`, see [`is_audio_path`]),
 //!   named by their file stem; two files with one stem name are an error.
 //! - **The mixture** is `mixture.<ext>` ([`MIXTURE`]); without it, the mixture is the sum of the
-//!   stems.
+//!   stems. A track whose stems do not make it up (the target alone, or a stem that other tracks
+//!   have missing) is marked [`Track::rest_from_mixture`]: training mixes add the mixture minus
+//!   its stems as one more stem.
 //! - **The accompaniment rule**: residual files (`accompaniment`, `<target>_accompaniment`, see
 //!   [`residual_name`]) are ignored beside other stems, so they are never summed into a mix
 //!   twice; a folder of one source and its residual (`vocals` + `accompaniment`, as some
@@ -306,6 +308,10 @@ pub struct Track {
     pub nb_channels: usize,
     /// Samples per channel (the shortest stem's length).
     pub nb_samples: u64,
+    /// Its stems do not make up its mixture file (a stem that other tracks have is missing,
+    /// or it has the target alone beside `mixture`): augmented training mixes add the rest,
+    /// the mixture minus its stems, as one more stem. Set by [`discover`].
+    pub rest_from_mixture: bool,
 }
 
 impl Track {
@@ -387,6 +393,7 @@ impl Track {
             sample_rate,
             nb_channels,
             nb_samples,
+            rest_from_mixture: false,
         })
     }
 
@@ -420,6 +427,192 @@ pub struct Dataset {
     pub valid: Vec<Track>,
     /// `valid` (DATA/valid), `held out from train` (every 8th), or `train` (one track only).
     pub valid_source: String,
+    /// One line per track that lacks a stem other tracks have (see [`missing_stems`]).
+    pub warnings: Vec<String>,
+}
+
+impl Dataset {
+    /// What was found, for the log before training: tracks and audio time per split, sample
+    /// rates and channels, the stems:
+    ///
+    /// ```text
+    /// data/train: 7 tracks, 21:03 of audio; validation: 1 track, 3:00 (held out from train ...)
+    /// 44100 Hz, stereo; stems: bass, drums, other, vocals (target vocals)
+    /// ```
+    pub fn summary(&self, root: &Path) -> String {
+        let tracks = |n: usize| format!("{n} track{}", if n == 1 { "" } else { "s" });
+        let mut all: Vec<&Track> = self.train.iter().collect();
+        for track in &self.valid {
+            if !all.iter().any(|t| t.files.dir == track.files.dir) {
+                all.push(track);
+            }
+        }
+        let mut rates: Vec<(u32, usize)> = Vec::new();
+        let mut channels: Vec<(usize, usize)> = Vec::new();
+        let mut stems: Vec<&str> = Vec::new();
+        for track in &all {
+            match rates.iter_mut().find(|(r, _)| *r == track.sample_rate) {
+                Some((_, n)) => *n += 1,
+                None => rates.push((track.sample_rate, 1)),
+            }
+            match channels.iter_mut().find(|(c, _)| *c == track.nb_channels) {
+                Some((_, n)) => *n += 1,
+                None => channels.push((track.nb_channels, 1)),
+            }
+            for stem in track.stems() {
+                if !stems.contains(&stem.name.as_str()) {
+                    stems.push(&stem.name);
+                }
+            }
+        }
+        rates.sort();
+        channels.sort();
+        stems.sort();
+        let counted = |parts: Vec<String>, counts: Vec<usize>| {
+            if parts.len() == 1 {
+                parts[0].clone()
+            } else {
+                parts
+                    .iter()
+                    .zip(counts)
+                    .map(|(p, n)| format!("{p} ({})", tracks(n)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        };
+        let rate_text = counted(
+            rates.iter().map(|(r, _)| format!("{r} Hz")).collect(),
+            rates.iter().map(|(_, n)| *n).collect(),
+        );
+        let channel_text = counted(
+            channels
+                .iter()
+                .map(|(c, _)| match c {
+                    1 => "mono".to_string(),
+                    2 => "stereo".to_string(),
+                    c => format!("{c} channels"),
+                })
+                .collect(),
+            channels.iter().map(|(_, n)| *n).collect(),
+        );
+        let valid = if self.valid_source == "valid" {
+            format!("{}: ", root.join("valid").display())
+        } else {
+            "validation: ".to_string()
+        };
+        let valid_note = if self.valid_source == "valid" {
+            String::new()
+        } else {
+            format!(" ({})", self.valid_source)
+        };
+        format!(
+            "{}: {}, {} of audio; {valid}{}, {}{valid_note}\n{rate_text}, {channel_text}; stems: {} (target {})",
+            root.join("train").display(),
+            tracks(self.train.len()),
+            duration(&self.train),
+            tracks(self.valid.len()),
+            duration(&self.valid),
+            stems.join(", "),
+            self.target
+        )
+    }
+}
+
+/// The audio time of `tracks` as `m:ss` or `h:mm:ss`.
+fn duration(tracks: &[Track]) -> String {
+    let seconds: f64 = tracks
+        .iter()
+        .map(|t| t.nb_samples as f64 / t.sample_rate as f64)
+        .sum();
+    let s = seconds.round() as u64;
+    let (h, m, s) = (s / 3600, s / 60 % 60, s % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
+}
+
+/// The folders of the tracks whose stems do not make up the whole mix: those that lack a stem
+/// which other tracks have, and those with the target alone (`mixture` + `vocals`). A track
+/// of one source and its residual (`vocals` + `accompaniment`) lacks nothing.
+fn incomplete_tracks(tracks: &[&Track], target: &str) -> Vec<PathBuf> {
+    let complete = |t: &Track| t.stems().iter().any(|s| is_residual_name(&s.name));
+    let names = stem_union(tracks);
+    tracks
+        .iter()
+        .filter(|t| !complete(t))
+        .filter(|t| {
+            t.others(target).next().is_none()
+                || names.iter().any(|n| *n != target && t.stem(n).is_none())
+        })
+        .map(|t| t.files.dir.clone())
+        .collect()
+}
+
+/// The stem names of the tracks that do not hold a residual, sorted.
+fn stem_union<'a>(tracks: &[&'a Track]) -> Vec<&'a str> {
+    let mut names: Vec<&str> = Vec::new();
+    for track in tracks
+        .iter()
+        .filter(|t| !t.stems().iter().any(|s| is_residual_name(&s.name)))
+    {
+        for stem in track.stems() {
+            if !names.contains(&stem.name.as_str()) {
+                names.push(&stem.name);
+            }
+        }
+    }
+    names.sort();
+    names
+}
+
+/// One warning per track that lacks a stem which other tracks have (a MUSDB18 track without
+/// its `bass.wav`, say), saying how its training mixes are formed: with a `mixture` file, the
+/// missing part is taken from it (the mixture minus the stems there are); without one, the
+/// mixes are the sum of the stems it has, and the missing instrument is never in them. A track
+/// of one source and its residual (`vocals` + `accompaniment`) lacks nothing.
+pub fn missing_stems(tracks: &[&Track], target: &str) -> Vec<String> {
+    let complete = |t: &Track| t.stems().iter().any(|s| is_residual_name(&s.name));
+    let names = stem_union(tracks);
+    let mut warnings = Vec::new();
+    for track in tracks.iter().filter(|t| !complete(t)) {
+        let missing: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|n| *n != target && track.stem(n).is_none())
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let holders = tracks
+            .iter()
+            .filter(|t| missing.iter().any(|n| t.stem(n).is_some()))
+            .count();
+        let own: Vec<&str> = track.stems().iter().map(|s| s.name.as_str()).collect();
+        let how = match track.mixture() {
+            Some(m) => format!(
+                "its training mixes take {} from its {}, as that file minus its own stems ({})",
+                missing.join(" and "),
+                m.path.file_name().unwrap_or_default().to_string_lossy(),
+                own.join(", ")
+            ),
+            None => format!(
+                "its training mixes are the sum of its own stems ({}), without {}",
+                own.join(", "),
+                missing.join(" or ")
+            ),
+        };
+        warnings.push(format!(
+            "{}: no {} stem, which {holders} other track{} {}: {how}; add the missing file \
+             (silent if the track has no such part) or remove the track",
+            track.files.dir.display(),
+            missing.join(", "),
+            if holders == 1 { "" } else { "s" },
+            if holders == 1 { "has" } else { "have" },
+        ));
+    }
+    warnings
 }
 
 /// Finds and checks every track of `root/train` (and `root/valid` when present) for `target`.
@@ -441,7 +634,7 @@ pub fn discover(root: &Path, target: &str) -> Result<Dataset> {
         ));
     }
     let valid = open_split(&root.join("valid"), target)?;
-    let (valid, valid_source) = if !valid.is_empty() {
+    let (mut valid, valid_source) = if !valid.is_empty() {
         (valid, "valid".to_string())
     } else if train.len() >= 2 {
         // Every 8th track (at least one) validates; the rest train.
@@ -464,11 +657,24 @@ pub fn discover(root: &Path, target: &str) -> Result<Dataset> {
             "train (only one track: validation is not independent)".to_string(),
         )
     };
+    let mut all: Vec<&Track> = train.iter().collect();
+    for track in &valid {
+        if !all.iter().any(|t| t.files.dir == track.files.dir) {
+            all.push(track);
+        }
+    }
+    let warnings = missing_stems(&all, target);
+    let incomplete = incomplete_tracks(&all, target);
+    for track in train.iter_mut().chain(valid.iter_mut()) {
+        track.rest_from_mixture =
+            track.mixture().is_some() && incomplete.contains(&track.files.dir);
+    }
     Ok(Dataset {
         target: target.to_string(),
         train,
         valid,
         valid_source,
+        warnings,
     })
 }
 
@@ -667,5 +873,83 @@ mod tests {
         let data = discover(root.path(), "vocals").unwrap();
         assert_eq!((data.train.len(), data.valid.len()), (1, 1));
         assert_eq!(data.train[0].nb_samples, 4000);
+    }
+
+    /// A track without a stem the others have is named with the stem, and how its mixes are
+    /// then formed (was: accepted without a word); the summary says what was found.
+    #[test]
+    fn a_track_missing_a_stem_is_named_and_the_data_summarised() {
+        let root = tempfile::tempdir().unwrap();
+        let full = [
+            ("mixture", 8000, 2, 8000),
+            ("vocals", 8000, 2, 8000),
+            ("bass", 8000, 2, 8000),
+            ("drums", 8000, 2, 8000),
+        ];
+        for name in ["a", "b", "c"] {
+            write_track(&root.path().join("train").join(name), &full);
+        }
+        write_track(&root.path().join("valid/v"), &full);
+        let data = discover(root.path(), "vocals").unwrap();
+        assert!(data.warnings.is_empty(), "{:?}", data.warnings);
+        let summary = data.summary(root.path());
+        assert!(
+            summary.contains("train: 3 tracks, 0:03 of audio;")
+                && summary.contains("valid: 1 track, 0:01")
+                && summary.contains("8000 Hz, stereo; stems: bass, drums, vocals (target vocals)"),
+            "{summary}"
+        );
+
+        std::fs::remove_file(root.path().join("train/b/bass.wav")).unwrap();
+        let data = discover(root.path(), "vocals").unwrap();
+        assert_eq!(data.warnings.len(), 1, "{:?}", data.warnings);
+        let rest: Vec<bool> = data.train.iter().map(|t| t.rest_from_mixture).collect();
+        assert_eq!(rest, [false, true, false]);
+        let warning = &data.warnings[0];
+        assert!(
+            warning.contains("train/b: no bass stem, which 3 other tracks have")
+                && warning.contains(
+                    "its training mixes take bass from its mixture.wav, as that file minus its \
+                     own stems (drums, vocals)"
+                ),
+            "{warning}"
+        );
+
+        // The target alone beside the mixture: no stem is missing, the rest is in the mixture.
+        let only = tempfile::tempdir().unwrap();
+        for name in ["a", "b"] {
+            write_track(
+                &only.path().join("train").join(name),
+                &[("mixture", 8000, 2, 8000), ("vocals", 8000, 2, 8000)],
+            );
+        }
+        let data = discover(only.path(), "vocals").unwrap();
+        assert!(data.warnings.is_empty(), "{:?}", data.warnings);
+        assert!(data
+            .train
+            .iter()
+            .chain(&data.valid)
+            .all(|t| t.rest_from_mixture));
+
+        // A source beside its residual lacks nothing, and its residual is no missing stem.
+        let c = root.path().join("train/c");
+        std::fs::remove_dir_all(&c).unwrap();
+        write_track(
+            &c,
+            &[("vocals", 8000, 2, 8000), ("accompaniment", 8000, 2, 8000)],
+        );
+        let data = discover(root.path(), "vocals").unwrap();
+        assert_eq!(data.warnings.len(), 1, "{:?}", data.warnings);
+        assert!(
+            data.warnings[0].contains("train/b: no bass stem"),
+            "{:?}",
+            data.warnings
+        );
+        assert!(
+            data.summary(root.path())
+                .contains("stems: accompaniment, bass, drums, vocals"),
+            "{}",
+            data.summary(root.path())
+        );
     }
 }

@@ -2,10 +2,14 @@
 //!
 //! Search order for a model named `name` (e.g. `vocals`):
 //! 1. `$SAEX_MODELS/<name>` when `SAEX_MODELS` is set (a folder of model folders);
-//! 2. `<folder of the executable>/models/<name>` (a release archive: binary and models/ side by side);
-//! 3. `<folder of the executable>/../share/saex/models/<name>` (an install under a prefix);
-//! 4. `<folder of the executable>/../../models/<name>` (the checkout's `target/release/saex`);
-//! 5. the `models/<name>` of the source tree the binary was built from.
+//! 2. the binary's own models, the first of these that is a folder:
+//!    - `<folder of the executable>/models/<name>` (a release archive: binary and models/ side
+//!      by side);
+//!    - `<folder of the executable>/../share/saex/models/<name>` (an install under a prefix);
+//! 3. only for a binary that has no models of its own (a build: `target/release/saex`, the
+//!    tests, the Python module): `<folder of the executable>/../../models/<name>` (the
+//!    checkout's `target/release/saex`) and the `models/<name>` of the source tree it was built
+//!    from, once each. An installed copy never falls back to the checkout it was built in.
 
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -21,27 +25,48 @@ fn models_root() -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
-/// The folders searched for a shipped model, in order.
-pub fn model_search_path(name: &str) -> Vec<PathBuf> {
-    let mut places = Vec::new();
-    if let Some(root) = models_root() {
-        places.push(root.join(name));
+/// The folders of model folders that ship with this binary, in order (see the module docs):
+/// its own (`exe_dir/models` or `exe_dir/../share/saex/models`) when it has them, else those of
+/// the `checkout` it was built in; a folder reached twice is listed once.
+pub fn shipped_roots(exe_dir: Option<&Path>, checkout: &Path) -> Vec<PathBuf> {
+    let tidy = |p: PathBuf| p.canonicalize().unwrap_or(p);
+    if let Some(dir) = exe_dir {
+        for own in [dir.join("models"), dir.join("../share/saex/models")] {
+            if own.is_dir() {
+                return vec![tidy(own)];
+            }
+        }
     }
-    if let Some(dir) = std::env::current_exe()
+    let mut roots: Vec<PathBuf> = Vec::new();
+    let build = exe_dir.map(|dir| dir.join("../../models"));
+    for root in build.into_iter().chain([checkout.join("models")]) {
+        let root = tidy(root);
+        if !roots.contains(&root) {
+            roots.push(root);
+        }
+    }
+    roots
+}
+
+/// The folders of model folders searched, in order: `SAEX_MODELS` when set, then
+/// [`shipped_roots`] of this binary.
+fn model_roots() -> Vec<PathBuf> {
+    let exe_dir = std::env::current_exe()
         .ok()
         .and_then(|exe| exe.canonicalize().ok())
-        .and_then(|exe| exe.parent().map(Path::to_path_buf))
-    {
-        places.push(dir.join("models").join(name));
-        places.push(dir.join("../share/saex/models").join(name));
-        places.push(dir.join("../../models").join(name));
-    }
-    places.push(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("models")
-            .join(name),
-    );
-    places
+        .and_then(|exe| exe.parent().map(Path::to_path_buf));
+    models_root()
+        .into_iter()
+        .chain(shipped_roots(
+            exe_dir.as_deref(),
+            Path::new(env!("CARGO_MANIFEST_DIR")),
+        ))
+        .collect()
+}
+
+/// The folders searched for a model by name, in order.
+pub fn model_search_path(name: &str) -> Vec<PathBuf> {
+    model_roots().iter().map(|root| root.join(name)).collect()
 }
 
 /// The first folder of [`model_search_path`] that holds a `config.json`. A `SAEX_MODELS` that
@@ -63,10 +88,21 @@ pub fn find_model(name: &str) -> Result<PathBuf> {
         .map(|p| p.canonicalize().unwrap_or_else(|_| p.clone()))
         .ok_or_else(|| {
             let list: Vec<String> = places.iter().map(|p| p.display().to_string()).collect();
-            let there = match shipped_models().as_slice() {
+            let mut there = match shipped_models().as_slice() {
                 [] => "no shipped models were found".to_string(),
                 names => format!("the shipped models are {}", names.join(", ")),
             };
+            if let Some(root) = models_root() {
+                let names = names_in(&root);
+                there += &format!(
+                    "; SAEX_MODELS holds {}",
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                );
+            }
             Error::Invalid(format!(
                 "the shipped model {name:?} was not found: {there} (pass --model DIR, or set \
                  SAEX_MODELS to a folder of model folders; looked in {})",
@@ -107,10 +143,28 @@ pub fn is_shipped(dir: &Path) -> bool {
         .any(|p| p == dir)
 }
 
-/// The names of the shipped models found along the search path (e.g. `bass`, `drums`,
-/// `vocals`), sorted.
+/// The names of the shipped models (e.g. `bass`, `drums`, `vocals`), sorted: the model folders
+/// of the binary's own models, or of its checkout (not those of `SAEX_MODELS`).
 pub fn shipped_models() -> Vec<String> {
-    let mut names: Vec<String> = model_search_path("")
+    let roots: Vec<PathBuf> = model_roots()
+        .into_iter()
+        .skip(usize::from(models_root().is_some()))
+        .collect();
+    names_of(&roots)
+}
+
+/// Every model that `--model NAME` finds: those of `SAEX_MODELS` and the shipped ones, sorted.
+pub fn models_by_name() -> Vec<String> {
+    names_of(&model_roots())
+}
+
+/// The names of the model folders (holding `config.json`) in `root`, sorted.
+pub fn names_in(root: &Path) -> Vec<String> {
+    names_of(&[root.to_path_buf()])
+}
+
+fn names_of(roots: &[PathBuf]) -> Vec<String> {
+    let mut names: Vec<String> = roots
         .iter()
         .filter_map(|root| std::fs::read_dir(root).ok())
         .flatten()
@@ -121,6 +175,11 @@ pub fn shipped_models() -> Vec<String> {
     names.sort();
     names.dedup();
     names
+}
+
+/// `SAEX_MODELS` as set (not empty), for messages.
+pub fn models_env() -> Option<PathBuf> {
+    models_root()
 }
 
 /// saex's cache folder: `$SAEX_CACHE`, else `$XDG_CACHE_HOME/saex`, else `$HOME/.cache/saex`
@@ -197,5 +256,38 @@ mod tests {
             "$SAEX_CACHE/corpus-v1/test"
         );
         assert_eq!(portable_path(Path::new("data/x")), "data/x");
+    }
+
+    /// An installed binary (PREFIX/bin/saex beside PREFIX/share/saex/models) or a release
+    /// archive (saex beside models/) searches its own models only, never the checkout it was
+    /// built in; a build searches the checkout's once (was: the checkout listed twice, and an
+    /// installed copy fell back to it).
+    #[test]
+    fn an_installed_binary_uses_its_own_models_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let checkout = root.join("checkout");
+        std::fs::create_dir_all(checkout.join("models/bass")).unwrap();
+        std::fs::create_dir_all(checkout.join("target/release")).unwrap();
+        let prefix = root.join("prefix");
+        std::fs::create_dir_all(prefix.join("bin")).unwrap();
+        std::fs::create_dir_all(prefix.join("share/saex/models")).unwrap();
+        let archive = root.join("archive");
+        std::fs::create_dir_all(archive.join("models")).unwrap();
+
+        assert_eq!(
+            shipped_roots(Some(&prefix.join("bin")), &checkout),
+            [prefix.join("share/saex/models")]
+        );
+        assert_eq!(
+            shipped_roots(Some(&archive), &checkout),
+            [archive.join("models")]
+        );
+        assert_eq!(
+            shipped_roots(Some(&checkout.join("target/release")), &checkout),
+            [checkout.join("models")]
+        );
+        // A test binary (target/release/deps) and an unknown executable: the checkout's.
+        assert_eq!(shipped_roots(None, &checkout), [checkout.join("models")]);
     }
 }

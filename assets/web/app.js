@@ -289,3 +289,17 @@ drop.addEventListener("dragleave", () => drop.classList.remove("over"));
 drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); take(e.dataTransfer.files); });
 $("#files").addEventListener("change", (e) => { take(e.target.files); e.target.value = ""; });
 loadModels().catch((e) => { $("#form-error").textContent = `cannot list the models: ${e}`; });
+
+// After a reload, the server's jobs are listed again: finished ones with their players,
+// queued and running ones followed as they go.
+async function loadJobs() {
+  const answer = await fetch("/api/jobs");
+  if (!answer.ok) return;
+  for (const job of await answer.json()) {
+    const view = addJob(job);
+    update(view, job);
+    if (job.state === "done") showResult(view, job);
+    else if (job.state === "queued" || job.state === "running") poll(view);
+  }
+}
+loadJobs().catch((e) => { $("#form-error").textContent = `cannot list the jobs: ${e}`; });

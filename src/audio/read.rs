@@ -77,8 +77,8 @@ struct CodecSource {
 }
 
 impl AudioReader {
-    /// Opens `path` and reads its header; `-` is standard input (WAV, FLAC, MP3 or Ogg: formats
-    /// that can be read front to back). Errors name the file: missing, empty, not audio,
+    /// Opens `path` and reads its header; `-` is standard input (WAV, FLAC, MP3 or Ogg are read
+    /// front to back; an MP4 is first copied whole to a temporary file, see [`spool_mp4`]). Errors name the file: missing, empty, not audio,
     /// truncated, unsupported encoding, absurd channel count or sample rate. A file of several
     /// audio streams (an MP4 of the stems format) is read from its first.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
@@ -106,6 +106,13 @@ impl AudioReader {
             return Err(Error::file(name, "empty file"));
         }
         let mut reader = BufReader::with_capacity(1 << 16, file);
+        let (mut reader, file_len) = if file_len.is_none()
+            && is_mp4(&peek(&mut reader, 8).map_err(|e| Error::io(name, e))?)
+        {
+            spool_mp4(name, reader)?
+        } else {
+            (reader, file_len)
+        };
         let magic = peek(&mut reader, 4).map_err(|e| Error::io(name, e))?;
         if magic.is_empty() {
             return Err(Error::file(name, "empty stream"));
@@ -307,6 +314,47 @@ const STDIN: &str = "(standard input)";
 fn stdin_file() -> std::io::Result<File> {
     use std::os::fd::AsFd;
     Ok(File::from(std::io::stdin().as_fd().try_clone_to_owned()?))
+}
+
+/// The most bytes of an MP4 that [`spool_mp4`] buffers from a stream.
+pub const MAX_SPOOLED_MP4: u64 = 2 << 30;
+
+/// Whether `head` (a file's first 8 bytes) starts an MP4 (ISO BMFF): an `ftyp` box.
+fn is_mp4(head: &[u8]) -> bool {
+    head.len() >= 8 && &head[4..8] == b"ftyp"
+}
+
+/// An MP4 (M4A, AAC or ALAC) from standard input or a FIFO, copied whole into a nameless
+/// temporary file (gone when closed) and read from there: its index (`moov`) often comes after
+/// the audio (ffmpeg and iTunes write it last unless asked for "fast start"), which a stream
+/// read front to back cannot reach, and its edit list (the encoder's priming) is read from the
+/// index too. An MP4 is compressed, so the copy is small beside the audio (about 1 MB a minute);
+/// beyond [`MAX_SPOOLED_MP4`] it is refused, naming the limit.
+fn spool_mp4(name: &Path, mut reader: BufReader<File>) -> Result<(BufReader<File>, Option<u64>)> {
+    let mut spool = tempfile::tempfile().map_err(|e| {
+        Error::file(
+            name,
+            format!(
+                "an MP4 from a pipe is read through a temporary file, which cannot be made: {e}"
+            ),
+        )
+    })?;
+    let copied = std::io::copy(&mut (&mut reader).take(MAX_SPOOLED_MP4 + 1), &mut spool)
+        .map_err(|e| Error::io(name, e))?;
+    if copied > MAX_SPOOLED_MP4 {
+        return Err(Error::file(
+            name,
+            format!(
+                "an MP4 from a pipe is read through a temporary file, and this one is over {} GiB: \
+                 pass it by path",
+                MAX_SPOOLED_MP4 >> 30
+            ),
+        ));
+    }
+    spool
+        .seek(SeekFrom::Start(0))
+        .map_err(|e| Error::io(name, e))?;
+    Ok((BufReader::with_capacity(1 << 16, spool), Some(copied)))
 }
 
 /// The first `n` bytes of `reader` (fewer at the end of the stream), without consuming them.

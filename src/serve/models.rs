@@ -34,14 +34,18 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// The shipped models (see [`crate::locate::shipped_models`]) and the model folders under
+    /// The models found by name (see [`crate::locate::models_by_name`]) and the model folders under
     /// each of `dirs` (sorted by name). A folder of `dirs` that cannot be read is an error; a
     /// model whose config.json is unusable is left out with a warning in `warnings`.
     pub fn discover(dirs: &[PathBuf], warnings: &mut Vec<String>) -> Result<Self> {
         let mut found: Vec<(PathBuf, String)> = Vec::new();
-        for name in crate::locate::shipped_models() {
+        for name in crate::locate::models_by_name() {
             if let Ok(dir) = crate::locate::find_model(&name) {
-                found.push((dir, "shipped".to_string()));
+                let from_env = crate::locate::models_env()
+                    .and_then(|root| root.canonicalize().ok())
+                    .is_some_and(|root| dir.starts_with(root));
+                let origin = if from_env { "SAEX_MODELS" } else { "shipped" };
+                found.push((dir, origin.to_string()));
             }
         }
         for root in dirs {

@@ -152,9 +152,14 @@ async fn remove(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> R
 }
 
 /// A file name for downloads: the upload's name without its extension, reduced to letters,
-/// digits, `-`, `_` and `.` (it goes into a header), then `.suffix`.
+/// digits, `-`, `_` and `.` (it goes into a header), then `.suffix`. The ASCII fallback of
+/// [`disposition`], and the folder inside the zip.
 fn download_name(job: &Job, suffix: &str) -> String {
-    let base = std::path::Path::new(&job.name)
+    ascii_name(&job.name, suffix)
+}
+
+fn ascii_name(upload: &str, suffix: &str) -> String {
+    let base = std::path::Path::new(upload)
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
@@ -173,6 +178,45 @@ fn download_name(job: &Job, suffix: &str) -> String {
         clean = "song".into();
     }
     format!("{clean}.{suffix}")
+}
+
+/// The Content-Disposition of a download (`kind`: `inline` or `attachment`) of the job's
+/// `suffix`: the ASCII [`download_name`] as `filename`, and the upload's own name (any
+/// Unicode, without control characters or slashes) as RFC 5987's `filename*=UTF-8''...`, which
+/// browsers prefer: `Чайка.wav` downloads as `Чайка.stems.zip` (was: `_____.stems.zip`).
+fn disposition(kind: &str, upload: &str, suffix: &str) -> HeaderValue {
+    let ascii = ascii_name(upload, suffix);
+    let base = std::path::Path::new(upload)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let own: String = base
+        .chars()
+        .filter(|c| !c.is_control() && !matches!(c, '/' | '\\'))
+        .take(120)
+        .collect();
+    let mut value = format!("{kind}; filename=\"{ascii}\"");
+    if !own.trim().is_empty() {
+        let full = format!("{own}.{suffix}");
+        if full != ascii {
+            value += &format!("; filename*=UTF-8''{}", rfc5987(&full));
+        }
+    }
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("attachment"))
+}
+
+/// `text` percent-encoded as RFC 5987's `value-chars`: UTF-8 bytes, every one but `attr-char`
+/// as `%XX`.
+fn rfc5987(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out += &format!("%{b:02X}");
+        }
+    }
+    out
 }
 
 /// The bytes a streamed download reads from its file at a time.
@@ -200,7 +244,11 @@ fn file_body(file: tokio::fs::File) -> Body {
 
 /// `file` (opened, at its start) streamed with its length, a content type and the name a
 /// download saves it under.
-async fn file_answer(file: tokio::fs::File, content_type: &'static str, name: &str) -> Response {
+async fn file_answer(
+    file: tokio::fs::File,
+    content_type: &'static str,
+    disposition: HeaderValue,
+) -> Response {
     let length = match file.metadata().await {
         Ok(metadata) => metadata.len(),
         Err(e) => {
@@ -210,8 +258,6 @@ async fn file_answer(file: tokio::fs::File, content_type: &'static str, name: &s
             )
         }
     };
-    let disposition = HeaderValue::from_str(&format!("inline; filename=\"{name}\""))
-        .unwrap_or_else(|_| HeaderValue::from_static("inline"));
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
@@ -254,7 +300,7 @@ async fn stem(
             file_answer(
                 file,
                 "audio/wav",
-                &download_name(&job, &format!("{name}.wav")),
+                disposition("inline", &job.name, &format!("{name}.wav")),
             )
             .await
         }
@@ -268,7 +314,14 @@ async fn spectrogram(State(state): State<Arc<AppState>>, Path(id): Path<String>)
         Err(answer) => return answer,
     };
     match open_file(job.plot_file()).await {
-        Ok(file) => file_answer(file, "image/png", &download_name(&job, "spectrogram.png")).await,
+        Ok(file) => {
+            file_answer(
+                file,
+                "image/png",
+                disposition("inline", &job.name, "spectrogram.png"),
+            )
+            .await
+        }
         Err(answer) => answer,
     }
 }
@@ -284,13 +337,9 @@ async fn zip_all(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> 
     };
     match zipped {
         Ok(Ok(file)) => {
-            let name = download_name(&job, "stems.zip");
             let file = tokio::fs::File::from_std(file);
-            let mut answer = file_answer(file, "application/zip", &name).await;
-            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-                answer.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-            }
-            answer
+            let disposition = disposition("attachment", &job.name, "stems.zip");
+            file_answer(file, "application/zip", disposition).await
         }
         _ => error(
             StatusCode::NOT_FOUND,
@@ -612,5 +661,29 @@ mod tests {
             assert!(streamed == content, "length {length}: other bytes");
             assert_eq!(nb_chunks, length.div_ceil(CHUNK), "length {length}");
         }
+    }
+
+    /// A Unicode upload name downloads under its own name (RFC 5987), with an ASCII fallback
+    /// (was: `____song.stems.zip` only).
+    #[test]
+    fn unicode_names_download_as_themselves() {
+        let header = disposition("attachment", "Чайка song.flac", "stems.zip");
+        assert_eq!(
+            header.to_str().unwrap(),
+            "attachment; filename=\"______song.stems.zip\"; \
+             filename*=UTF-8''%D0%A7%D0%B0%D0%B9%D0%BA%D0%B0%20song.stems.zip"
+        );
+        // A plain name needs no second form; quotes, control characters and slashes never
+        // reach the header.
+        let header = disposition("inline", "song.wav", "vocals.wav");
+        assert_eq!(
+            header.to_str().unwrap(),
+            "inline; filename=\"song.vocals.wav\""
+        );
+        let header = disposition("inline", "a\"b\r\nc.wav", "vocals.wav");
+        assert_eq!(
+            header.to_str().unwrap(),
+            "inline; filename=\"a_b__c.vocals.wav\"; filename*=UTF-8''a%22bc.vocals.wav"
+        );
     }
 }

@@ -198,6 +198,10 @@ pub fn train(options: &TrainOptions, stop: &AtomicBool) -> Result<TrainReport> {
     options.validate()?;
     let session_start = Instant::now();
     let data = dataset::discover(&options.data, &options.model.target)?;
+    log(options, format_args!("{}", data.summary(&options.data)));
+    for warning in &data.warnings {
+        eprintln!("saex: warning: {warning}");
+    }
     prepare_out(options)?;
     let maker = FrameMaker::new(&options.model, options.device)?;
     let valid = maker.fixed(&data.valid, &data.target, options.settings.valid_frames)?;
@@ -398,6 +402,25 @@ pub fn train(options: &TrainOptions, stop: &AtomicBool) -> Result<TrainReport> {
         }
     }
 
+    // The best model is a new layer's initialisation: no gradient epoch of the deepest stack
+    // improved on it. Say so, with what usually helps.
+    if state.best_at.ends_with("/0") && state.epochs > 0 {
+        log(
+            options,
+            format_args!(
+                "saex: note: no training epoch of the {}-layer stack beat its initialisation \
+                 (valid loss {:.6} at {}): the saved model is that initialisation. With little \
+                 data ({} training track(s)), try a smaller step (--lr {:e} --finetune-lr {:e}), \
+                 --no-augment, --early-stop 2, or more tracks",
+                model.config.nb_layers,
+                state.best_valid_loss.unwrap_or(f64::NAN),
+                state.best_at,
+                data.train.len(),
+                options.settings.lr / 10.0,
+                options.settings.finetune_lr / 10.0,
+            ),
+        );
+    }
     // Final summary into the best model's config.json; the checkpoint is no longer needed.
     let best_valid_loss = state.best_valid_loss.unwrap_or(f64::NAN);
     state.seconds = seconds_before + session_start.elapsed().as_secs_f64();
@@ -624,8 +647,10 @@ fn run_epoch(
     let mut order: Vec<i64> = (0..n as i64).collect();
     order.shuffle(rng);
     let order = Tensor::from_slice(&order).to_device(options.device);
-    let bar = crate::progress::bar(n as u64, "frames", options.quiet);
-    bar.set_message(label.to_string());
+    let bar = crate::progress::percent_bar(n as u64, "frames", options.quiet);
+    // `finetune epoch 3/10 loss 0.01234`: short enough for the bar's line.
+    let short_label = label.replace("stage finetune", "finetune");
+    bar.set_message(short_label.clone());
     let start = Instant::now();
     let mut loss_sum = 0.0;
     for picks in order.split(options.settings.batch_size as i64, 0) {
@@ -652,11 +677,9 @@ fn run_epoch(
         let batch = picks.size()[0] as u64;
         loss_sum += value * batch as f64;
         bar.inc(batch);
-        let seconds = start.elapsed().as_secs_f64().max(1e-9);
         bar.set_message(format!(
-            "{label} loss {:.5} ({:.0} frames/s)",
-            loss_sum / bar.position() as f64,
-            bar.position() as f64 / seconds
+            "{short_label} loss {:.5}",
+            loss_sum / bar.position() as f64
         ));
     }
     bar.finish_and_clear();

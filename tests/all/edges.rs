@@ -285,3 +285,49 @@ fn every_subcommand_with_quiet_takes_q() {
         assert!(text.contains("-q, --quiet"), "{subcommand}: {text}");
     }
 }
+
+/// `saex info` listed the checkout's models folder twice (`target/release/../../models` and the
+/// source tree) and called the models of `SAEX_MODELS` shipped: now each folder once, and the
+/// models of `SAEX_MODELS` apart.
+#[test]
+fn info_lists_each_folder_once_and_saex_models_apart() {
+    let s = Setup::new();
+    let mine = s.path("mine");
+    let vocals = saex::locate::find_model("vocals").unwrap();
+    std::fs::create_dir_all(mine.join("custom")).unwrap();
+    for file in ["config.json", "model.safetensors"] {
+        std::fs::copy(vocals.join(file), mine.join("custom").join(file)).unwrap();
+    }
+    let output = saex()
+        .env("SAEX_MODELS", &mine)
+        .arg("info")
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("shipped models: bass, drums, vocals\n")
+            && stdout.contains(&format!(
+                "models in SAEX_MODELS ({}): custom\n",
+                mine.display()
+            )),
+        "{stdout}"
+    );
+    let places: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("search order"))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .map(|l| l[4..].trim())
+        .collect();
+    let mut unique = places.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), places.len(), "{stdout}");
+    assert_eq!(
+        places[0],
+        mine.join("vocals").display().to_string(),
+        "{stdout}"
+    );
+}

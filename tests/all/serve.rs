@@ -380,10 +380,16 @@ fn page_models_and_a_whole_job() {
         let answer = server.get(&format!("/api/jobs/{job_id}/stems/{stem}.wav"));
         assert_eq!(answer.status, 200, "{stem}");
         assert_eq!(answer.header("content-type"), Some("audio/wav"));
-        // The download name is made safe for a header.
+        // The download name is made safe for a header, the upload's own name beside it.
         assert_eq!(
             answer.header("content-disposition"),
-            Some(format!("inline; filename=\"My_Song__live_.{stem}.wav\"").as_str())
+            Some(
+                format!(
+                    "inline; filename=\"My_Song__live_.{stem}.wav\"; \
+                     filename*=UTF-8''My%20Song%20%28live%29.{stem}.wav"
+                )
+                .as_str()
+            )
         );
         let path = dir.path().join(format!("{stem}.wav"));
         std::fs::write(&path, &answer.body).unwrap();

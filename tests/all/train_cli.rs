@@ -479,3 +479,88 @@ fn autoencoder_and_joint_random_baselines_train() {
         .collect();
     assert_eq!(stages, ["1", "2", "finetune", "finetune"], "{csv}");
 }
+
+/// Before training, what was found (tracks, audio time, rates, stems); a track without a stem
+/// the others have is named, with how its mixes are formed (was: no summary, no word).
+#[test]
+fn the_data_is_summarised_and_a_missing_stem_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    dataset(&data, 1);
+    std::fs::remove_file(data.join("train/track-001/drums.wav")).unwrap();
+    let out = dir.path().join("m");
+    let mut cmd = Command::cargo_bin("saex").unwrap();
+    cmd.arg("train")
+        .arg("--data")
+        .arg(&data)
+        .arg("--out")
+        .arg(&out)
+        .args(common::TINY_TRAIN)
+        .args([
+            "--layers",
+            "1",
+            "--epochs-per-stage",
+            "1",
+            "--finetune-epochs",
+            "0",
+        ])
+        .args(["--frames-per-epoch", "500"]);
+    let output = cmd.assert().success().get_output().clone();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let train = data.join("train").display().to_string();
+    assert!(
+        stderr.contains(&format!("{train}: 3 tracks, 0:06 of audio;"))
+            && stderr.contains("valid: 1 track, 0:02")
+            && stderr.contains("8000 Hz, stereo; stems: bass, drums, vocals (target vocals)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("saex: warning: ")
+            && stderr.contains("track-001: no drums stem, which 3 other tracks have")
+            && stderr.contains("the sum of its own stems (bass, vocals), without drums"),
+        "{stderr}"
+    );
+    // -q keeps the warning, drops the summary.
+    cmd.arg("--force").arg("-q");
+    let output = cmd.assert().success().get_output().clone();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no drums stem") && !stderr.contains("of audio"),
+        "{stderr}"
+    );
+}
+
+/// A run whose gradient epochs never beat the new layer's initialisation says so, with
+/// settings to try (was: the initialisation saved without a word). A step far too large for
+/// this data makes it happen deterministically.
+#[test]
+fn a_run_that_never_beats_its_initialisation_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    dataset(&data, 0);
+    let mut cmd = Command::cargo_bin("saex").unwrap();
+    cmd.arg("train")
+        .arg("--data")
+        .arg(&data)
+        .arg("--out")
+        .arg(dir.path().join("m"))
+        .args(common::TINY_TRAIN)
+        .args([
+            "--layers",
+            "1",
+            "--epochs-per-stage",
+            "2",
+            "--finetune-epochs",
+            "0",
+        ])
+        .args(["--frames-per-epoch", "1500", "--seed", "3", "--lr", "0.05"]);
+    cmd.assert().success().stderr(
+        predicate::str::contains(
+            "saex: note: no training epoch of the 1-layer stack beat its initialisation",
+        )
+        .and(predicate::str::contains(
+            "the saved model is that initialisation",
+        ))
+        .and(predicate::str::contains("--lr 5e-3 --finetune-lr 5e-4")),
+    );
+}

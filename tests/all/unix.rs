@@ -826,3 +826,40 @@ fn ogg_and_opus_from_a_pipe_are_as_long_as_from_a_file() {
         assert_eq!(piped, expected, "{name}");
     }
 }
+
+/// An M4A whose index (`moov`) comes after its audio, as ffmpeg writes it, and a stems file,
+/// on standard input: buffered to a nameless temporary file and read as from their paths, the
+/// same samples and length, priming dropped (was: a misleading error about the stream).
+#[test]
+fn an_mp4_with_its_index_last_is_read_from_a_pipe() {
+    let s = Setup::new();
+    let m4a = crate::common::data("tone.m4a");
+    let bytes = std::fs::read(&m4a).unwrap();
+    let moov = bytes.windows(4).position(|w| w == b"moov").unwrap();
+    let mdat = bytes.windows(4).position(|w| w == b"mdat").unwrap();
+    assert!(moov > mdat, "the fixture should have its index last");
+    for name in ["tone.m4a", "tiny.stem.mp4"] {
+        let by_path = s.path(&format!("{name}.wav"));
+        s.extract(&crate::common::data(name), &by_path)
+            .assert()
+            .success();
+        let expected = read_audio(&by_path).unwrap();
+        let out = saex()
+            .args(["extract", "--quiet", "--device", "cpu", "--model"])
+            .arg(s.path("vocals"))
+            .args(["--mix", "-", "--out", "-"])
+            .write_stdin(std::fs::read(crate::common::data(name)).unwrap())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let copy = s.path(&format!("{name}.piped.wav"));
+        std::fs::write(&copy, &out.stdout).unwrap();
+        let piped = read_audio(&copy).unwrap();
+        assert_eq!(piped.nb_frames(), expected.nb_frames(), "{name}");
+        assert_eq!(piped, expected, "{name}");
+    }
+}

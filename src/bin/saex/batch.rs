@@ -144,7 +144,7 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
     let plan = job.plan(&separators[0].targets())?;
     std::fs::create_dir_all(&args.output).map_err(|e| saex::Error::io(&args.output, e))?;
     let total = total_seconds(&plan);
-    let bar = saex::progress::audio_bar(Some(total.round() as u64), "s of audio", 1.0, args.quiet);
+    let bar = saex::progress::audio_bar(Some(total.round() as u64), 1.0, args.quiet);
     bar.set_message(if shard == Shard::ALL {
         format!("{} files", plan.len())
     } else {

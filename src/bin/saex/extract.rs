@@ -43,7 +43,8 @@ pub struct ExtractArgs {
     /// `<DIR>/<name>/<target>.wav` and `residual.wav` with --out-dir.
     #[arg(value_name = "INPUT", conflicts_with_all = ["mix"])]
     inputs: Vec<PathBuf>,
-    /// The mixture to separate; - reads standard input (WAV, FLAC, MP3 or Ogg, as a stream). A
+    /// The mixture to separate; - reads standard input (WAV, FLAC, MP3 or Ogg as a stream; an
+    /// MP4 is copied to a temporary file first, its index may come last). A
     /// MUSDB18 stems file (.stem.mp4) is read from its stream 0, the mixture.
     #[arg(long, value_name = "FILE", required_unless_present = "inputs")]
     mix: Option<PathBuf>,
@@ -51,8 +52,10 @@ pub struct ExtractArgs {
     /// streaming header, raw samples with --raw, or --type mp3|ogg). A FIFO or a device is written in place.
     #[arg(long, value_name = "FILE", conflicts_with = "out_dir")]
     out: Option<PathBuf>,
-    /// Folder for `<target>.wav` of every model plus `residual.wav` (several models); with
-    /// several inputs, one folder per input inside it.
+    /// Folder for the targets of every model plus `residual.wav`: `--mix FILE` (one mixture)
+    /// writes `<DIR>/<target>.wav`; INPUT... writes `<DIR>/<name>/<target>.wav` for each input,
+    /// however many there are (a glob's layout does not depend on how many files it matched).
+    /// A relative `--residual FILE` goes into DIR too
     #[arg(long, value_name = "DIR")]
     out_dir: Option<PathBuf>,
     /// Also write the mix minus the target(s) here (what museval scores as accompaniment); alone,
@@ -317,12 +320,8 @@ fn extract_one(
             separator.sample_rate()
         );
     }
-    let bar = saex::progress::audio_bar(
-        length.nb_frames,
-        "frames",
-        f64::from(length.sample_rate),
-        args.quiet,
-    );
+    let bar =
+        saex::progress::audio_bar(length.nb_frames, f64::from(length.sample_rate), args.quiet);
     bar.set_message(format!("extracting {}", separator.targets().join(", ")));
     let result = separator.separate_reader(reader, outputs, &mut |done| bar.set_position(done));
     bar.finish_and_clear();

@@ -129,11 +129,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The default model, the shipped models, and the folders searched, in order.
+/// The default model, the shipped models, those of `SAEX_MODELS`, and the folders searched.
 fn print_search_path() {
-    use saex::locate::{model_search_path, shipped_models, DEFAULT_MODEL};
+    use saex::locate::{model_search_path, models_env, names_in, shipped_models, DEFAULT_MODEL};
     println!("default model: {DEFAULT_MODEL}");
     println!("shipped models: {}", shipped_models().join(", "));
+    if let Some(root) = models_env() {
+        let names = names_in(&root);
+        println!(
+            "models in SAEX_MODELS ({}): {}",
+            root.display(),
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        );
+    }
     println!("search order (--model NAME, and the default; SAEX_MODELS first when set):");
     for place in model_search_path(DEFAULT_MODEL) {
         let found = place.join("config.json").is_file();

@@ -177,26 +177,113 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
                 Shell::Elvish => clap_complete::Shell::Elvish,
                 Shell::Powershell => clap_complete::Shell::PowerShell,
             };
-            clap_complete::generate(shell, &mut Cli::command(), "saex", &mut std::io::stdout());
+            let mut command = with_completion_values(
+                Cli::command(),
+                &device_choices(),
+                &saex::locate::models_by_name(),
+            );
+            clap_complete::generate(shell, &mut command, "saex", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
         Command::Man => {
-            // One page: the command, then each subcommand's options.
-            let command = Cli::command();
-            let mut out = std::io::stdout().lock();
-            clap_mangen::Man::new(command.clone()).render(&mut out)?;
-            for sub in command.get_subcommands() {
-                if sub.is_hide_set() {
-                    continue;
-                }
-                // clap takes &'static names; this runs once per process.
-                let name: &'static str =
-                    Box::leak(format!("saex-{}", sub.get_name()).into_boxed_str());
-                clap_mangen::Man::new(sub.clone().name(name)).render(&mut out)?;
-            }
+            std::io::Write::write_all(&mut std::io::stdout().lock(), man_page()?.as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The devices to offer for `--device`: auto, cpu, cuda, and cuda:N for each GPU here.
+fn device_choices() -> Vec<String> {
+    let mut choices: Vec<String> = ["auto", "cpu", "cuda"].map(String::from).to_vec();
+    choices.extend((0..tch::Cuda::device_count()).map(|i| format!("cuda:{i}")));
+    choices
+}
+
+/// `command` with `devices` and `models` as the values completed for every `--device` and
+/// `--model` (hidden from the help): shells would otherwise offer file names there. A model
+/// folder can still be typed as a path.
+fn with_completion_values(
+    mut command: clap::Command,
+    devices: &[String],
+    models: &[String],
+) -> clap::Command {
+    let names: Vec<String> = command
+        .get_subcommands()
+        .map(|sub| sub.get_name().to_string())
+        .collect();
+    for name in names {
+        command = command.mut_subcommand(&name, |mut sub| {
+            let args: Vec<(String, Vec<String>)> = sub
+                .get_arguments()
+                .filter_map(|a| match a.get_long() {
+                    Some("device") => Some((a.get_id().to_string(), devices.to_vec())),
+                    Some("model") => Some((a.get_id().to_string(), models.to_vec())),
+                    _ => None,
+                })
+                .collect();
+            for (id, values) in args {
+                // clap takes &'static values; this runs once per process.
+                let values: Vec<clap::builder::PossibleValue> = values
+                    .into_iter()
+                    .map(|v| clap::builder::PossibleValue::new(&*Box::leak(v.into_boxed_str())))
+                    .collect();
+                sub = sub.mut_arg(id, |a| {
+                    a.value_parser(clap::builder::PossibleValuesParser::new(values))
+                        .hide_possible_values(true)
+                });
+            }
+            sub
+        });
+    }
+    command
+}
+
+/// The manual page: the command, then each subcommand's options, as one roff document. The
+/// list of subcommands names them as `saex extract` (their sections follow on this page; no
+/// saex-extract(1) page is installed), and the examples keep their lines (no-fill) instead of
+/// being reflowed into a paragraph.
+fn man_page() -> anyhow::Result<String> {
+    let command = Cli::command();
+    let mut out = Vec::new();
+    clap_mangen::Man::new(command.clone()).render(&mut out)?;
+    let mut names = Vec::new();
+    for sub in command.get_subcommands() {
+        names.push(sub.get_name().to_string());
+        if sub.is_hide_set() {
+            continue;
+        }
+        // clap takes &'static names; this runs once per process.
+        let name: &'static str = Box::leak(format!("saex-{}", sub.get_name()).into_boxed_str());
+        clap_mangen::Man::new(sub.clone().name(name)).render(&mut out)?;
+    }
+    names.push("help".to_string());
+    let mut page = String::from_utf8(out)?;
+    for name in &names {
+        let roff_name = name.replace('-', "\\-");
+        page = page.replace(
+            &format!("saex\\-{roff_name}(1)\n"),
+            &format!("saex {roff_name}\n"),
+        );
+    }
+    // Examples: from `.SH EXTRA` to the first blank line or request, line by line.
+    let mut kept = String::new();
+    let mut in_examples = false;
+    for line in page.lines() {
+        if in_examples && (line.is_empty() || line.starts_with('.')) {
+            kept.push_str(".fi\n");
+            in_examples = false;
+        }
+        kept.push_str(line);
+        kept.push('\n');
+        if line == ".SH EXTRA" {
+            kept.push_str(".nf\n");
+            in_examples = true;
+        }
+    }
+    if in_examples {
+        kept.push_str(".fi\n");
+    }
+    Ok(kept)
 }
 
 #[cfg(test)]
@@ -249,6 +336,90 @@ mod tests {
             }
         }
         out
+    }
+
+    /// Bash completes `--device` with the devices and `--model` with the models found (was:
+    /// file names for both).
+    #[test]
+    fn completion_offers_devices_and_models_not_files() {
+        let devices = ["auto", "cpu", "cuda"].map(String::from);
+        let models = ["bass", "drums", "vocals"].map(String::from);
+        let mut command = with_completion_values(Cli::command(), &devices, &models);
+        let mut script = Vec::new();
+        clap_complete::generate(
+            clap_complete::Shell::Bash,
+            &mut command,
+            "saex",
+            &mut script,
+        );
+        let script = String::from_utf8(script).unwrap();
+        let mut seen = (0, 0);
+        let lines: Vec<&str> = script.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let next = lines.get(i + 1).copied().unwrap_or_default();
+            match line.trim() {
+                "--device)" => {
+                    assert!(next.contains(r#"compgen -W "auto cpu cuda""#), "{next}");
+                    seen.0 += 1;
+                }
+                "--model)" => {
+                    assert!(next.contains(r#"compgen -W "bass drums vocals""#), "{next}");
+                    seen.1 += 1;
+                }
+                _ => {}
+            }
+        }
+        // extract, batch, train, eval, live, serve; extract, batch, info, eval, live.
+        assert!(seen.0 >= 5 && seen.1 >= 5, "{seen:?}");
+        // The help does not list the values.
+        let help = Cli::command()
+            .find_subcommand_mut("extract")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(!help.contains("[possible values: auto"), "{help}");
+    }
+
+    /// The manual page points to no saex-extract(1) page (none is installed: the sections
+    /// follow on the same page), and its examples keep their lines (was: reflowed).
+    #[test]
+    fn the_man_page_names_no_missing_pages_and_keeps_the_examples() {
+        let page = man_page().unwrap();
+        assert!(
+            !page.contains("saex\\-extract(1)"),
+            "a saex-extract(1) reference"
+        );
+        assert!(page.contains("\n.TP\nsaex extract\n"), "{page}");
+        let examples = page
+            .split(".SH EXTRA\n")
+            .nth(1)
+            .expect("an examples section");
+        assert!(examples.starts_with(".nf\nExamples:\n"), "{examples}");
+        let block = examples.split(".fi\n").next().unwrap();
+        assert!(
+            block.contains("  saex extract song.mp3  ") && !block.contains("\n."),
+            "{block}"
+        );
+        // Rendered at 80 columns, each example is a line of its own.
+        let rendered = std::process::Command::new("groff")
+            .args(["-man", "-Tutf8", "-rLL=80n"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child.stdin.take().unwrap().write_all(page.as_bytes())?;
+                child.wait_with_output()
+            });
+        if let Ok(out) = rendered {
+            let text = String::from_utf8_lossy(&out.stdout).replace(['\u{8}'], "");
+            assert!(
+                text.lines().any(|l| l
+                    .trim_end()
+                    .ends_with("saex batch --in mixes/ --out separated/")),
+                "{text}"
+            );
+        }
     }
 
     /// Every flag and argument of every command says what it does.

@@ -507,6 +507,23 @@ fn the_page_in_headless_chromium() {
     let shot = image::load_from_memory(&screenshot).unwrap();
     assert!(shot.width() >= width / 2, "{}", shot.width());
 
+    // A reload lists the server's jobs again, the finished one with its players (was: an
+    // empty list, the job lost to the page).
+    browser.command("POST", "/refresh", json!({}));
+    wait_for("the jobs after a reload", Duration::from_secs(20), || {
+        let jobs = browser.run(
+            "return Array.from(document.querySelectorAll('.job')).map((j) => \
+               [j.querySelector('.name').textContent, j.querySelector('.state').textContent, \
+                j.querySelectorAll('.stem canvas').length])",
+            json!([]),
+        );
+        if jobs == json!([["browser test mix.wav", "done", 3]]) {
+            Ok(())
+        } else {
+            Err(jobs.to_string())
+        }
+    });
+
     let errors: Vec<_> = browser
         .log()
         .into_iter()
