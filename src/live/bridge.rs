@@ -15,7 +15,7 @@ use crate::separate::{HopProcessor, HopTimes};
 use ringbuf::traits::{Consumer, Observer, Producer, Split};
 use ringbuf::{HeapCons, HeapProd, HeapRb};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::keep::Keep;
@@ -34,6 +34,9 @@ pub struct LiveStats {
     pub hops: HopTimes,
     /// Set to end the worker.
     pub stop: AtomicBool,
+    /// The worker's thread, woken by the input callback when input arrives (a worker that
+    /// polled on a timer woke thousands of times a second and took its hop up to a poll late).
+    waker: OnceLock<std::thread::Thread>,
 }
 
 /// The input callback's end: interleaved frames in.
@@ -55,6 +58,9 @@ impl InputEnd {
             self.stats
                 .overrun_frames
                 .fetch_add(dropped as u64, Ordering::Relaxed);
+        }
+        if let Some(worker) = self.stats.waker.get() {
+            worker.unpark();
         }
     }
 }
@@ -82,6 +88,9 @@ impl OutputEnd {
         }
     }
 }
+
+/// The longest the worker sleeps without input before it looks at `stop` again.
+const WAKE_AT_LEAST: Duration = Duration::from_millis(20);
 
 /// The worker's side: pops hops of input, separates them, mixes the kept outputs and pushes
 /// them to the output ring. `Send`, so that it can go to its own thread (with the separator
@@ -163,12 +172,14 @@ impl Worker {
     /// Runs until `stats.stop` is set: each hop of input is separated by `processor` (made for
     /// `nb_in` channels at the device's rate) as soon as it is in the ring, and its output
     /// (maybe none, maybe more than a hop) mixed and queued.
+    /// The worker sleeps until the input callback wakes it (or `WAKE_AT_LEAST`, to see `stop`).
     pub fn run(&mut self, processor: &mut HopProcessor) -> Result<()> {
+        let _ = self.stats.waker.set(std::thread::current());
         let mut interleaved = vec![0.0f32; self.block * self.nb_in];
         let mut block = vec![vec![0.0f32; self.block]; self.nb_in];
         while !self.stats.stop.load(Ordering::Relaxed) {
             if self.input.occupied_len() < interleaved.len() {
-                std::thread::sleep(Duration::from_micros(500));
+                std::thread::park_timeout(WAKE_AT_LEAST);
                 continue;
             }
             let (clock, cpu) = (Instant::now(), crate::separate::thread_cpu_time());

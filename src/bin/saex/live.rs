@@ -30,7 +30,8 @@ pub struct LiveArgs {
     /// Output device id (default: the host's default output).
     #[arg(long, value_name = "ID")]
     output_device: Option<String>,
-    /// Frames per device buffer (default: the device's choice; the delay assumes 1024).
+    /// Frames per device buffer (default: the device's choice; the delay assumes 1024). Under
+    /// JACK, the server's period (another size is refused); the delay is stated for it.
     #[arg(long, value_name = "FRAMES")]
     buffer: Option<u32>,
     /// Sample rate of both streams (default: the model's, 44100 Hz for the shipped models;
@@ -70,7 +71,9 @@ mod devices {
     use crate::common::stop_on_ctrl_c;
     use anyhow::{bail, Context};
     use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
-    use saex::live::{Bridge, BridgeSizes, Keep, LiveStats};
+    use saex::live::{
+        raise_current_thread, stated_buffer, Bridge, BridgeSizes, Keep, LiveStats, Priority,
+    };
     use saex::separate::{summarize, Latency};
     use std::sync::atomic::Ordering;
     use std::sync::Arc;
@@ -110,7 +113,17 @@ mod devices {
         let block = at_rate(separator.hop()).max(1);
         let algorithmic = at_rate(separator.algorithmic_latency());
         let (latency, resampling) = separator.stream_latency(rate)?;
-        let buffer = args.buffer.unwrap_or(1024) as usize;
+        // JACK runs at its server's period whatever is asked: state the delay for it.
+        let host_range = |config: Result<cpal::SupportedStreamConfig, _>| match config
+            .ok()
+            .map(|c| *c.buffer_size())
+        {
+            Some(cpal::SupportedBufferSize::Range { min, max }) => Some((min, max)),
+            _ => None,
+        };
+        let buffer = stated_buffer(args.buffer, host_range(input.default_input_config())).max(
+            stated_buffer(args.buffer, host_range(output.default_output_config())),
+        );
         // Input and output buffers, and a hop of jitter for the worker.
         let delay = latency + 2 * buffer + block;
         let sizes = BridgeSizes {
@@ -158,7 +171,17 @@ mod devices {
         };
         let hop_ms = 1000.0 * block as f64 / rate as f64;
         let worker_stats = Arc::clone(&stats);
+        let quiet = args.quiet;
         let worker = std::thread::spawn(move || -> saex::Result<()> {
+            // Ahead of the other runnable threads of a loaded machine, where permitted.
+            match raise_current_thread() {
+                Priority::Unchanged => eprintln!(
+                    "saex: warning: the worker runs with {}",
+                    Priority::Unchanged
+                ),
+                got if !quiet => eprintln!("saex: the worker runs with {got}"),
+                _ => {}
+            }
             let result = separator
                 .hop_processor(rate, nb_in as usize)
                 .and_then(|mut processor| worker.run(&mut processor));
@@ -238,12 +261,14 @@ mod devices {
         1000.0 * d.as_secs_f64()
     }
 
-    /// Compute per hop over `wall` against the hop, and the underrun and overrun counts.
+    /// Compute per hop over `wall` against the hop (late: longer than a hop), and the underrun
+    /// and overrun counts.
     fn readout(stats: &LiveStats, wall: &[Duration], hop_ms: f64) -> String {
+        let late = wall.iter().filter(|w| ms(**w) > hop_ms).count();
         let compute = match summarize(wall) {
             Some(s) => format!(
-                "{} hops, compute per hop median {:.2} ms, 99th percentile {:.2} ms, max {:.2} ms \
-                 ({:.0} % of the {hop_ms:.1} ms hop at its max)",
+                "{} hops, {late} late, compute per hop median {:.2} ms, 99th percentile {:.2} ms, \
+                 max {:.2} ms ({:.0} % of the {hop_ms:.1} ms hop at its max)",
                 s.count,
                 ms(s.median),
                 ms(s.p99),
