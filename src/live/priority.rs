@@ -57,7 +57,7 @@ pub fn raise_current_thread() -> Priority {
     Priority::Unchanged
 }
 
-#[cfg(test)]
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
 
