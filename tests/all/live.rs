@@ -525,6 +525,8 @@ fn saex_live_runs_through_a_dummy_jack_server() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(stderr.contains("algorithmic latency 14.5 ms"), "{stderr}");
+    // The delay is stated for the server's period (256), not an assumed 1024.
+    assert!(stderr.contains("two buffers of 256 frames"), "{stderr}");
     let summary = stderr
         .lines()
         .find(|l| l.starts_with("saex: live for"))
