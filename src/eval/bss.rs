@@ -620,27 +620,15 @@ mod tests {
 
     #[test]
     fn solves_by_lu_and_falls_back_to_the_minimum_norm_solution() {
-        let regular = solve_regularised(
-            &matrix(&[&[2.0, 1.0], &[1.0, 3.0]]),
-            &matrix(&[&[3.0], &[5.0]]),
-        )
-        .unwrap();
-        let x = Vec::<f64>::try_from(regular.view(-1)).unwrap();
-        assert!(
-            (x[0] - 0.8).abs() < 1e-12 && (x[1] - 1.4).abs() < 1e-12,
-            "{x:?}"
-        );
+        let assert_solves = |a: &[&[f64]], b: &[&[f64]], expected: [f64; 2]| {
+            let x = solve_regularised(&matrix(a), &matrix(b)).unwrap();
+            let x = Vec::<f64>::try_from(x.view(-1)).unwrap();
+            let close = x.iter().zip(expected).all(|(v, e)| (v - e).abs() < 1e-12);
+            assert!(close, "{x:?}, expected {expected:?}");
+        };
+        assert_solves(&[&[2.0, 1.0], &[1.0, 3.0]], &[&[3.0], &[5.0]], [0.8, 1.4]);
         // Exactly singular: LU has a zero pivot; numpy.linalg.lstsq gives [1, 1].
-        let singular = solve_regularised(
-            &matrix(&[&[1.0, 1.0], &[1.0, 1.0]]),
-            &matrix(&[&[2.0], &[2.0]]),
-        )
-        .unwrap();
-        let x = Vec::<f64>::try_from(singular.view(-1)).unwrap();
-        assert!(
-            (x[0] - 1.0).abs() < 1e-12 && (x[1] - 1.0).abs() < 1e-12,
-            "{x:?}"
-        );
+        assert_solves(&[&[1.0, 1.0], &[1.0, 1.0]], &[&[2.0], &[2.0]], [1.0, 1.0]);
         // The caller's LibTorch thread count is restored.
         let threads = tch::get_num_threads();
         let _ = solve_regularised(&matrix(&[&[1.0]]), &matrix(&[&[1.0]])).unwrap();

@@ -802,29 +802,35 @@ fn the_default_mask_is_ratio_for_one_target_and_wiener_for_several() {
 fn ogg_and_opus_from_a_pipe_are_as_long_as_from_a_file() {
     let s = Setup::new();
     for name in ["tone.ogg", "tone.opus"] {
-        let by_path = s.path(&format!("{name}.wav"));
-        s.extract(&crate::common::data(name), &by_path)
-            .assert()
-            .success();
-        let expected = read_audio(&by_path).unwrap();
-        let out = saex()
-            .args(["extract", "--quiet", "--device", "cpu", "--model"])
-            .arg(s.path("vocals"))
-            .args(["--mix", "-", "--out", "-"])
-            .write_stdin(std::fs::read(crate::common::data(name)).unwrap())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let copy = s.path(&format!("{name}.piped.wav"));
-        std::fs::write(&copy, &out.stdout).unwrap();
-        let piped = read_audio(&copy).unwrap();
-        assert_eq!(piped.nb_frames(), expected.nb_frames(), "{name}");
-        assert_eq!(piped, expected, "{name}");
+        assert_piped_is_as_by_path(&s, name);
     }
+}
+
+/// Extracts the test data file `name` by its path and through standard input and output, and
+/// asserts the same samples and length.
+fn assert_piped_is_as_by_path(s: &Setup, name: &str) {
+    let by_path = s.path(&format!("{name}.wav"));
+    s.extract(&crate::common::data(name), &by_path)
+        .assert()
+        .success();
+    let expected = read_audio(&by_path).unwrap();
+    let out = saex()
+        .args(["extract", "--quiet", "--device", "cpu", "--model"])
+        .arg(s.path("vocals"))
+        .args(["--mix", "-", "--out", "-"])
+        .write_stdin(std::fs::read(crate::common::data(name)).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let copy = s.path(&format!("{name}.piped.wav"));
+    std::fs::write(&copy, &out.stdout).unwrap();
+    let piped = read_audio(&copy).unwrap();
+    assert_eq!(piped.nb_frames(), expected.nb_frames(), "{name}");
+    assert_eq!(piped, expected, "{name}");
 }
 
 /// An M4A whose index (`moov`) comes after its audio, as ffmpeg writes it, and a stems file,
@@ -839,27 +845,6 @@ fn an_mp4_with_its_index_last_is_read_from_a_pipe() {
     let mdat = bytes.windows(4).position(|w| w == b"mdat").unwrap();
     assert!(moov > mdat, "the fixture should have its index last");
     for name in ["tone.m4a", "tiny.stem.mp4"] {
-        let by_path = s.path(&format!("{name}.wav"));
-        s.extract(&crate::common::data(name), &by_path)
-            .assert()
-            .success();
-        let expected = read_audio(&by_path).unwrap();
-        let out = saex()
-            .args(["extract", "--quiet", "--device", "cpu", "--model"])
-            .arg(s.path("vocals"))
-            .args(["--mix", "-", "--out", "-"])
-            .write_stdin(std::fs::read(crate::common::data(name)).unwrap())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let copy = s.path(&format!("{name}.piped.wav"));
-        std::fs::write(&copy, &out.stdout).unwrap();
-        let piped = read_audio(&copy).unwrap();
-        assert_eq!(piped.nb_frames(), expected.nb_frames(), "{name}");
-        assert_eq!(piped, expected, "{name}");
+        assert_piped_is_as_by_path(&s, name);
     }
 }
