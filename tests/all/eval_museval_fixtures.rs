@@ -24,8 +24,40 @@ fn fixtures() -> Vec<PathBuf> {
     cases
 }
 
-/// A WAV of `nb_sources * nb_channels` channels as `(nb_sources, nb_channels, nb_samples)`.
-fn read_sources(path: &Path, nb_sources: usize, nb_channels: usize) -> Vec<Vec<Vec<f64>>> {
+/// One fixture: museval's metrics and settings, and the signals it scored.
+struct Fixture {
+    json: Value,
+    window: usize,
+    hop: usize,
+    rate: u32,
+    references: Vec<Vec<Vec<f64>>>,
+    estimates: Vec<Vec<Vec<f64>>>,
+}
+
+impl Fixture {
+    fn load(case: &Path) -> Self {
+        let text = std::fs::read_to_string(case.join("metrics.json")).unwrap();
+        let json: Value = serde_json::from_str(&text).unwrap();
+        let count = |key: &str| json[key].as_u64().unwrap() as usize;
+        let (nb_sources, nb_channels) = (count("nb_sources"), count("nb_channels"));
+        let (window, hop) = (count("window"), count("hop"));
+        let (references, rate) =
+            read_sources(&case.join("references.wav"), nb_sources, nb_channels);
+        let (estimates, _) = read_sources(&case.join("estimates.wav"), nb_sources, nb_channels);
+        Fixture {
+            window,
+            hop,
+            rate,
+            references,
+            estimates,
+            json,
+        }
+    }
+}
+
+/// A WAV of `nb_sources * nb_channels` channels as `(nb_sources, nb_channels, nb_samples)`,
+/// and its sample rate.
+fn read_sources(path: &Path, nb_sources: usize, nb_channels: usize) -> (Vec<Vec<Vec<f64>>>, u32) {
     let audio = saex::read_audio(path).unwrap();
     assert_eq!(
         audio.nb_channels(),
@@ -33,7 +65,7 @@ fn read_sources(path: &Path, nb_sources: usize, nb_channels: usize) -> Vec<Vec<V
         "{}",
         path.display()
     );
-    audio
+    let sources = audio
         .channels
         .chunks(nb_channels)
         .map(|source| {
@@ -42,7 +74,8 @@ fn read_sources(path: &Path, nb_sources: usize, nb_channels: usize) -> Vec<Vec<V
                 .map(|c| c.iter().map(|&v| v as f64).collect())
                 .collect()
         })
-        .collect()
+        .collect();
+    (sources, audio.sample_rate)
 }
 
 fn value(v: &Value) -> f64 {
@@ -70,15 +103,14 @@ fn every_window_matches_museval() {
     let mut max_diff = 0.0f64;
     for case in fixtures() {
         let name = case.file_name().unwrap().to_string_lossy().into_owned();
-        let json: Value =
-            serde_json::from_str(&std::fs::read_to_string(case.join("metrics.json")).unwrap())
-                .unwrap();
-        let nb_sources = json["nb_sources"].as_u64().unwrap() as usize;
-        let nb_channels = json["nb_channels"].as_u64().unwrap() as usize;
-        let window = json["window"].as_u64().unwrap() as usize;
-        let hop = json["hop"].as_u64().unwrap() as usize;
-        let references = read_sources(&case.join("references.wav"), nb_sources, nb_channels);
-        let estimates = read_sources(&case.join("estimates.wav"), nb_sources, nb_channels);
+        let Fixture {
+            json,
+            window,
+            hop,
+            references,
+            estimates,
+            ..
+        } = Fixture::load(&case);
         let got = bss_eval_v4(&references, &estimates, window, hop).unwrap();
         for (metric, ours) in [
             ("sdr", &got.sdr),
@@ -124,18 +156,15 @@ fn every_window_matches_museval() {
 fn score_sources_packs_bss_eval_for_museval_json() {
     use saex::eval::{museval_json, score_sources, BssConfig, FILTERS_LEN};
     for case in fixtures() {
-        let json: Value =
-            serde_json::from_str(&std::fs::read_to_string(case.join("metrics.json")).unwrap())
-                .unwrap();
-        let nb_sources = json["nb_sources"].as_u64().unwrap() as usize;
-        let nb_channels = json["nb_channels"].as_u64().unwrap() as usize;
-        let window = json["window"].as_u64().unwrap() as usize;
-        let hop = json["hop"].as_u64().unwrap() as usize;
-        let rate = saex::read_audio(case.join("references.wav"))
-            .unwrap()
-            .sample_rate;
-        let references = read_sources(&case.join("references.wav"), nb_sources, nb_channels);
-        let estimates = read_sources(&case.join("estimates.wav"), nb_sources, nb_channels);
+        let Fixture {
+            window,
+            hop,
+            rate,
+            references,
+            estimates,
+            ..
+        } = Fixture::load(&case);
+        let nb_sources = references.len();
         let names: Vec<String> = (0..nb_sources).map(|j| format!("source{j}")).collect();
         let config = BssConfig {
             window,
